@@ -1,0 +1,71 @@
+# cnn: build the library (static + shared), the tool, the tests.
+#   make                 library and tools/cnn
+#   make test            the whole test suite (unit + command line)
+#   make sanitize        the suite under AddressSanitizer + UBSan
+#   make install PREFIX=/usr/local
+CC      ?= cc
+PREFIX  ?= /usr/local
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN    := -std=c11 -Wall -Wextra -Werror -Wno-unknown-pragmas
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc $(shell pkg-config --cflags stb 2>/dev/null)
+OMP     ?= -fopenmp
+LIBS    := -lz -lpng $(shell pkg-config --libs stb 2>/dev/null || echo -lstb) -lm
+BUILD   ?= build
+
+ARCH := $(shell $(CC) -dumpmachine)
+SRC := $(wildcard src/*.c src/data/*.c src/kernels/*.c)
+ifneq (,$(findstring x86_64,$(ARCH)))
+  CPPFLAGS += -DCNN_HAVE_X86_KERNELS
+else
+  SRC := $(filter-out %_avx2.c %_avx512.c,$(SRC))
+endif
+OBJ := $(SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC := $(wildcard tools/*.c)
+
+all: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn cnn
+
+$(BUILD)/%.o: %.c include/cnn.h $(wildcard src/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -fPIC $(XFLAGS) -c $< -o $@
+
+# SIMD kernels: compiled for their instruction set, chosen at run time.
+$(BUILD)/%_avx2.o: XFLAGS = -mavx2 -mfma
+$(BUILD)/%_avx512.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+
+$(BUILD)/libcnn.a: $(OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/libcnn.so: $(OBJ)
+	$(CC) -shared $(OMP) -o $@ $^ $(LIBS)
+
+$(BUILD)/cnn: $(TOOL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libcnn.a
+	$(CC) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+cnn: $(BUILD)/cnn
+	ln -sf $(BUILD)/cnn cnn
+
+$(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libcnn.a
+	$(CC) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: $(BUILD)/unit $(BUILD)/cnn
+	tests/run.sh $(BUILD)
+
+sanitize:
+	$(MAKE) BUILD=build-san OPT=-O1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
+
+install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/cnn.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libcnn.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libcnn.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/cnn $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*CNN_VERSION "\(.*\)"/\1/p' include/cnn.h)|' \
+	    cnn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cnn.pc
+
+clean:
+	rm -rf build build-san cnn
+
+.PHONY: all test sanitize install clean cnn

@@ -1,0 +1,312 @@
+/*
+ * cnn.h - a small convolutional neural network library in C11.
+ *
+ * This header is the whole public API, and it reads top to bottom as a
+ * tutorial.
+ *
+ * 1. Images are numbers.  A grayscale image is a grid of intensities 0..255;
+ *    a batch of images is a float tensor in NCHW layout: image n, channel c,
+ *    row y, column x lives at ((n*C + c)*H + y)*W + x.  Datasets keep the raw
+ *    bytes and convert a batch at a time: x = (pixel/255 - mean) / std.
+ *
+ * 2. A network is a list of layers, described as text (one layer a line):
+ *
+ *        input 28x28x1 mean 0.5 std 1
+ *        conv 8 3x3 nobias        # 8 learned 3x3 filters -> depth 8
+ *        maxpool 2                # 26x26 -> 13x13
+ *        dense 10                 # fully connected on the flattened maps
+ *        softmax                  # probabilities, trained with cross-entropy
+ *
+ *    cnn_net_parse() checks every shape as it goes and refuses a network
+ *    that cannot work, naming the line and the shapes.
+ *
+ * 3. cnn_net_init() allocates everything once: all parameters in one
+ *    contiguous buffer, all gradients in another, and one workspace sized for
+ *    the largest batch.  Nothing is allocated while training.
+ *
+ * 4. Learning: cnn_train_batch() runs forward, the fused softmax +
+ *    cross-entropy loss, backward (backpropagation) and one optimiser step.
+ *    Only parameters change: filter values, weights, biases.
+ *
+ * 5. Errors: every fallible call returns CNN_OK (0) or a negative status and
+ *    writes a message into a cnn_error the caller owns.  The library never
+ *    prints and never exits.
+ *
+ *    cnn_error err;
+ *    cnn_net *net = cnn_net_parse(cnn_preset("lenet"), &err);
+ *    if (!net || cnn_net_init(net, 64, 42, &err)) { puts(err.msg); ... }
+ *
+ * Thread use: OpenMP across the batch and across outputs.  Results are bit
+ * identical for any number of threads (every sum has a fixed order).
+ */
+#ifndef CNN_H
+#define CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CNN_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef enum {
+    CNN_OK = 0,
+    CNN_EINVAL = -1,   /* a bad argument, option or spec            */
+    CNN_ENOMEM = -2,   /* out of memory                             */
+    CNN_EIO = -3,      /* a file could not be read or written       */
+    CNN_EFORMAT = -4,  /* a file is truncated, corrupt or not ours  */
+    CNN_ESHAPE = -5,   /* shapes do not fit together                */
+    CNN_ENUMERIC = -6  /* NaN or infinity in the loss or parameters */
+} cnn_status;
+
+typedef struct {
+    int status;
+    char msg[512];
+} cnn_error;
+
+/* Formats a message into err (if not NULL) and returns status. */
+int cnn_fail(cnn_error *err, int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---- shapes ------------------------------------------------------------ */
+
+typedef struct {
+    int c, h, w; /* channels (depth), height, width of one image */
+} cnn_shape;
+
+static inline size_t cnn_shape_size(cnn_shape s) { return (size_t)s.c * s.h * s.w; }
+
+/* ---- layers ------------------------------------------------------------ */
+
+typedef enum {
+    CNN_INPUT,
+    CNN_CONV,
+    CNN_RELU,
+    CNN_LEAKY_RELU,
+    CNN_SIGMOID,
+    CNN_TANH,
+    CNN_MAXPOOL,
+    CNN_AVGPOOL,
+    CNN_SUMPOOL,
+    CNN_DENSE,
+    CNN_DROPOUT,
+    CNN_FLATTEN,
+    CNN_SOFTMAX, /* last layer: probabilities; the loss is cross-entropy */
+    CNN_LAYER_KINDS
+} cnn_layer_kind;
+
+/* A layer as the user describes it; fields a kind does not use are 0. */
+typedef struct {
+    cnn_layer_kind kind;
+    int filters;       /* conv: number of filters = output depth; dense: outputs */
+    int kh, kw;        /* conv and pooling window                               */
+    int sh, sw;        /* stride (pooling: 0 means the window size)             */
+    int ph, pw;        /* zero padding                                          */
+    int same;          /* conv: pad so that the output is ceil(input / stride) */
+    int no_bias;       /* conv, dense: no bias term                             */
+    int ceil_mode;     /* pooling: keep partial windows at the right/bottom     */
+    float alpha;       /* leaky ReLU slope; dropout probability                 */
+} cnn_layer_spec;
+
+/* ---- training settings ------------------------------------------------- */
+
+typedef enum { CNN_SGD, CNN_MOMENTUM, CNN_ADAM } cnn_optimizer;
+typedef enum { CNN_CONSTANT, CNN_STEP, CNN_COSINE } cnn_schedule;
+
+typedef struct {
+    cnn_optimizer optimizer;
+    float lr;           /* learning rate                                  */
+    float momentum;     /* SGD momentum (CNN_MOMENTUM)                    */
+    float beta1, beta2; /* Adam                                           */
+    float eps;          /* Adam                                           */
+    float weight_decay; /* L2, added to the gradient: g += decay * w      */
+    cnn_schedule schedule;
+    int step_epochs;    /* CNN_STEP: multiply lr by gamma every N epochs  */
+    float gamma;
+    int batch;          /* mini-batch size                                */
+    int epochs;
+} cnn_train_config;
+
+/* The tutorial's defaults: plain SGD, lr 0.01, batch 32, 1 epoch. */
+cnn_train_config cnn_train_defaults(void);
+
+/* ---- networks ---------------------------------------------------------- */
+
+typedef struct cnn_net cnn_net;
+
+/* Network text: see docs/spec.md.  Returns NULL and fills err on error;
+ * the message names the line and column.  If train is not NULL it receives
+ * the spec's `train` line on top of cnn_train_defaults(). */
+cnn_net *cnn_net_parse(const char *text, cnn_train_config *train, cnn_error *err);
+
+/* Built-in network texts: "seed", "lenet", "convnet", "xo"; NULL if unknown. */
+const char *cnn_preset(const char *name);
+
+/* Building by hand: an input, then layers one by one (shapes are checked at
+ * each addition), then cnn_net_init. */
+cnn_net *cnn_net_new(cnn_shape input, cnn_error *err);
+int cnn_net_add(cnn_net *net, const cnn_layer_spec *layer, cnn_error *err);
+void cnn_net_set_normalization(cnn_net *net, float mean, float std);
+
+/* Allocates parameters, gradients and a workspace for batches up to
+ * max_batch, and initialises the weights (He for layers followed by ReLU,
+ * Xavier otherwise; biases 0) from a portable PRNG seeded by seed.  May be
+ * called again to change max_batch; parameters are kept. */
+int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err);
+void cnn_net_free(cnn_net *net);
+
+cnn_shape cnn_net_input_shape(const cnn_net *net);
+int cnn_net_classes(const cnn_net *net);
+int cnn_net_layers(const cnn_net *net); /* not counting the input */
+cnn_layer_spec cnn_net_layer(const cnn_net *net, int i);
+cnn_shape cnn_net_layer_shape(const cnn_net *net, int i);  /* output of layer i */
+size_t cnn_net_layer_params(const cnn_net *net, int i);
+double cnn_net_layer_flops(const cnn_net *net, int i);     /* forward, per image */
+const char *cnn_layer_name(cnn_layer_kind kind);
+void cnn_net_normalization(const cnn_net *net, float *mean, float *std);
+
+/* The text that rebuilds this network (without the train line). */
+char *cnn_net_to_spec(const cnn_net *net); /* free() the result */
+
+/* All parameters, contiguous: layer 0's weights then biases, layer 1's... */
+float *cnn_net_params(cnn_net *net);
+float *cnn_net_grads(cnn_net *net);
+size_t cnn_net_param_count(const cnn_net *net);
+float *cnn_net_layer_weights(cnn_net *net, int i); /* NULL if none */
+float *cnn_net_layer_bias(cnn_net *net, int i);    /* NULL if none */
+
+/* ---- running ----------------------------------------------------------- */
+
+/* Forward pass over n images (n <= max_batch) of already normalised floats
+ * (NCHW).  training = 1 enables dropout.  Returns a status. */
+int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err);
+/* The output of layer i after cnn_forward (i = -1: the input as given;
+ * i = cnn_net_layers-1: probabilities), n x shape. */
+const float *cnn_net_activation(const cnn_net *net, int i);
+const float *cnn_net_output(const cnn_net *net);
+
+/* Mean cross-entropy of the last forward against labels, and the number of
+ * correct arg-max predictions (may be NULL). */
+float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct);
+
+/* Backward pass from the fused softmax + cross-entropy loss of the last
+ * forward: fills the gradient buffer (overwrites it).  labels has n entries. */
+int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err);
+
+/* Gradient of the loss with respect to the input, after cnn_backward. */
+const float *cnn_net_input_grad(const cnn_net *net);
+
+/* ---- optimisers -------------------------------------------------------- */
+
+typedef struct cnn_optim cnn_optim;
+
+cnn_optim *cnn_optim_new(const cnn_net *net, const cnn_train_config *cfg, cnn_error *err);
+void cnn_optim_free(cnn_optim *opt);
+/* The learning rate at this epoch (0-based) under the schedule. */
+float cnn_optim_lr(const cnn_optim *opt, int epoch);
+/* One update of all parameters from the gradient buffer. */
+void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch);
+/* The optimiser's state (momentum / Adam moments and step), for checkpoints. */
+float *cnn_optim_state(cnn_optim *opt, size_t *count);
+int64_t cnn_optim_steps(const cnn_optim *opt);
+void cnn_optim_set_steps(cnn_optim *opt, int64_t steps);
+
+/* forward + loss + backward + step.  Returns CNN_OK or CNN_ENUMERIC when the
+ * loss is not finite (parameters are then left untouched). */
+int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels,
+                    int n, int epoch, float *loss, int *correct, cnn_error *err);
+
+/* ---- datasets ---------------------------------------------------------- */
+
+/* Images kept as bytes (n x c x h x w, 0..255), labels 0..classes-1. */
+typedef struct {
+    int n, c, h, w;
+    int classes;
+    uint8_t *pixels;
+    uint8_t *labels;
+    char **class_names; /* may be NULL; else classes strings */
+} cnn_dataset;
+
+void cnn_dataset_free(cnn_dataset *d);
+
+/* Converts images [first, first+n) to normalised floats for net's input
+ * (which must match the dataset's c, h, w). */
+void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
+                       float mean, float std, float *x, uint8_t *labels);
+
+/* IDX files (MNIST and friends), plain or gzip.  Everything in the headers is
+ * checked against the data's length before anything is allocated.
+ * limit 0 = all. */
+int cnn_idx_load(const char *images_path, const char *labels_path, size_t limit,
+                 cnn_dataset *out, cnn_error *err);
+/* dir holds train-images-idx3-ubyte[.gz] etc.; split "train" or "test". */
+int cnn_idx_load_dir(const char *dir, const char *split, size_t limit,
+                     cnn_dataset *out, cnn_error *err);
+/* The same from memory (bytes as in a file, possibly gzip). */
+int cnn_idx_parse(const uint8_t *images, size_t images_len, const uint8_t *labels,
+                  size_t labels_len, size_t limit, cnn_dataset *out, cnn_error *err);
+
+/* An image file (PNG, JPEG, BMP, PGM/PPM) as c x h x w bytes: converted to
+ * grayscale when c == 1 (Y = 0.299 R + 0.587 G + 0.114 B), resized to h x w
+ * with its aspect ratio kept and centred; invert maps p to 255 - p. */
+int cnn_image_load(const char *path, int c, int h, int w, int invert, uint8_t *out,
+                   cnn_error *err);
+int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int invert,
+                     uint8_t *out, cnn_error *err);
+
+/* A folder with one sub-folder per class (sorted by name). */
+int cnn_folder_load(const char *dir, int c, int h, int w, cnn_dataset *out, cnn_error *err);
+
+/* The X-or-O set: n images size x size of X (label 0) and O (label 1),
+ * shifted, scaled, rotated and deformed, deterministic by seed.  Pixels are
+ * 255 (white, +1) and 0 (black, -1): normalise with mean 0.5 std 0.5. */
+int cnn_xo_generate(int n, int size, uint64_t seed, cnn_dataset *out, cnn_error *err);
+
+/* ---- model files ------------------------------------------------------- */
+
+typedef struct {
+    char dataset[64];
+    int epochs;          /* epochs completed                          */
+    float accuracy;      /* test accuracy at save time, -1 if unknown */
+    float loss;
+    int64_t created;     /* Unix time                                 */
+    char version[16];    /* library version that wrote it             */
+    uint64_t seed;
+    cnn_train_config train;
+} cnn_model_meta;
+
+/* Self-describing, little-endian, versioned and checksummed.  Written to a
+ * temporary file, flushed and renamed: a crash never leaves a half file.
+ * opt may be NULL; when given its state is saved too (a checkpoint). */
+int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta,
+                   cnn_optim *opt, cnn_error *err);
+/* Loads a model; if opt_state is not NULL and the file holds optimiser state,
+ * *opt_state receives a malloc'ed copy (count in *opt_count) and *steps. */
+cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_state,
+                        size_t *opt_count, int64_t *steps, cnn_error *err);
+cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
+                         float **opt_state, size_t *opt_count, int64_t *steps,
+                         cnn_error *err);
+
+/* ---- randomness -------------------------------------------------------- */
+
+/* A portable PRNG (splitmix64 seeding xoshiro256**): the same numbers on any
+ * machine, so weights and shuffles are reproducible. */
+typedef struct { uint64_t s[4]; } cnn_rng;
+void cnn_rng_seed(cnn_rng *r, uint64_t seed);
+uint64_t cnn_rng_next(cnn_rng *r);
+double cnn_rng_uniform(cnn_rng *r);          /* [0, 1) */
+double cnn_rng_normal(cnn_rng *r);           /* N(0, 1) */
+void cnn_rng_shuffle(cnn_rng *r, int *a, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

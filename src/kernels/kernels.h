@@ -1,0 +1,33 @@
+/* The hot loops, behind one small interface.  Every fast path has a plain C
+ * reference (the *_ref functions) that tests compare it against. */
+#ifndef CNN_KERNELS_H
+#define CNN_KERNELS_H
+
+#include <stddef.h>
+
+/* C[m x n] = op(A)[m x k] * op(B)[k x n] + beta * C, row-major, single
+ * threaded.  op(A) = A (ta = 0, A is m x k, lda >= k) or A^T (ta = 1, A is
+ * k x m, lda >= m); likewise for B.  beta is 0 (C is overwritten, never read)
+ * or 1 (accumulate).  Each C element's k-sum is done in a fixed order, so
+ * splitting C between threads gives bit-identical results. */
+typedef void gemm_fn(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc);
+
+gemm_fn gemm_ref;    /* plain C, the reference                    */
+gemm_fn gemm_avx2;   /* x86-64 AVX2 + FMA (only if compiled)       */
+gemm_fn gemm_avx512; /* x86-64 AVX-512F (only if compiled)         */
+gemm_fn gemm;        /* the fastest path this CPU supports         */
+
+/* Name of the path gemm() takes on this CPU: "avx512", "avx2" or "generic".
+ * The environment variable CNN_SIMD=generic|avx2|avx512 caps the choice. */
+const char *gemm_path(void);
+
+/* Unrolls the receptive fields of one image (c x h x w) into a matrix of
+ * (c*kh*kw) rows and (oh*ow) columns, zeros where the window is in padding. */
+void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int sw,
+            int ph, int pw, int oh, int ow, float *cols);
+/* The adjoint: adds each column entry back to its pixel (img += ...). */
+void col2im(const float *cols, int c, int h, int w, int kh, int kw, int sh, int sw,
+            int ph, int pw, int oh, int ow, float *img);
+
+#endif
