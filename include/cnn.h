@@ -113,6 +113,7 @@ typedef struct {
     int no_bias;       /* conv, dense: no bias term                             */
     int ceil_mode;     /* pooling: keep partial windows at the right/bottom     */
     float alpha;       /* leaky ReLU slope; dropout probability                 */
+    float init_std;    /* conv, dense: if > 0, weights ~ N(0, init_std^2)        */
 } cnn_layer_spec;
 
 /* ---- training settings ------------------------------------------------- */
@@ -200,7 +201,9 @@ float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct);
  * forward: fills the gradient buffer (overwrites it).  labels has n entries. */
 int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err);
 
-/* Gradient of the loss with respect to the input, after cnn_backward. */
+/* Gradient of the loss with respect to the input, after cnn_backward, once
+ * asked for (it costs a pass the weights do not need); NULL otherwise. */
+void cnn_net_want_input_grad(cnn_net *net, int on);
 const float *cnn_net_input_grad(const cnn_net *net);
 
 /* ---- optimisers -------------------------------------------------------- */

@@ -1,0 +1,61 @@
+/* The private side of a layer: a small common header and a table of
+ * functions per kind.  Adding a layer kind means one file with its table and
+ * one line in the registry (net.c). */
+#ifndef CNN_LAYER_H
+#define CNN_LAYER_H
+
+#include "cnn.h"
+
+typedef struct layer layer;
+
+typedef struct {
+    /* From l->in and l->spec: set l->out, l->nweights, l->nbias and
+     * l->scratch_bytes (per max_batch = l->max_batch, threads = l->threads);
+     * refuse a shape that cannot work. */
+    int (*setup)(layer *l, cnn_error *err);
+    /* y = f(x) for n images. training enables dropout. */
+    void (*forward)(layer *l, const float *x, float *y, int n, int training);
+    /* Given dy = dL/dy: writes dL/dx into dx (if dx is not NULL) and dL/dw,
+     * dL/db into l->dw, l->db (overwritten, not accumulated). */
+    void (*backward)(layer *l, const float *x, const float *y, const float *dy, float *dx,
+                     int n);
+} layer_ops;
+
+struct layer {
+    cnn_layer_spec spec;
+    const layer_ops *ops;
+    cnn_shape in, out;
+    size_t nweights, nbias;
+    float *w, *b;   /* into the network's parameter buffer */
+    float *dw, *db; /* into its gradient buffer            */
+    void *scratch;  /* into its workspace                  */
+    size_t scratch_bytes;
+    int max_batch, threads;
+    uint64_t seed;        /* dropout: mask stream          */
+    const uint64_t *step; /* dropout: the training step    */
+};
+
+extern const layer_ops conv_ops, activation_ops, pool_ops, dense_ops, dropout_ops,
+    flatten_ops, softmax_ops;
+
+/* Output size of a sliding window: floor((in + 2 pad - k) / s) + 1, or with
+ * ceil_mode the ceiling, dropping a last window that would start in the
+ * padding (PyTorch's rule).  Returns <= 0 when the window does not fit. */
+int window_out(int in, int k, int s, int pad, int ceil_mode);
+
+/* C = op(A) op(B) + beta C split across threads by rows or columns of C;
+ * bit-identical for any thread count (see kernels/kernels.h). */
+void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc, int threads);
+
+/* The fused softmax + cross-entropy (softmax.c). */
+double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,
+                             const float *p, int *correct);
+void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int k, float *dz);
+
+/* The count of training forwards, which seeds dropout masks: saved in
+ * checkpoints so that a resumed run draws the same masks (net.c). */
+uint64_t net_step(const cnn_net *net);
+void net_set_step(cnn_net *net, uint64_t step);
+
+#endif

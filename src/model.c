@@ -1,0 +1,462 @@
+/* Model files: self-describing, little-endian, versioned, checksummed.
+ *
+ *   offset  size  field
+ *   0       8     magic "CNNMODEL"
+ *   8       4     format version (1)
+ *   12      8     total file length
+ *   20      ...   sections, each: 4-byte tag, 8-byte length, payload
+ *                   SPEC  the network text (cnn_net_to_spec)
+ *                   META  dataset, epochs, accuracy, loss, date, version,
+ *                         seed, training settings
+ *                   PARM  u64 count, then count float32 parameters
+ *                   OPTM  (checkpoints) i64 optimiser steps, u64 training
+ *                         forwards, u64 count, count float32 state values
+ *   end-4   4     CRC-32 (zlib) of everything before it
+ *
+ * Saving writes a temporary file in the same folder, flushes it to the disk
+ * and renames it over the target: a crash leaves the old file or the new one,
+ * never half of one. */
+#include "layer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+enum { FORMAT_VERSION = 1, HEADER = 20, MAX_SPEC = 1 << 20 };
+static const char MAGIC[8] = {'C', 'N', 'N', 'M', 'O', 'D', 'E', 'L'};
+
+/* ---- little-endian writing into a growing buffer ---------------------- */
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} buf;
+
+static void put(buf *b, const void *src, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void put_u32(buf *b, uint32_t v)
+{
+    uint8_t e[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(b, e, 4);
+}
+
+static void put_u64(buf *b, uint64_t v)
+{
+    put_u32(b, (uint32_t)v);
+    put_u32(b, (uint32_t)(v >> 32));
+}
+
+static void put_f32(buf *b, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, 4);
+    put_u32(b, v);
+}
+
+static void put_floats(buf *b, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put_f32(b, f[i]);
+}
+
+static void put_str(buf *b, const char *s, size_t field)
+{
+    char tmp[256] = {0};
+    size_t n = strnlen(s, field - 1);
+    memcpy(tmp, s, n);
+    put(b, tmp, field);
+}
+
+static void patch_u64(buf *b, size_t at, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b->p[at + i] = (uint8_t)(v >> (8 * i));
+}
+
+static size_t begin_section(buf *b, const char tag[4])
+{
+    put(b, tag, 4);
+    put_u64(b, 0);
+    return b->len;
+}
+
+static void end_section(buf *b, size_t start)
+{
+    if (!b->oom)
+        patch_u64(b, start - 8, b->len - start);
+}
+
+static void put_meta(buf *b, const cnn_model_meta *m)
+{
+    put_str(b, m->dataset, 64);
+    put_u32(b, (uint32_t)m->epochs);
+    put_f32(b, m->accuracy);
+    put_f32(b, m->loss);
+    put_u64(b, (uint64_t)m->created);
+    put_str(b, CNN_VERSION, 16);
+    put_u64(b, m->seed);
+    const cnn_train_config *t = &m->train;
+    put_u32(b, (uint32_t)t->optimizer);
+    put_f32(b, t->lr);
+    put_f32(b, t->momentum);
+    put_f32(b, t->beta1);
+    put_f32(b, t->beta2);
+    put_f32(b, t->eps);
+    put_f32(b, t->weight_decay);
+    put_u32(b, (uint32_t)t->schedule);
+    put_u32(b, (uint32_t)t->step_epochs);
+    put_f32(b, t->gamma);
+    put_u32(b, (uint32_t)t->batch);
+    put_u32(b, (uint32_t)t->epochs);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes bytes to path atomically: temporary file, fsync, rename, fsync of
+ * the folder so the rename itself is durable. */
+static int write_atomic(const char *path, const uint8_t *p, size_t n, cnn_error *err)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16), *dir = strdup(path);
+    if (!tmp || !dir) {
+        free(tmp), free(dir);
+        return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    }
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp), free(dir);
+        return cnn_fail(err, CNN_EIO, "%s: cannot write: %s", path, strerror(e));
+    }
+    int rc = CNN_OK;
+    if (write_all(fd, p, n) || fsync(fd)) {
+        rc = cnn_fail(err, CNN_EIO, "%s: write failed: %s", path, strerror(errno));
+        close(fd);
+    } else if (close(fd)) {
+        rc = cnn_fail(err, CNN_EIO, "%s: write failed: %s", path, strerror(errno));
+    } else if (chmod(tmp, 0644), rename(tmp, path)) {
+        rc = cnn_fail(err, CNN_EIO, "%s: cannot replace: %s", path, strerror(errno));
+    }
+    if (rc) {
+        unlink(tmp);
+    } else {
+        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    free(tmp), free(dir);
+    return rc;
+}
+
+int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, cnn_optim *opt,
+                   cnn_error *err)
+{
+    char *spec = cnn_net_to_spec(net);
+    if (!spec)
+        return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    buf b = {0};
+    put(&b, MAGIC, 8);
+    put_u32(&b, FORMAT_VERSION);
+    put_u64(&b, 0); /* total length, patched below */
+    size_t s = begin_section(&b, "SPEC");
+    put(&b, spec, strlen(spec));
+    end_section(&b, s);
+    free(spec);
+    cnn_model_meta m = {0};
+    if (meta)
+        m = *meta;
+    s = begin_section(&b, "META");
+    put_meta(&b, &m);
+    end_section(&b, s);
+    s = begin_section(&b, "PARM");
+    put_u64(&b, cnn_net_param_count(net));
+    put_floats(&b, cnn_net_params(net), cnn_net_param_count(net));
+    end_section(&b, s);
+    if (opt) {
+        size_t count;
+        float *state = cnn_optim_state(opt, &count);
+        s = begin_section(&b, "OPTM");
+        put_u64(&b, (uint64_t)cnn_optim_steps(opt));
+        put_u64(&b, net_step(net));
+        put_u64(&b, count);
+        put_floats(&b, state, count);
+        end_section(&b, s);
+    }
+    if (!b.oom)
+        patch_u64(&b, 12, b.len + 4);
+    put_u32(&b, b.oom ? 0 : (uint32_t)crc32_z(0L, b.p, b.len));
+    int rc = b.oom ? cnn_fail(err, CNN_ENOMEM, "out of memory") : write_atomic(path, b.p, b.len, err);
+    free(b.p);
+    return rc;
+}
+
+/* ---- reading, with every length checked against what is left --------- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len, at;
+} reader;
+
+static int take(reader *r, void *dst, size_t n)
+{
+    if (n > r->len - r->at)
+        return -1;
+    memcpy(dst, r->p + r->at, n);
+    r->at += n;
+    return 0;
+}
+
+static uint32_t get_u32(reader *r, int *bad)
+{
+    uint8_t e[4] = {0};
+    if (take(r, e, 4))
+        *bad = 1;
+    return (uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 | (uint32_t)e[3] << 24;
+}
+
+static uint64_t get_u64(reader *r, int *bad)
+{
+    uint64_t lo = get_u32(r, bad);
+    return lo | (uint64_t)get_u32(r, bad) << 32;
+}
+
+static float get_f32(reader *r, int *bad)
+{
+    uint32_t v = get_u32(r, bad);
+    float f;
+    memcpy(&f, &v, 4);
+    return f;
+}
+
+static void get_str(reader *r, char *dst, size_t field, int *bad)
+{
+    if (take(r, dst, field))
+        *bad = 1;
+    dst[field - 1] = '\0';
+}
+
+static int get_meta(reader *r, cnn_model_meta *m)
+{
+    int bad = 0;
+    memset(m, 0, sizeof *m);
+    get_str(r, m->dataset, 64, &bad);
+    m->epochs = (int)get_u32(r, &bad);
+    m->accuracy = get_f32(r, &bad);
+    m->loss = get_f32(r, &bad);
+    m->created = (int64_t)get_u64(r, &bad);
+    get_str(r, m->version, 16, &bad);
+    m->seed = get_u64(r, &bad);
+    cnn_train_config *t = &m->train;
+    t->optimizer = (cnn_optimizer)get_u32(r, &bad);
+    t->lr = get_f32(r, &bad);
+    t->momentum = get_f32(r, &bad);
+    t->beta1 = get_f32(r, &bad);
+    t->beta2 = get_f32(r, &bad);
+    t->eps = get_f32(r, &bad);
+    t->weight_decay = get_f32(r, &bad);
+    t->schedule = (cnn_schedule)get_u32(r, &bad);
+    t->step_epochs = (int)get_u32(r, &bad);
+    t->gamma = get_f32(r, &bad);
+    t->batch = (int)get_u32(r, &bad);
+    t->epochs = (int)get_u32(r, &bad);
+    if (t->optimizer > CNN_ADAM || t->schedule > CNN_COSINE)
+        bad = 1;
+    return bad;
+}
+
+cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
+                         float **opt_state, size_t *opt_count, int64_t *steps, cnn_error *err)
+{
+    if (opt_state)
+        *opt_state = NULL;
+    if (len < HEADER + 4 || memcmp(bytes, MAGIC, 8) != 0) {
+        cnn_fail(err, CNN_EFORMAT, "not a cnn model file (no CNNMODEL header)");
+        return NULL;
+    }
+    reader r = {bytes, len, 8};
+    int bad = 0;
+    uint32_t version = get_u32(&r, &bad);
+    uint64_t total = get_u64(&r, &bad);
+    if (version != FORMAT_VERSION) {
+        cnn_fail(err, CNN_EFORMAT, "model format version %u; this cnn (%s) reads version %d",
+                 version, CNN_VERSION, FORMAT_VERSION);
+        return NULL;
+    }
+    if (total != len) {
+        cnn_fail(err, CNN_EFORMAT, "the model file is %zu bytes but its header says %llu: %s",
+                 len, (unsigned long long)total, total > len ? "truncated" : "trailing data");
+        return NULL;
+    }
+    uint32_t stored = (uint32_t)bytes[len - 4] | (uint32_t)bytes[len - 3] << 8 |
+                      (uint32_t)bytes[len - 2] << 16 | (uint32_t)bytes[len - 1] << 24;
+    if ((uint32_t)crc32_z(0L, bytes, len - 4) != stored) {
+        cnn_fail(err, CNN_EFORMAT, "the model file is corrupt (checksum mismatch)");
+        return NULL;
+    }
+    r.len = len - 4;
+    cnn_net *net = NULL;
+    cnn_model_meta m = {0};
+    int have_meta = 0, have_params = 0;
+    while (r.at < r.len) {
+        char tag[5] = {0};
+        if (take(&r, tag, 4))
+            goto corrupt;
+        uint64_t n = get_u64(&r, &bad);
+        if (bad || n > r.len - r.at)
+            goto corrupt;
+        reader sec = {r.p + r.at, (size_t)n, 0};
+        r.at += (size_t)n;
+        if (strcmp(tag, "SPEC") == 0 && !net) {
+            if (n > MAX_SPEC)
+                goto corrupt;
+            char *text = malloc((size_t)n + 1);
+            if (!text) {
+                cnn_fail(err, CNN_ENOMEM, "out of memory");
+                return NULL;
+            }
+            memcpy(text, sec.p, (size_t)n);
+            text[n] = '\0';
+            cnn_error inner;
+            net = cnn_net_parse(text, NULL, &inner);
+            free(text);
+            if (!net) {
+                cnn_fail(err, CNN_EFORMAT, "the model's network text is invalid: %s", inner.msg);
+                return NULL;
+            }
+            if (cnn_net_init(net, 1, 0, &inner)) {
+                cnn_fail(err, inner.status, "%s", inner.msg);
+                cnn_net_free(net);
+                return NULL;
+            }
+        } else if (strcmp(tag, "META") == 0) {
+            if (get_meta(&sec, &m))
+                goto corrupt;
+            have_meta = 1;
+        } else if (strcmp(tag, "PARM") == 0 && net) {
+            uint64_t count = get_u64(&sec, &bad);
+            if (bad || count != cnn_net_param_count(net)) {
+                cnn_fail(err, CNN_EFORMAT, "the model holds %llu parameters but its network has %zu",
+                         (unsigned long long)count, cnn_net_param_count(net));
+                goto fail;
+            }
+            if (sec.len - sec.at != 4 * count)
+                goto corrupt;
+            float *w = cnn_net_params(net);
+            for (size_t i = 0; i < count; i++)
+                w[i] = get_f32(&sec, &bad);
+            have_params = 1;
+        } else if (strcmp(tag, "OPTM") == 0 && net) {
+            int64_t s = (int64_t)get_u64(&sec, &bad);
+            uint64_t forwards = get_u64(&sec, &bad);
+            uint64_t count = get_u64(&sec, &bad);
+            if (bad || count > 2 * (uint64_t)cnn_net_param_count(net) ||
+                sec.len - sec.at != 4 * count)
+                goto corrupt;
+            net_set_step(net, forwards);
+            if (opt_state && count) {
+                float *state = malloc(sizeof(float) * (size_t)count);
+                if (!state) {
+                    cnn_fail(err, CNN_ENOMEM, "out of memory");
+                    goto fail;
+                }
+                for (size_t i = 0; i < count; i++)
+                    state[i] = get_f32(&sec, &bad);
+                *opt_state = state;
+            }
+            if (opt_count)
+                *opt_count = (size_t)count;
+            if (steps)
+                *steps = s;
+        } else {
+            goto corrupt; /* unknown or misplaced section */
+        }
+    }
+    if (!net || !have_meta || !have_params)
+        goto corrupt;
+    if (meta)
+        *meta = m;
+    return net;
+corrupt:
+    cnn_fail(err, CNN_EFORMAT, "the model file is corrupt (bad section layout)");
+fail:
+    if (opt_state) {
+        free(*opt_state);
+        *opt_state = NULL;
+    }
+    cnn_net_free(net);
+    return NULL;
+}
+
+cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_state,
+                        size_t *opt_count, int64_t *steps, cnn_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cnn_fail(err, CNN_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > ((off_t)1 << 32)) {
+        fclose(f);
+        cnn_fail(err, CNN_EIO, "%s: not a regular file of at most 4 GiB", path);
+        return NULL;
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t *bytes = malloc(len ? len : 1);
+    if (!bytes) {
+        fclose(f);
+        cnn_fail(err, CNN_ENOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    size_t got = fread(bytes, 1, len, f);
+    fclose(f);
+    cnn_net *net = NULL;
+    if (got != len) {
+        cnn_fail(err, CNN_EIO, "%s: read error", path);
+    } else {
+        cnn_error inner;
+        net = cnn_model_parse(bytes, len, meta, opt_state, opt_count, steps, &inner);
+        if (!net)
+            cnn_fail(err, inner.status, "%s: %s", path, inner.msg);
+    }
+    free(bytes);
+    return net;
+}

@@ -1,0 +1,377 @@
+/* A network: layers in order, one buffer for all parameters, one for all
+ * gradients, and one workspace (activations, gradients in flight, per-layer
+ * scratch) sized once for the largest batch. */
+#include "layer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+struct cnn_net {
+    cnn_shape input;
+    float mean, std;      /* x = (pixel / 255 - mean) / std */
+    layer *layers;
+    int count, capacity;
+    float *params, *grads;
+    size_t nparams;
+    int max_batch, batch;
+    const float *x;       /* the input of the last forward      */
+    float **act;          /* act[i]: output of layer i           */
+    float *delta[2];      /* gradients in flight, ping-pong      */
+    float *input_grad;
+    int want_input_grad;
+    void *work;
+    uint64_t step;        /* training forwards so far (dropout)  */
+};
+
+static const struct {
+    const char *name;
+    const layer_ops *ops;
+} registry[CNN_LAYER_KINDS] = {
+    [CNN_INPUT] = {"input", NULL},
+    [CNN_CONV] = {"conv", &conv_ops},
+    [CNN_RELU] = {"relu", &activation_ops},
+    [CNN_LEAKY_RELU] = {"leaky", &activation_ops},
+    [CNN_SIGMOID] = {"sigmoid", &activation_ops},
+    [CNN_TANH] = {"tanh", &activation_ops},
+    [CNN_MAXPOOL] = {"maxpool", &pool_ops},
+    [CNN_AVGPOOL] = {"avgpool", &pool_ops},
+    [CNN_SUMPOOL] = {"sumpool", &pool_ops},
+    [CNN_DENSE] = {"dense", &dense_ops},
+    [CNN_DROPOUT] = {"dropout", &dropout_ops},
+    [CNN_FLATTEN] = {"flatten", &flatten_ops},
+    [CNN_SOFTMAX] = {"softmax", &softmax_ops},
+};
+
+const char *cnn_layer_name(cnn_layer_kind kind)
+{
+    return kind >= 0 && kind < CNN_LAYER_KINDS ? registry[kind].name : "?";
+}
+
+int window_out(int in, int k, int s, int pad, int ceil_mode)
+{
+    int span = in + 2 * pad - k;
+    if (span < 0 || s < 1)
+        return 0;
+    int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (out - 1) * s >= in + pad) /* last window would start in the padding */
+        out--;
+    return out;
+}
+
+static int threads_available(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+cnn_net *cnn_net_new(cnn_shape input, cnn_error *err)
+{
+    if (input.c < 1 || input.h < 1 || input.w < 1 || input.c > 4096 || input.h > 16384 ||
+        input.w > 16384) {
+        cnn_fail(err, CNN_EINVAL, "input %dx%dx%d: each side must be 1..16384 and depth 1..4096",
+                 input.h, input.w, input.c);
+        return NULL;
+    }
+    cnn_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        cnn_fail(err, CNN_ENOMEM, "out of memory");
+        return NULL;
+    }
+    net->input = input;
+    net->mean = 0.0f;
+    net->std = 1.0f;
+    return net;
+}
+
+void cnn_net_set_normalization(cnn_net *net, float mean, float std)
+{
+    net->mean = mean;
+    net->std = std;
+}
+
+void cnn_net_normalization(const cnn_net *net, float *mean, float *std)
+{
+    *mean = net->mean;
+    *std = net->std;
+}
+
+static cnn_shape output_of(const cnn_net *net)
+{
+    return net->count ? net->layers[net->count - 1].out : net->input;
+}
+
+int cnn_net_add(cnn_net *net, const cnn_layer_spec *spec, cnn_error *err)
+{
+    if (net->params)
+        return cnn_fail(err, CNN_EINVAL, "layers cannot be added after cnn_net_init");
+    if (spec->kind <= CNN_INPUT || spec->kind >= CNN_LAYER_KINDS)
+        return cnn_fail(err, CNN_EINVAL, "unknown layer kind %d", (int)spec->kind);
+    if (net->count && net->layers[net->count - 1].spec.kind == CNN_SOFTMAX)
+        return cnn_fail(err, CNN_EINVAL, "softmax must be the last layer");
+    if (net->count == net->capacity) {
+        int cap = net->capacity ? 2 * net->capacity : 8;
+        layer *grown = realloc(net->layers, sizeof(layer) * (size_t)cap);
+        if (!grown)
+            return cnn_fail(err, CNN_ENOMEM, "out of memory");
+        net->layers = grown;
+        net->capacity = cap;
+    }
+    layer *l = &net->layers[net->count];
+    memset(l, 0, sizeof *l);
+    l->spec = *spec;
+    l->ops = registry[spec->kind].ops;
+    l->in = output_of(net);
+    l->max_batch = 1;
+    l->threads = 1;
+    cnn_error inner;
+    if (l->ops->setup(l, &inner))
+        return cnn_fail(err, inner.status, "layer %d (%s): %s", net->count + 1,
+                        registry[spec->kind].name, inner.msg);
+    size_t out = cnn_shape_size(l->out);
+    if (out > ((size_t)1 << 28) || l->nweights > ((size_t)1 << 28))
+        return cnn_fail(err, CNN_ESHAPE, "layer %d (%s): %zu outputs and %zu weights is too large",
+                        net->count + 1, registry[spec->kind].name, out, l->nweights);
+    net->count++;
+    return CNN_OK;
+}
+
+/* He initialisation when a ReLU follows (the variance it halves is restored),
+ * Xavier otherwise; both uniform, so integer-exact from the PRNG. */
+static void init_weights(cnn_net *net, uint64_t seed)
+{
+    cnn_rng rng;
+    cnn_rng_seed(&rng, seed);
+    for (int i = 0; i < net->count; i++) {
+        layer *l = &net->layers[i];
+        l->seed = seed + 0x632BE59BD9B4E019ull * (uint64_t)(i + 1);
+        if (!l->nweights)
+            continue;
+        size_t fan_in = l->nweights / (size_t)l->spec.filters;
+        size_t fan_out = fan_in / (size_t)l->in.c * (size_t)l->spec.filters;
+        if (l->spec.kind == CNN_DENSE)
+            fan_out = (size_t)l->spec.filters;
+        int relu_next = 0;
+        for (int j = i + 1; j < net->count; j++) {
+            cnn_layer_kind k = net->layers[j].spec.kind;
+            if (k == CNN_RELU || k == CNN_LEAKY_RELU)
+                relu_next = 1;
+            if (k != CNN_MAXPOOL && k != CNN_AVGPOOL && k != CNN_SUMPOOL && k != CNN_DROPOUT &&
+                k != CNN_FLATTEN)
+                break;
+        }
+        double bound = relu_next ? sqrt(6.0 / (double)fan_in)
+                                 : sqrt(6.0 / (double)(fan_in + fan_out));
+        for (size_t p = 0; p < l->nweights; p++)
+            l->w[p] = l->spec.init_std > 0.0f
+                          ? (float)(cnn_rng_normal(&rng) * l->spec.init_std)
+                          : (float)((2.0 * cnn_rng_uniform(&rng) - 1.0) * bound);
+        if (l->b)
+            memset(l->b, 0, sizeof(float) * l->nbias);
+    }
+}
+
+static void set_param_pointers(cnn_net *net)
+{
+    size_t off = 0;
+    for (int i = 0; i < net->count; i++) {
+        layer *l = &net->layers[i];
+        l->w = l->nweights ? net->params + off : NULL;
+        l->dw = l->nweights ? net->grads + off : NULL;
+        off += l->nweights;
+        l->b = l->nbias ? net->params + off : NULL;
+        l->db = l->nbias ? net->grads + off : NULL;
+        off += l->nbias;
+    }
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
+{
+    if (net->count == 0)
+        return cnn_fail(err, CNN_EINVAL, "the network has no layers");
+    if (max_batch < 1 || max_batch > 65536)
+        return cnn_fail(err, CNN_EINVAL, "batch size must be 1..65536, not %d", max_batch);
+    int first_init = net->params == NULL;
+    if (first_init) {
+        size_t total = 0;
+        for (int i = 0; i < net->count; i++)
+            total += net->layers[i].nweights + net->layers[i].nbias;
+        net->nparams = total;
+        net->params = calloc(total ? total : 1, sizeof(float));
+        net->grads = calloc(total ? total : 1, sizeof(float));
+        if (!net->params || !net->grads) {
+            free(net->params), free(net->grads);
+            net->params = net->grads = NULL;
+            return cnn_fail(err, CNN_ENOMEM, "out of memory for %zu parameters", total);
+        }
+        set_param_pointers(net);
+        init_weights(net, seed);
+    }
+    /* the workspace: activations, two gradient buffers, the input gradient
+     * and each layer's scratch, carved from one allocation */
+    int threads = threads_available();
+    size_t widest = 0, bytes = 0;
+    for (int i = 0; i < net->count; i++) {
+        layer *l = &net->layers[i];
+        l->max_batch = max_batch;
+        l->threads = threads;
+        if (l->ops->setup(l, err)) /* scratch depends on batch and threads */
+            return err ? err->status : CNN_EINVAL;
+        size_t out = cnn_shape_size(l->out);
+        widest = out > widest ? out : widest;
+        bytes += align64(sizeof(float) * out * max_batch) + align64(l->scratch_bytes);
+    }
+    bytes += 2 * align64(sizeof(float) * widest * max_batch);
+    bytes += align64(sizeof(float) * cnn_shape_size(net->input) * max_batch);
+    float **act = realloc(net->act, sizeof(float *) * (size_t)net->count);
+    if (!act)
+        return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    net->act = act;
+    void *work = aligned_alloc(64, bytes);
+    if (!work)
+        return cnn_fail(err, CNN_ENOMEM, "out of memory for a %zu-byte workspace (batch %d)",
+                        bytes, max_batch);
+    free(net->work);
+    net->work = work;
+    char *p = work;
+    for (int i = 0; i < net->count; i++) {
+        layer *l = &net->layers[i];
+        net->act[i] = (float *)p;
+        p += align64(sizeof(float) * cnn_shape_size(l->out) * max_batch);
+        l->scratch = l->scratch_bytes ? p : NULL;
+        p += align64(l->scratch_bytes);
+        l->step = &net->step;
+    }
+    for (int k = 0; k < 2; k++) {
+        net->delta[k] = (float *)p;
+        p += align64(sizeof(float) * widest * max_batch);
+    }
+    net->input_grad = (float *)p;
+    net->max_batch = max_batch;
+    net->batch = 0;
+    return CNN_OK;
+}
+
+void cnn_net_free(cnn_net *net)
+{
+    if (!net)
+        return;
+    free(net->layers);
+    free(net->params);
+    free(net->grads);
+    free(net->act);
+    free(net->work);
+    free(net);
+}
+
+/* ---- questions about a network ----------------------------------------- */
+
+cnn_shape cnn_net_input_shape(const cnn_net *net) { return net->input; }
+int cnn_net_layers(const cnn_net *net) { return net->count; }
+cnn_layer_spec cnn_net_layer(const cnn_net *net, int i) { return net->layers[i].spec; }
+cnn_shape cnn_net_layer_shape(const cnn_net *net, int i) { return net->layers[i].out; }
+float *cnn_net_params(cnn_net *net) { return net->params; }
+float *cnn_net_grads(cnn_net *net) { return net->grads; }
+size_t cnn_net_param_count(const cnn_net *net) { return net->nparams; }
+float *cnn_net_layer_weights(cnn_net *net, int i) { return net->layers[i].w; }
+float *cnn_net_layer_bias(cnn_net *net, int i) { return net->layers[i].b; }
+const float *cnn_net_output(const cnn_net *net) { return net->act[net->count - 1]; }
+void cnn_net_want_input_grad(cnn_net *net, int on) { net->want_input_grad = on; }
+const float *cnn_net_input_grad(const cnn_net *net)
+{
+    return net->want_input_grad ? net->input_grad : NULL;
+}
+uint64_t net_step(const cnn_net *net) { return net->step; }
+void net_set_step(cnn_net *net, uint64_t step) { net->step = step; }
+
+int cnn_net_classes(const cnn_net *net) { return (int)cnn_shape_size(output_of(net)); }
+
+size_t cnn_net_layer_params(const cnn_net *net, int i)
+{
+    return net->layers[i].nweights + net->layers[i].nbias;
+}
+
+double cnn_net_layer_flops(const cnn_net *net, int i)
+{
+    const layer *l = &net->layers[i];
+    double out = (double)cnn_shape_size(l->out);
+    switch (l->spec.kind) {
+    case CNN_CONV: return 2.0 * out * l->in.c * l->spec.kh * l->spec.kw;
+    case CNN_DENSE: return 2.0 * out * (double)cnn_shape_size(l->in);
+    case CNN_MAXPOOL: case CNN_AVGPOOL: case CNN_SUMPOOL:
+        return out * l->spec.kh * l->spec.kw;
+    default: return out;
+    }
+}
+
+const float *cnn_net_activation(const cnn_net *net, int i)
+{
+    return i < 0 ? net->x : net->act[i];
+}
+
+/* ---- running ----------------------------------------------------------- */
+
+int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
+{
+    if (!net->work)
+        return cnn_fail(err, CNN_EINVAL, "call cnn_net_init before running the network");
+    if (n < 1 || n > net->max_batch)
+        return cnn_fail(err, CNN_EINVAL, "batch of %d images: the network was set up for 1..%d",
+                        n, net->max_batch);
+    net->x = x;
+    net->batch = n;
+    if (training)
+        net->step++;
+    const float *in = x;
+    for (int i = 0; i < net->count; i++) {
+        layer *l = &net->layers[i];
+        l->ops->forward(l, in, net->act[i], n, training);
+        in = net->act[i];
+    }
+    return CNN_OK;
+}
+
+static const float *scores(const cnn_net *net)
+{
+    return net->count > 1 ? net->act[net->count - 2] : net->x;
+}
+
+float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct)
+{
+    return (float)softmax_cross_entropy(scores(net), labels, n, cnn_net_classes(net),
+                                        cnn_net_output(net), correct);
+}
+
+int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+{
+    if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
+        return cnn_fail(err, CNN_EINVAL, "training needs a softmax as the last layer");
+    if (n != net->batch)
+        return cnn_fail(err, CNN_EINVAL, "backward over %d images after a forward over %d", n,
+                        net->batch);
+    int k = cnn_net_classes(net);
+    for (int i = 0; i < n; i++)
+        if (labels[i] >= k)
+            return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
+                            labels[i], i, k - 1);
+    int cur = 0;
+    softmax_cross_entropy_grad(cnn_net_output(net), labels, n, k, net->delta[cur]);
+    for (int i = net->count - 2; i >= 0; i--) {
+        layer *l = &net->layers[i];
+        float *dx = i > 0 ? net->delta[1 - cur] : net->want_input_grad ? net->input_grad : NULL;
+        l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[i], net->delta[cur], dx,
+                         n);
+        cur = 1 - cur;
+    }
+    return CNN_OK;
+}

@@ -1,0 +1,445 @@
+/* Every layer kind: answers a person can check by hand, and the backward pass
+ * against central finite differences over many random configurations. */
+#include "cnn.h"
+#include "layer.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A layer standing alone, with its own parameter, gradient and scratch
+ * buffers, for testing it outside a network. */
+typedef struct {
+    layer l;
+    float *params, *grads;
+    void *scratch;
+    uint64_t step;
+} bench_layer;
+
+static int make_layer(bench_layer *t, cnn_layer_spec spec, cnn_shape in, int n, int threads)
+{
+    memset(t, 0, sizeof *t);
+    layer *l = &t->l;
+    l->spec = spec;
+    l->ops = spec.kind == CNN_CONV                                   ? &conv_ops
+             : spec.kind >= CNN_RELU && spec.kind <= CNN_TANH       ? &activation_ops
+             : spec.kind >= CNN_MAXPOOL && spec.kind <= CNN_SUMPOOL ? &pool_ops
+             : spec.kind == CNN_DENSE                               ? &dense_ops
+             : spec.kind == CNN_DROPOUT                             ? &dropout_ops
+             : spec.kind == CNN_FLATTEN                             ? &flatten_ops
+                                                                    : &softmax_ops;
+    l->in = in;
+    l->max_batch = n;
+    l->threads = threads;
+    l->seed = 99;
+    l->step = &t->step;
+    t->step = 7;
+    if (l->ops->setup(l, NULL))
+        return -1;
+    size_t np = l->nweights + l->nbias;
+    t->params = calloc(np + 1, sizeof(float));
+    t->grads = calloc(np + 1, sizeof(float));
+    t->scratch = calloc(l->scratch_bytes + 1, 1);
+    l->w = l->nweights ? t->params : NULL;
+    l->b = l->nbias ? t->params + l->nweights : NULL;
+    l->dw = l->nweights ? t->grads : NULL;
+    l->db = l->nbias ? t->grads + l->nweights : NULL;
+    l->scratch = t->scratch;
+    return 0;
+}
+
+static void free_layer(bench_layer *t)
+{
+    free(t->params);
+    free(t->grads);
+    free(t->scratch);
+}
+
+static cnn_layer_spec conv_spec(int filters, int k, int s, int p)
+{
+    cnn_layer_spec c = {.kind = CNN_CONV, .filters = filters, .kh = k, .kw = k, .sh = s, .sw = s,
+                        .ph = p, .pw = p};
+    return c;
+}
+
+static cnn_layer_spec pool_spec(cnn_layer_kind kind, int k, int s, int ceil_mode)
+{
+    cnn_layer_spec c = {.kind = kind, .kh = k, .kw = k, .sh = s, .sw = s, .ceil_mode = ceil_mode};
+    return c;
+}
+
+/* ---- known answers ------------------------------------------------------ */
+
+TEST(conv_tutorial_image_gives_149_top_left)
+{
+    /* The tutorial's 4x4 grayscale image and its 3x3 edge filter. */
+    float img[16] = {0, 50, 0, 29, 0, 80, 31, 2, 33, 90, 0, 75, 0, 9, 0, 95};
+    float filter[9] = {0, -1, 0, -1, 4, -1, 0, -1, 0};
+    cnn_layer_spec s = conv_spec(1, 3, 1, 0);
+    s.no_bias = 1;
+    bench_layer t;
+    CHECK(make_layer(&t, s, (cnn_shape){1, 4, 4}, 1, 1) == 0);
+    CHECK(t.l.out.h == 2 && t.l.out.w == 2 && t.l.out.c == 1);
+    memcpy(t.l.w, filter, sizeof filter);
+    float y[4];
+    t.l.ops->forward(&t.l, img, y, 1, 0);
+    CHECK_NEAR(y[0], 149, 0);
+    CHECK_NEAR(y[1], 42, 0);
+    CHECK_NEAR(y[2], 238, 0);
+    CHECK_NEAR(y[3], -196, 0);
+    free_layer(&t);
+}
+
+TEST(conv_padding_and_stride_follow_the_output_size_formula)
+{
+    /* floor((H + 2p - k) / s) + 1 */
+    bench_layer t;
+    CHECK(make_layer(&t, conv_spec(4, 3, 2, 1), (cnn_shape){2, 7, 8}, 1, 1) == 0);
+    CHECK(t.l.out.c == 4 && t.l.out.h == 4 && t.l.out.w == 4);
+    free_layer(&t);
+    cnn_layer_spec same = conv_spec(3, 5, 1, 0);
+    same.same = 1;
+    CHECK(make_layer(&t, same, (cnn_shape){1, 9, 6}, 1, 1) == 0);
+    CHECK(t.l.out.h == 9 && t.l.out.w == 6);
+    free_layer(&t);
+    CHECK(make_layer(&t, conv_spec(1, 5, 1, 0), (cnn_shape){1, 4, 4}, 1, 1) != 0);
+    free_layer(&t);
+}
+
+TEST(conv_sums_over_input_depth_and_adds_bias)
+{
+    /* 2 input channels of ones and twos, a 1x1 filter (3, 5), bias 1: 3+10+1 */
+    float x[8] = {1, 1, 1, 1, 2, 2, 2, 2};
+    bench_layer t;
+    CHECK(make_layer(&t, conv_spec(1, 1, 1, 0), (cnn_shape){2, 2, 2}, 1, 1) == 0);
+    t.l.w[0] = 3, t.l.w[1] = 5, t.l.b[0] = 1;
+    float y[4];
+    t.l.ops->forward(&t.l, x, y, 1, 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_NEAR(y[i], 14, 0);
+    free_layer(&t);
+}
+
+TEST(pooling_max_average_sum_by_hand)
+{
+    float x[16] = {1, 2, 5, 6, 3, 4, 7, 8, -1, -2, 0, 9, -3, -4, 9, 1};
+    cnn_layer_kind kinds[3] = {CNN_MAXPOOL, CNN_AVGPOOL, CNN_SUMPOOL};
+    float want[3][4] = {{4, 8, -1, 9}, {2.5f, 6.5f, -2.5f, 4.75f}, {10, 26, -10, 19}};
+    for (int k = 0; k < 3; k++) {
+        bench_layer t;
+        CHECK(make_layer(&t, pool_spec(kinds[k], 2, 2, 0), (cnn_shape){1, 4, 4}, 1, 1) == 0);
+        float y[4];
+        t.l.ops->forward(&t.l, x, y, 1, 0);
+        for (int i = 0; i < 4; i++)
+            CHECK_NEAR(y[i], want[k][i], 1e-6);
+        free_layer(&t);
+    }
+}
+
+TEST(maxpool_ceil_mode_keeps_the_partial_windows_7x7_to_4x4)
+{
+    float x[49];
+    for (int i = 0; i < 49; i++)
+        x[i] = (float)i;
+    bench_layer t;
+    CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 2, 2, 1), (cnn_shape){1, 7, 7}, 1, 1) == 0);
+    CHECK(t.l.out.h == 4 && t.l.out.w == 4);
+    float y[16];
+    t.l.ops->forward(&t.l, x, y, 1, 0);
+    CHECK_NEAR(y[3], 13, 0);  /* the right-edge column alone: x[6], x[13] */
+    CHECK_NEAR(y[15], 48, 0); /* the corner pixel alone */
+    free_layer(&t);
+    CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 2, 2, 0), (cnn_shape){1, 7, 7}, 1, 1) == 0);
+    CHECK(t.l.out.h == 3);
+    free_layer(&t);
+}
+
+TEST(avgpool_ceil_mode_divides_by_the_covered_pixels)
+{
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    bench_layer t;
+    CHECK(make_layer(&t, pool_spec(CNN_AVGPOOL, 2, 2, 1), (cnn_shape){1, 3, 3}, 1, 1) == 0);
+    float y[4];
+    t.l.ops->forward(&t.l, x, y, 1, 0);
+    CHECK_NEAR(y[0], 3, 1e-6);
+    CHECK_NEAR(y[1], 4.5, 1e-6); /* (3 + 6) / 2 */
+    CHECK_NEAR(y[3], 9, 1e-6);
+    free_layer(&t);
+}
+
+TEST(overlapping_pool_window_3_stride_2)
+{
+    bench_layer t;
+    CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 3, 2, 0), (cnn_shape){1, 7, 7}, 1, 1) == 0);
+    CHECK(t.l.out.h == 3 && t.l.out.w == 3);
+    free_layer(&t);
+}
+
+TEST(maxpool_routes_the_gradient_to_the_first_argmax)
+{
+    float x[4] = {5, 5, 1, 5}, dy[1] = {1}, dx[4], y[1];
+    bench_layer t;
+    CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 2, 2, 0), (cnn_shape){1, 2, 2}, 1, 1) == 0);
+    t.l.ops->forward(&t.l, x, y, 1, 0);
+    t.l.ops->backward(&t.l, x, y, dy, dx, 1);
+    CHECK(dx[0] == 1 && dx[1] == 0 && dx[2] == 0 && dx[3] == 0);
+    free_layer(&t);
+}
+
+TEST(relu_zeroes_the_negatives)
+{
+    float x[4] = {-2, 0, 3, -0.5f}, y[4];
+    bench_layer t;
+    CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_RELU}, (cnn_shape){1, 2, 2}, 1, 1) == 0);
+    t.l.ops->forward(&t.l, x, y, 1, 0);
+    CHECK(y[0] == 0 && y[1] == 0 && y[2] == 3 && y[3] == 0);
+    free_layer(&t);
+}
+
+TEST(softmax_of_a_known_vector)
+{
+    /* softmax(1, 2, 3) = e^i / (e + e^2 + e^3) */
+    float z[3] = {1, 2, 3}, p[3];
+    bench_layer t;
+    CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_SOFTMAX}, (cnn_shape){3, 1, 1}, 1, 1) == 0);
+    t.l.ops->forward(&t.l, z, p, 1, 0);
+    CHECK_NEAR(p[0], 0.09003057, 1e-7);
+    CHECK_NEAR(p[1], 0.24472847, 1e-7);
+    CHECK_NEAR(p[2], 0.66524096, 1e-7);
+    /* cross-entropy with label 2 = -log p[2] */
+    uint8_t label = 2;
+    CHECK_NEAR(softmax_cross_entropy(z, &label, 1, 3, p, NULL), 0.40760596, 1e-7);
+    free_layer(&t);
+}
+
+TEST(softmax_cross_entropy_is_stable_for_huge_scores)
+{
+    float z[2] = {10000, 0}, p[2];
+    bench_layer t;
+    CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_SOFTMAX}, (cnn_shape){2, 1, 1}, 1, 1) == 0);
+    t.l.ops->forward(&t.l, z, p, 1, 0);
+    CHECK(p[0] == 1.0f && p[1] == 0.0f);
+    uint8_t label = 1;
+    CHECK_NEAR(softmax_cross_entropy(z, &label, 1, 2, p, NULL), 10000, 1e-3);
+    free_layer(&t);
+}
+
+TEST(dropout_keeps_about_1_minus_p_and_scales)
+{
+    enum { N = 10000 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++)
+        x[i] = 1;
+    bench_layer t;
+    CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_DROPOUT, .alpha = 0.25f},
+                     (cnn_shape){N, 1, 1}, 1, 2) == 0);
+    t.l.ops->forward(&t.l, x, y, 1, 1);
+    int kept = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK(y[i] == 0 || fabsf(y[i] - 4.0f / 3.0f) < 1e-6f);
+        kept += y[i] != 0;
+    }
+    CHECK(kept > 7300 && kept < 7700);
+    t.l.ops->forward(&t.l, x, y, 1, 0); /* inference: the identity */
+    for (int i = 0; i < N; i++)
+        CHECK(y[i] == 1);
+    free_layer(&t);
+}
+
+/* ---- gradients against finite differences ------------------------------ */
+
+static double frand(cnn_rng *r) { return 2.0 * cnn_rng_uniform(r) - 1.0; }
+
+/* L = sum(r * y) in double, so dL/dy = r. */
+static double probe_loss(bench_layer *t, const float *x, float *y, const float *r, int n)
+{
+    t->l.ops->forward(&t->l, x, y, n, 1);
+    double sum = 0;
+    size_t m = (size_t)n * cnn_shape_size(t->l.out);
+    for (size_t i = 0; i < m; i++)
+        sum += (double)r[i] * y[i];
+    return sum;
+}
+
+static double rel_error(double a, double b)
+{
+    double d = fabs(a - b), s = fabs(a) + fabs(b);
+    return s < 1e-3 ? d : d / s;
+}
+
+/* Checks dx, dw and db of one layer against central differences.  Returns the
+ * worst relative error.  Layers linear in x and w (conv, dense, average and
+ * sum pooling) take a large eps: the difference is exact for them, and the
+ * float rounding of the loss shrinks with 1/eps. */
+static double grad_check(cnn_layer_spec spec, cnn_shape in, int n, uint64_t seed, int spaced,
+                         float eps)
+{
+    bench_layer t;
+    if (make_layer(&t, spec, in, n, 2))
+        return -1;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, seed);
+    size_t nx = (size_t)n * cnn_shape_size(in), ny = (size_t)n * cnn_shape_size(t.l.out);
+    float *x = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * ny);
+    float *r = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
+    if (spaced) { /* distinct values far apart: no ties and no kinks within eps */
+        int *perm = malloc(sizeof(int) * nx);
+        for (size_t i = 0; i < nx; i++)
+            perm[i] = (int)i;
+        cnn_rng_shuffle(&rng, perm, (int)nx);
+        for (size_t i = 0; i < nx; i++)
+            x[i] = (float)(perm[i] - (int)nx / 2) * 0.05f + 0.025f;
+        free(perm);
+    } else {
+        for (size_t i = 0; i < nx; i++)
+            x[i] = (float)frand(&rng);
+    }
+    for (size_t i = 0; i < ny; i++)
+        r[i] = (float)frand(&rng);
+    size_t np = t.l.nweights + t.l.nbias;
+    for (size_t i = 0; i < np; i++)
+        t.params[i] = (float)(frand(&rng) * 0.5);
+    probe_loss(&t, x, y, r, n);
+    t.l.ops->backward(&t.l, x, y, r, dx, n);
+    float *analytic = malloc(sizeof(float) * (np + 1));
+    memcpy(analytic, t.grads, sizeof(float) * np);
+    double worst = 0;
+    for (size_t i = 0; i < nx; i++) {
+        float keep = x[i];
+        x[i] = keep + eps;
+        double up = probe_loss(&t, x, y, r, n);
+        x[i] = keep - eps;
+        double down = probe_loss(&t, x, y, r, n);
+        x[i] = keep;
+        double e = rel_error((up - down) / (2 * eps), dx[i]);
+        worst = e > worst ? e : worst;
+    }
+    for (size_t i = 0; i < np; i++) {
+        float keep = t.params[i];
+        t.params[i] = keep + eps;
+        double up = probe_loss(&t, x, y, r, n);
+        t.params[i] = keep - eps;
+        double down = probe_loss(&t, x, y, r, n);
+        t.params[i] = keep;
+        double e = rel_error((up - down) / (2 * eps), analytic[i]);
+        worst = e > worst ? e : worst;
+    }
+    free(x), free(y), free(r), free(dx), free(analytic);
+    free_layer(&t);
+    return worst;
+}
+
+#define GRAD_TOL 2e-3
+
+TEST(conv_gradients_match_finite_differences_over_random_configurations)
+{
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 1);
+    int checked = 0;
+    for (int trial = 0; trial < 60; trial++) {
+        int k = 1 + (int)(cnn_rng_next(&rng) % 4), s = 1 + (int)(cnn_rng_next(&rng) % 3);
+        int p = (int)(cnn_rng_next(&rng) % 3);
+        cnn_layer_spec spec = conv_spec(1 + (int)(cnn_rng_next(&rng) % 4), k, s, p);
+        spec.kw = 1 + (int)(cnn_rng_next(&rng) % 4); /* non-square windows too */
+        spec.sw = 1 + (int)(cnn_rng_next(&rng) % 3);
+        spec.no_bias = trial % 5 == 4;
+        cnn_shape in = {1 + (int)(cnn_rng_next(&rng) % 3), 3 + (int)(cnn_rng_next(&rng) % 6),
+                        3 + (int)(cnn_rng_next(&rng) % 6)};
+        int n = 1 + (int)(cnn_rng_next(&rng) % 10); /* above 8: several gradient groups */
+        double e = grad_check(spec, in, n, 100 + trial, 0, 0.5f);
+        if (e < 0)
+            continue; /* the window does not fit: refused, as it should be */
+        if (e > GRAD_TOL)
+            printf("  conv %d %dx%d stride %dx%d pad %d on %dx%dx%d batch %d: error %g\n",
+                   spec.filters, spec.kh, spec.kw, spec.sh, spec.sw, p, in.h, in.w, in.c, n, e);
+        CHECK(e <= GRAD_TOL);
+        checked++;
+    }
+    CHECK(checked >= 30);
+}
+
+TEST(pool_gradients_match_finite_differences_for_every_kind_window_and_stride)
+{
+    cnn_layer_kind kinds[3] = {CNN_MAXPOOL, CNN_AVGPOOL, CNN_SUMPOOL};
+    int trial = 0;
+    for (int kind = 0; kind < 3; kind++)
+        for (int k = 1; k <= 3; k++)
+            for (int s = 1; s <= 3; s++)
+                for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++) {
+                    cnn_shape in = {2, 5 + trial % 3, 4 + trial % 4};
+                    double e = grad_check(pool_spec(kinds[kind], k, s, ceil_mode), in, 2,
+                                          200 + trial++, 1, kind ? 0.5f : 1e-2f);
+                    if (!(e >= 0 && e <= GRAD_TOL))
+                        printf("  %s %d stride %d ceil %d: error %g\n", cnn_layer_name(kinds[kind]),
+                               k, s, ceil_mode, e);
+                    CHECK(e >= 0 && e <= GRAD_TOL);
+                }
+}
+
+TEST(dense_gradients_match_finite_differences)
+{
+    for (int trial = 0; trial < 6; trial++) {
+        cnn_layer_spec spec = {.kind = CNN_DENSE, .filters = 1 + trial * 3, .no_bias = trial == 2};
+        double e = grad_check(spec, (cnn_shape){1 + trial % 3, 2, 3}, 1 + trial, 300 + trial, 0, 0.5f);
+        CHECK(e >= 0 && e <= GRAD_TOL);
+    }
+}
+
+TEST(activation_gradients_match_finite_differences)
+{
+    cnn_layer_kind kinds[4] = {CNN_RELU, CNN_LEAKY_RELU, CNN_SIGMOID, CNN_TANH};
+    for (int k = 0; k < 4; k++) {
+        cnn_layer_spec spec = {.kind = kinds[k], .alpha = 0.1f};
+        double e = grad_check(spec, (cnn_shape){3, 4, 5}, 3, 400 + k, 1, 1e-2f);
+        CHECK(e >= 0 && e <= GRAD_TOL);
+    }
+}
+
+TEST(dropout_flatten_softmax_gradients_match_finite_differences)
+{
+    cnn_layer_spec specs[3] = {{.kind = CNN_DROPOUT, .alpha = 0.3f},
+                               {.kind = CNN_FLATTEN},
+                               {.kind = CNN_SOFTMAX}};
+    for (int k = 0; k < 3; k++) {
+        double e = grad_check(specs[k], (cnn_shape){2, 3, 3}, 3, 500 + k, 0, 1e-2f);
+        CHECK(e >= 0 && e <= GRAD_TOL);
+    }
+}
+
+TEST(gradient_check_catches_a_wrong_gradient)
+{
+    /* The checker itself must fail on a broken backward: swap two filters'
+     * gradients and expect a large error. */
+    bench_layer t;
+    CHECK(make_layer(&t, conv_spec(2, 3, 1, 1), (cnn_shape){1, 5, 5}, 1, 1) == 0);
+    float x[25], y[50], r[50], dx[25];
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 3);
+    for (int i = 0; i < 25; i++)
+        x[i] = (float)frand(&rng);
+    for (int i = 0; i < 50; i++)
+        r[i] = (float)frand(&rng);
+    for (size_t i = 0; i < t.l.nweights + t.l.nbias; i++)
+        t.params[i] = (float)frand(&rng);
+    probe_loss(&t, x, y, r, 1);
+    t.l.ops->backward(&t.l, x, y, r, dx, 1);
+    float wrong = t.grads[0];
+    t.params[9] += 1e-2f; /* weight 9 belongs to filter 2: its FD is grads[9] */
+    double up = probe_loss(&t, x, y, r, 1);
+    t.params[9] -= 2e-2f;
+    double down = probe_loss(&t, x, y, r, 1);
+    CHECK(rel_error((up - down) / 2e-2, t.grads[9]) < GRAD_TOL);
+    CHECK(rel_error((up - down) / 2e-2, wrong) > 0.05);
+    free_layer(&t);
+}
+
+TEST(window_out_follows_pytorch_rules)
+{
+    CHECK(window_out(28, 3, 1, 0, 0) == 26);
+    CHECK(window_out(28, 5, 1, 2, 0) == 28);
+    CHECK(window_out(26, 2, 2, 0, 0) == 13);
+    CHECK(window_out(7, 2, 2, 0, 1) == 4);
+    CHECK(window_out(7, 2, 2, 0, 0) == 3);
+    CHECK(window_out(6, 2, 2, 0, 1) == 3); /* no empty extra window */
+    CHECK(window_out(2, 3, 1, 0, 0) == 0);
+}
