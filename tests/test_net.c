@@ -1,0 +1,525 @@
+/* Networks as a whole: specs, shape checks, the fused loss gradient, learning,
+ * reproducibility, optimisers and model files. */
+#include "cnn.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char *SMALL =
+    "input 6x6x2 mean 0 std 1\n"
+    "conv 3 3x3 pad 1\n"
+    "relu\n"
+    "maxpool 2\n"
+    "dense 5\n"
+    "tanh\n"
+    "dense 3\n"
+    "softmax\n";
+
+static void fill(float *x, size_t n, uint64_t seed)
+{
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(2 * cnn_rng_uniform(&r) - 1);
+}
+
+/* ---- specs ------------------------------------------------------------- */
+
+TEST(presets_parse_and_have_the_documented_shapes)
+{
+    cnn_error err;
+    const char *names[4] = {"seed", "lenet", "convnet", "xo"};
+    size_t params[4] = {8 * 9 + 13520 + 10,
+                        156 + 2416 + 48120 + 10164 + 850,
+                        320 + 18496 + 1179776 + 1290, 0};
+    for (int i = 0; i < 4; i++) {
+        cnn_train_config t;
+        cnn_net *net = cnn_net_parse(cnn_preset(names[i]), &t, &err);
+        CHECK(net != NULL);
+        CHECK(cnn_net_init(net, 2, 1, &err) == 0);
+        if (params[i])
+            CHECK(cnn_net_param_count(net) == params[i]);
+        CHECK(cnn_net_classes(net) == (i == 3 ? 2 : 10));
+        cnn_net_free(net);
+    }
+    cnn_train_config t;
+    cnn_net *seed = cnn_net_parse(cnn_preset("seed"), &t, &err);
+    CHECK(t.optimizer == CNN_SGD && t.lr == 0.005f && t.batch == 1 && t.epochs == 3);
+    CHECK(cnn_net_layer_shape(seed, 0).c == 8 && cnn_net_layer_shape(seed, 0).h == 26);
+    CHECK(cnn_net_layer_shape(seed, 1).h == 13);
+    cnn_net_free(seed);
+    CHECK(cnn_preset("nonsense") == NULL);
+}
+
+TEST(spec_errors_name_the_line_and_column)
+{
+    cnn_error err;
+    CHECK(cnn_net_parse("input 28x28x1\nconv 8 3x3 strid 2\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "line 2, column 12") && strstr(err.msg, "strid"));
+    CHECK(cnn_net_parse("input 28x28x1\nconvolution 8 3x3\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "line 2, column 1") && strstr(err.msg, "convolution"));
+    CHECK(cnn_net_parse("input 28x28x1\nconv -3 3x3\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "line 2, column 6"));
+    CHECK(cnn_net_parse("conv 8 3x3\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "input"));
+    CHECK(cnn_net_parse("", NULL, &err) == NULL);
+    CHECK(cnn_net_parse("input 28x28\ntrain sgd lr fast\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "lr"));
+    CHECK(cnn_net_parse("input 28x28\nsoftmax\ndense 3\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "last"));
+}
+
+TEST(spec_refuses_a_network_whose_shapes_cannot_work)
+{
+    cnn_error err;
+    CHECK(cnn_net_parse("input 4x4x1\nconv 2 3x3\nconv 2 3x3\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "line 3") && strstr(err.msg, "2x2x2"));
+    CHECK(cnn_net_parse("input 4x4\nmaxpool 5\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "4x4x1"));
+    CHECK(cnn_net_parse("input 4x4\nconv 2 4x4 pad same\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "odd"));
+}
+
+TEST(spec_on_one_line_with_semicolons_and_comments)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 8x8 # gray ; conv 2 3x3 stride 2 pad 1; relu; dense 4;"
+                                 " softmax", NULL, &err);
+    CHECK(net != NULL);
+    CHECK(cnn_net_layers(net) == 4);
+    CHECK(cnn_net_layer_shape(net, 0).h == 4);
+    cnn_net_free(net);
+}
+
+TEST(spec_round_trips_through_text)
+{
+    cnn_error err;
+    cnn_net *a = cnn_net_parse(cnn_preset("lenet"), NULL, &err);
+    char *text = cnn_net_to_spec(a);
+    cnn_net *b = cnn_net_parse(text, NULL, &err);
+    CHECK(b != NULL);
+    char *again = cnn_net_to_spec(b);
+    CHECK(strcmp(text, again) == 0);
+    free(text), free(again);
+    cnn_net_free(a), cnn_net_free(b);
+}
+
+/* ---- the whole backward pass ------------------------------------------- */
+
+TEST(network_gradients_match_finite_differences_of_the_loss)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(SMALL, NULL, &err);
+    CHECK(net && cnn_net_init(net, 3, 5, &err) == 0);
+    cnn_net_want_input_grad(net, 1);
+    float x[3 * 72];
+    fill(x, 3 * 72, 9);
+    uint8_t labels[3] = {0, 2, 1};
+    CHECK(cnn_forward(net, x, 3, 0, &err) == 0);
+    CHECK(cnn_backward(net, labels, 3, &err) == 0);
+    size_t np = cnn_net_param_count(net);
+    float *w = cnn_net_params(net), *analytic = malloc(sizeof(float) * np);
+    memcpy(analytic, cnn_net_grads(net), sizeof(float) * np);
+    float dx[3 * 72];
+    memcpy(dx, cnn_net_input_grad(net), sizeof dx);
+    const float eps = 1e-3f;
+    double worst = 0;
+    for (size_t i = 0; i < np + 3 * 72; i++) {
+        float *v = i < np ? &w[i] : &x[i - np];
+        float keep = *v;
+        *v = keep + eps;
+        cnn_forward(net, x, 3, 0, &err);
+        double up = cnn_loss(net, labels, 3, NULL);
+        *v = keep - eps;
+        cnn_forward(net, x, 3, 0, &err);
+        double down = cnn_loss(net, labels, 3, NULL);
+        *v = keep;
+        double fd = (up - down) / (2 * eps), an = i < np ? analytic[i] : dx[i - np];
+        double e = fabs(fd - an) / fmax(fabs(fd) + fabs(an), 1e-2);
+        worst = e > worst ? e : worst;
+    }
+    free(analytic);
+    CHECK(worst < 2e-2);
+    cnn_net_free(net);
+}
+
+/* ---- learning ---------------------------------------------------------- */
+
+/* Two classes of 5x5 images: a bright row at a random height (0) or a bright
+ * column (1).  Separable by a convolution, not by a fixed pixel. */
+static void bars(int n, uint64_t seed, float *x, uint8_t *labels)
+{
+    cnn_rng r;
+    cnn_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        int cls = i % 2, at = (int)(cnn_rng_next(&r) % 5);
+        for (int p = 0; p < 25; p++) {
+            int on = cls ? p % 5 == at : p / 5 == at;
+            x[i * 25 + p] = on ? 1.0f : -0.2f * (float)cnn_rng_uniform(&r);
+        }
+        labels[i] = (uint8_t)cls;
+    }
+}
+
+static const char *BARS = "input 5x5\nconv 4 3x3 pad 1\nrelu\nmaxpool 5\ndense 2\nsoftmax\n";
+
+TEST(a_tiny_network_learns_a_separable_problem_to_100_percent)
+{
+    cnn_error err;
+    cnn_train_config cfg;
+    cnn_net *net = cnn_net_parse(BARS, &cfg, &err);
+    CHECK(net && cnn_net_init(net, 8, 3, &err) == 0);
+    cfg.optimizer = CNN_ADAM;
+    cfg.lr = 0.02f;
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    float x[64 * 25];
+    uint8_t y[64];
+    bars(64, 11, x, y);
+    for (int epoch = 0; epoch < 30; epoch++)
+        for (int b = 0; b < 64; b += 8)
+            CHECK(cnn_train_batch(net, opt, x + b * 25, y + b, 8, epoch, NULL, NULL, &err) == 0);
+    float tx[8 * 25];
+    uint8_t ty[8];
+    int right = 0;
+    for (int b = 0; b < 8; b++) { /* fresh images never seen in training */
+        bars(8, 1000 + b, tx, ty);
+        int c;
+        cnn_forward(net, tx, 8, 0, &err);
+        cnn_loss(net, ty, 8, &c);
+        right += c;
+    }
+    CHECK(right == 64);
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+}
+
+TEST(loss_falls_monotonically_on_a_fixed_batch_with_a_small_learning_rate)
+{
+    cnn_error err;
+    cnn_train_config cfg;
+    cnn_net *net = cnn_net_parse(SMALL, &cfg, &err);
+    CHECK(net && cnn_net_init(net, 6, 4, &err) == 0);
+    cfg.lr = 0.05f;
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    float x[6 * 72];
+    fill(x, 6 * 72, 12);
+    uint8_t y[6] = {0, 1, 2, 0, 1, 2};
+    float last = INFINITY, loss;
+    for (int step = 0; step < 50; step++) {
+        CHECK(cnn_train_batch(net, opt, x, y, 6, 0, &loss, NULL, &err) == 0);
+        CHECK(loss < last);
+        last = loss;
+    }
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+}
+
+static float *train_copy(const char *spec, int optimizer, int threads, uint64_t seed,
+                         size_t *count)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    cnn_error err;
+    cnn_train_config cfg;
+    cnn_net *net = cnn_net_parse(spec, &cfg, &err);
+    if (!net || cnn_net_init(net, 16, seed, &err))
+        return NULL;
+    cfg.optimizer = (cnn_optimizer)optimizer;
+    cfg.weight_decay = 1e-4f;
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    cnn_shape in = cnn_net_input_shape(net);
+    size_t per = cnn_shape_size(in);
+    float *x = malloc(sizeof(float) * 16 * per);
+    uint8_t y[16];
+    for (int step = 0; step < 5; step++) {
+        fill(x, 16 * per, 50 + step);
+        for (int i = 0; i < 16; i++)
+            y[i] = (uint8_t)((i * 7 + step) % cnn_net_classes(net));
+        cnn_train_batch(net, opt, x, y, 16, 0, NULL, NULL, &err);
+    }
+    *count = cnn_net_param_count(net);
+    float *w = malloc(sizeof(float) * *count);
+    memcpy(w, cnn_net_params(net), sizeof(float) * *count);
+    free(x);
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+#ifdef _OPENMP
+    omp_set_num_threads(2);
+#endif
+    return w;
+}
+
+TEST(two_runs_with_one_seed_are_bit_identical_and_other_seeds_differ)
+{
+    size_t n1, n2, n3;
+    float *a = train_copy(SMALL, CNN_ADAM, 2, 7, &n1), *b = train_copy(SMALL, CNN_ADAM, 2, 7, &n2);
+    float *c = train_copy(SMALL, CNN_ADAM, 2, 8, &n3);
+    CHECK(a && b && c && n1 == n2);
+    CHECK(memcmp(a, b, sizeof(float) * n1) == 0);
+    CHECK(memcmp(a, c, sizeof(float) * n1) != 0);
+    free(a), free(b), free(c);
+}
+
+TEST(training_is_bit_identical_for_any_number_of_threads)
+{
+    const char *specs[2] = {cnn_preset("lenet"),
+                            "input 12x12x3\nconv 8 3x3\nrelu\ndropout 0.2\nconv 16 3x3 stride 2\n"
+                            "relu\navgpool 2\ndense 7\nsoftmax\n"};
+    for (int s = 0; s < 2; s++)
+        for (int o = CNN_SGD; o <= CNN_ADAM; o++) {
+            size_t n1, n2, n3;
+            float *one = train_copy(specs[s], o, 1, 3, &n1);
+            float *two = train_copy(specs[s], o, 2, 3, &n2);
+            float *three = train_copy(specs[s], o, 3, 3, &n3);
+            CHECK(one && two && three);
+            CHECK(memcmp(one, two, sizeof(float) * n1) == 0);
+            CHECK(memcmp(one, three, sizeof(float) * n1) == 0);
+            free(one), free(two), free(three);
+        }
+}
+
+TEST(he_init_is_reproducible_from_the_seed_alone)
+{
+    cnn_error err;
+    cnn_net *a = cnn_net_parse(cnn_preset("convnet"), NULL, &err);
+    cnn_net *b = cnn_net_parse(cnn_preset("convnet"), NULL, &err);
+    CHECK(cnn_net_init(a, 1, 42, &err) == 0 && cnn_net_init(b, 64, 42, &err) == 0);
+    CHECK(memcmp(cnn_net_params(a), cnn_net_params(b),
+                 sizeof(float) * cnn_net_param_count(a)) == 0);
+    /* He uniform bound for the first conv: sqrt(6 / 9) */
+    const float *w = cnn_net_layer_weights(a, 0);
+    float max = 0;
+    for (int i = 0; i < 288; i++)
+        max = fabsf(w[i]) > max ? fabsf(w[i]) : max;
+    CHECK(max <= sqrtf(6.0f / 9.0f) && max > 0.7f);
+    cnn_net_free(a), cnn_net_free(b);
+}
+
+/* ---- optimisers -------------------------------------------------------- */
+
+TEST(optimisers_take_the_documented_first_steps)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 1x1\ndense 2 nobias\nsoftmax\n", NULL, &err);
+    CHECK(net && cnn_net_init(net, 1, 1, &err) == 0);
+    float *w = cnn_net_params(net), *g = cnn_net_grads(net);
+    cnn_train_config cfg = cnn_train_defaults();
+    cfg.lr = 0.1f;
+    /* SGD: w - lr g */
+    w[0] = 1, g[0] = 0.5f, w[1] = 0, g[1] = 0;
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    cnn_optim_step(opt, net, 0);
+    CHECK_NEAR(w[0], 0.95, 1e-7);
+    cnn_optim_free(opt);
+    /* momentum 0.9: v = 0.5, then 0.9*0.5 + 0.5 = 0.95 */
+    cfg.optimizer = CNN_MOMENTUM;
+    opt = cnn_optim_new(net, &cfg, &err);
+    w[0] = 1;
+    cnn_optim_step(opt, net, 0);
+    cnn_optim_step(opt, net, 0);
+    CHECK_NEAR(w[0], 1 - 0.1 * 0.5 - 0.1 * 0.95, 1e-6);
+    cnn_optim_free(opt);
+    /* Adam's first step is lr * sign(g) */
+    cfg.optimizer = CNN_ADAM;
+    opt = cnn_optim_new(net, &cfg, &err);
+    w[0] = 1;
+    cnn_optim_step(opt, net, 0);
+    CHECK_NEAR(w[0], 0.9, 1e-6);
+    cnn_optim_free(opt);
+    /* weight decay 0.5 adds 0.5 w to the gradient */
+    cfg.optimizer = CNN_SGD;
+    cfg.weight_decay = 0.5f;
+    opt = cnn_optim_new(net, &cfg, &err);
+    w[0] = 1, g[0] = 0;
+    cnn_optim_step(opt, net, 0);
+    CHECK_NEAR(w[0], 0.95, 1e-7);
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+}
+
+TEST(learning_rate_schedules)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 1x1\ndense 2\nsoftmax\n", NULL, &err);
+    cnn_net_init(net, 1, 1, &err);
+    cnn_train_config cfg = cnn_train_defaults();
+    cfg.lr = 1.0f;
+    cfg.schedule = CNN_STEP;
+    cfg.step_epochs = 2;
+    cfg.gamma = 0.5f;
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    CHECK(cnn_optim_lr(opt, 0) == 1.0f && cnn_optim_lr(opt, 1) == 1.0f);
+    CHECK(cnn_optim_lr(opt, 2) == 0.5f && cnn_optim_lr(opt, 5) == 0.25f);
+    cnn_optim_free(opt);
+    cfg.schedule = CNN_COSINE;
+    cfg.epochs = 4;
+    opt = cnn_optim_new(net, &cfg, &err);
+    CHECK_NEAR(cnn_optim_lr(opt, 0), 1.0, 1e-6);
+    CHECK_NEAR(cnn_optim_lr(opt, 2), 0.5, 1e-6);
+    cnn_optim_free(opt);
+    cfg.lr = -1;
+    CHECK(cnn_optim_new(net, &cfg, &err) == NULL);
+    cnn_net_free(net);
+}
+
+TEST(a_diverging_step_is_refused_and_leaves_the_weights_alone)
+{
+    cnn_error err;
+    cnn_train_config cfg;
+    cnn_net *net = cnn_net_parse("input 2x2\ndense 3\nsoftmax\n", &cfg, &err);
+    cnn_net_init(net, 2, 1, &err);
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    float x[8] = {1, 2, 3, 4, 5, NAN, 7, 8};
+    uint8_t y[2] = {0, 1};
+    size_t np = cnn_net_param_count(net);
+    float before[15];
+    memcpy(before, cnn_net_params(net), sizeof(float) * np);
+    CHECK(cnn_train_batch(net, opt, x, y, 2, 0, NULL, NULL, &err) == CNN_ENUMERIC);
+    CHECK(strstr(err.msg, "diverged"));
+    CHECK(memcmp(before, cnn_net_params(net), sizeof(float) * np) == 0);
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+}
+
+TEST(running_before_init_or_over_the_batch_is_an_error)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(SMALL, NULL, &err);
+    float x[72 * 3] = {0};
+    CHECK(cnn_forward(net, x, 1, 0, &err) == CNN_EINVAL);
+    cnn_net_init(net, 2, 1, &err);
+    CHECK(cnn_forward(net, x, 3, 0, &err) == CNN_EINVAL && strstr(err.msg, "1..2"));
+    CHECK(cnn_forward(net, x, 2, 0, &err) == 0);
+    uint8_t bad[2] = {0, 9};
+    CHECK(cnn_backward(net, bad, 2, &err) == CNN_EINVAL && strstr(err.msg, "label 9"));
+    cnn_net_free(net);
+}
+
+/* ---- model files ------------------------------------------------------- */
+
+static char *temp_path(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "/tmp/cnn-test-%d-%s", (int)getpid(), name);
+    return path;
+}
+
+TEST(a_saved_model_loads_with_the_same_outputs_and_metadata)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(cnn_preset("lenet"), NULL, &err);
+    cnn_net_init(net, 2, 77, &err);
+    cnn_model_meta meta = {.epochs = 3, .accuracy = 0.987f, .seed = 77};
+    strcpy(meta.dataset, "mnist");
+    meta.train = cnn_train_defaults();
+    char *path = temp_path("model.cnn");
+    CHECK(cnn_model_save(path, net, &meta, NULL, &err) == 0);
+    cnn_model_meta got;
+    cnn_net *back = cnn_model_load(path, &got, NULL, NULL, NULL, &err);
+    CHECK(back != NULL);
+    CHECK(got.epochs == 3 && got.accuracy == 0.987f && strcmp(got.dataset, "mnist") == 0);
+    CHECK(strcmp(got.version, CNN_VERSION) == 0);
+    CHECK(cnn_net_param_count(back) == cnn_net_param_count(net));
+    CHECK(memcmp(cnn_net_params(back), cnn_net_params(net),
+                 sizeof(float) * cnn_net_param_count(net)) == 0);
+    float x[784];
+    fill(x, 784, 3);
+    cnn_forward(net, x, 1, 0, &err);
+    cnn_forward(back, x, 1, 0, &err);
+    CHECK(memcmp(cnn_net_output(net), cnn_net_output(back), 40) == 0);
+    unlink(path);
+    cnn_net_free(net), cnn_net_free(back);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *p = malloc(*len);
+    if (fread(p, 1, *len, f) != *len) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    return p;
+}
+
+TEST(a_damaged_model_file_says_what_is_wrong)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(SMALL, NULL, &err);
+    cnn_net_init(net, 1, 1, &err);
+    char *path = temp_path("damaged.cnn");
+    CHECK(cnn_model_save(path, net, NULL, NULL, &err) == 0);
+    size_t len;
+    uint8_t *bytes = slurp(path, &len);
+    CHECK(bytes);
+    CHECK(cnn_model_parse(bytes, len / 2, NULL, NULL, NULL, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "truncated"));
+    bytes[len / 2] ^= 0x40;
+    CHECK(cnn_model_parse(bytes, len, NULL, NULL, NULL, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "checksum"));
+    bytes[len / 2] ^= 0x40;
+    bytes[8] = 9;
+    CHECK(cnn_model_parse(bytes, len, NULL, NULL, NULL, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "version 9"));
+    bytes[0] = 'X';
+    CHECK(cnn_model_parse(bytes, len, NULL, NULL, NULL, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "not a cnn model"));
+    CHECK(cnn_model_load("/nonexistent/model.cnn", NULL, NULL, NULL, NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "/nonexistent/model.cnn") && err.status == CNN_EIO);
+    free(bytes);
+    unlink(path);
+    cnn_net_free(net);
+}
+
+TEST(saving_into_a_missing_folder_fails_and_keeps_the_old_file)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(SMALL, NULL, &err);
+    cnn_net_init(net, 1, 1, &err);
+    CHECK(cnn_model_save("/nonexistent-dir/m.cnn", net, NULL, NULL, &err) == CNN_EIO);
+    CHECK(strstr(err.msg, "/nonexistent-dir/m.cnn"));
+    cnn_net_free(net);
+}
+
+TEST(a_checkpoint_carries_the_optimiser_state)
+{
+    cnn_error err;
+    cnn_train_config cfg;
+    cnn_net *net = cnn_net_parse(SMALL, &cfg, &err);
+    cnn_net_init(net, 2, 1, &err);
+    cfg.optimizer = CNN_ADAM;
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    float x[144];
+    fill(x, 144, 2);
+    uint8_t y[2] = {0, 1};
+    cnn_train_batch(net, opt, x, y, 2, 0, NULL, NULL, &err);
+    char *path = temp_path("ckpt.cnn");
+    CHECK(cnn_model_save(path, net, NULL, opt, &err) == 0);
+    float *state = NULL;
+    size_t count = 0;
+    int64_t steps = 0;
+    cnn_net *back = cnn_model_load(path, NULL, &state, &count, &steps, &err);
+    CHECK(back && state);
+    size_t want;
+    float *have = cnn_optim_state(opt, &want);
+    CHECK(count == want && steps == 1);
+    CHECK(memcmp(state, have, sizeof(float) * count) == 0);
+    free(state);
+    unlink(path);
+    cnn_optim_free(opt);
+    cnn_net_free(net), cnn_net_free(back);
+}
