@@ -29,7 +29,8 @@ all: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn cnn
 
 $(BUILD)/%.o: %.c include/cnn.h $(wildcard src/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -fPIC $(XFLAGS) -c $< -o $@
+	@echo "  CC  $<"
+	@$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -fPIC $(XFLAGS) -c $< -o $@
 
 # SIMD kernels: compiled for their instruction set, chosen at run time.
 $(BUILD)/%_avx2.o: XFLAGS = -mavx2 -mfma

@@ -164,6 +164,7 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err);
 void cnn_net_free(cnn_net *net);
 
 cnn_shape cnn_net_input_shape(const cnn_net *net);
+int cnn_net_max_batch(const cnn_net *net); /* 0 before cnn_net_init */
 int cnn_net_classes(const cnn_net *net);
 int cnn_net_layers(const cnn_net *net); /* not counting the input */
 cnn_layer_spec cnn_net_layer(const cnn_net *net, int i);
@@ -272,7 +273,43 @@ int cnn_folder_load(const char *dir, int c, int h, int w, cnn_dataset *out, cnn_
  * 255 (white, +1) and 0 (black, -1): normalise with mean 0.5 std 0.5. */
 int cnn_xo_generate(int n, int size, uint64_t seed, cnn_dataset *out, cnn_error *err);
 
+/* ---- training over a dataset ------------------------------------------- */
+
+typedef struct {
+    double loss;     /* mean cross-entropy        */
+    double accuracy; /* fraction right, 0..1      */
+    int count;       /* images seen               */
+} cnn_metrics;
+
+/* Called after each batch; return non-zero to stop the epoch early. */
+typedef int (*cnn_progress_fn)(void *user, int epoch, int done, int total,
+                               const cnn_metrics *so_far);
+
+/* One epoch over d in an order shuffled from (seed, epoch) alone, so a run
+ * resumed at any epoch sees the same batches as an uninterrupted one. */
+int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoch,
+                    int batch, uint64_t seed, cnn_progress_fn progress, void *user,
+                    cnn_metrics *out, cnn_error *err);
+
+/* Loss and accuracy over d; confusion (classes x classes, row = true label,
+ * column = prediction) is filled when not NULL. */
+int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *confusion,
+                 cnn_error *err);
+
+/* The one-call helper: init (if needed), cfg->epochs epochs, then metrics on
+ * test (may be NULL). */
+int cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_dataset *test,
+            const cnn_train_config *cfg, uint64_t seed, cnn_metrics *test_out,
+            cnn_error *err);
+
 /* ---- model files ------------------------------------------------------- */
+
+/* One epoch of training history, kept in the model file for charts. */
+typedef struct {
+    float train_loss, train_accuracy, test_loss, test_accuracy, seconds;
+} cnn_epoch_record;
+
+#define CNN_MAX_HISTORY 256
 
 typedef struct {
     char dataset[64];
@@ -283,6 +320,9 @@ typedef struct {
     char version[16];    /* library version that wrote it             */
     uint64_t seed;
     cnn_train_config train;
+    char class_names[1024]; /* newline-separated, may be empty      */
+    int history_count;      /* epochs recorded (the last 256)       */
+    cnn_epoch_record history[CNN_MAX_HISTORY];
 } cnn_model_meta;
 
 /* Self-describing, little-endian, versioned and checksummed.  Written to a

@@ -18,7 +18,7 @@ static void activation_forward(layer *l, const float *x, float *y, int n, int tr
     long count = (long)n * (long)cnn_shape_size(l->in);
     cnn_layer_kind kind = l->spec.kind;
     float alpha = l->spec.alpha;
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+#pragma omp parallel for schedule(static) num_threads(l->threads) if (count > PARALLEL_MIN)
     for (long i = 0; i < count; i++) {
         float v = x[i];
         switch (kind) {
@@ -38,7 +38,7 @@ static void activation_backward(layer *l, const float *x, const float *y, const 
     long count = (long)n * (long)cnn_shape_size(l->in);
     cnn_layer_kind kind = l->spec.kind;
     float alpha = l->spec.alpha;
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+#pragma omp parallel for schedule(static) num_threads(l->threads) if (count > PARALLEL_MIN)
     for (long i = 0; i < count; i++) {
         switch (kind) {
         case CNN_RELU: dx[i] = x[i] > 0.0f ? dy[i] : 0.0f; break;

@@ -159,7 +159,7 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
     }
     /* dw and db are adjacent in the gradient buffer, as in the partials. */
     float *grad = l->dw;
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+#pragma omp parallel for schedule(static) num_threads(l->threads) if (np > PARALLEL_MIN)
     for (size_t p = 0; p < np; p++) {
         float sum = partial[p];
         for (int gi = 1; gi < groups; gi++)

@@ -36,7 +36,7 @@ static void dropout_forward(layer *l, const float *x, float *y, int n, int train
         return;
     }
     float scale = 1.0f / (1.0f - l->spec.alpha);
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+#pragma omp parallel for schedule(static) num_threads(l->threads) if (count > PARALLEL_MIN)
     for (long i = 0; i < count; i++)
         y[i] = kept(l, i) ? x[i] * scale : 0.0f;
 }
@@ -51,7 +51,7 @@ static void dropout_backward(layer *l, const float *x, const float *y, const flo
         return;
     long count = (long)n * (long)cnn_shape_size(l->in);
     float scale = 1.0f / (1.0f - l->spec.alpha);
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+#pragma omp parallel for schedule(static) num_threads(l->threads) if (count > PARALLEL_MIN)
     for (long i = 0; i < count; i++)
         dx[i] = kept(l, i) ? dy[i] * scale : 0.0f;
 }

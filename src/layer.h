@@ -8,6 +8,10 @@
 
 typedef struct layer layer;
 
+/* Below this many elements an element-wise loop runs on one thread: waking
+ * the others costs more than it saves. */
+enum { PARALLEL_MIN = 1 << 16 };
+
 typedef struct {
     /* From l->in and l->spec: set l->out, l->nweights, l->nbias and
      * l->scratch_bytes (per max_batch = l->max_batch, threads = l->threads);

@@ -85,7 +85,7 @@ static void put_floats(buf *b, const float *f, size_t n)
 
 static void put_str(buf *b, const char *s, size_t field)
 {
-    char tmp[256] = {0};
+    char tmp[1024] = {0};
     size_t n = strnlen(s, field - 1);
     memcpy(tmp, s, n);
     put(b, tmp, field);
@@ -132,6 +132,18 @@ static void put_meta(buf *b, const cnn_model_meta *m)
     put_f32(b, t->gamma);
     put_u32(b, (uint32_t)t->batch);
     put_u32(b, (uint32_t)t->epochs);
+    put_str(b, m->class_names, sizeof m->class_names);
+    int count = m->history_count < 0 ? 0
+                : m->history_count > CNN_MAX_HISTORY ? CNN_MAX_HISTORY : m->history_count;
+    put_u32(b, (uint32_t)count);
+    for (int i = 0; i < count; i++) {
+        const cnn_epoch_record *h = &m->history[i];
+        put_f32(b, h->train_loss);
+        put_f32(b, h->train_accuracy);
+        put_f32(b, h->test_loss);
+        put_f32(b, h->test_accuracy);
+        put_f32(b, h->seconds);
+    }
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -297,6 +309,19 @@ static int get_meta(reader *r, cnn_model_meta *m)
     t->gamma = get_f32(r, &bad);
     t->batch = (int)get_u32(r, &bad);
     t->epochs = (int)get_u32(r, &bad);
+    get_str(r, m->class_names, sizeof m->class_names, &bad);
+    uint32_t count = get_u32(r, &bad);
+    if (bad || count > CNN_MAX_HISTORY || r->len - r->at != (size_t)count * 20)
+        return 1;
+    for (uint32_t i = 0; i < count; i++) {
+        cnn_epoch_record *h = &m->history[i];
+        h->train_loss = get_f32(r, &bad);
+        h->train_accuracy = get_f32(r, &bad);
+        h->test_loss = get_f32(r, &bad);
+        h->test_accuracy = get_f32(r, &bad);
+        h->seconds = get_f32(r, &bad);
+    }
+    m->history_count = (int)count;
     if (t->optimizer > CNN_ADAM || t->schedule > CNN_COSINE)
         bad = 1;
     return bad;

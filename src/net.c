@@ -140,6 +140,7 @@ int cnn_net_add(cnn_net *net, const cnn_layer_spec *spec, cnn_error *err)
     if (out > ((size_t)1 << 28) || l->nweights > ((size_t)1 << 28))
         return cnn_fail(err, CNN_ESHAPE, "layer %d (%s): %zu outputs and %zu weights is too large",
                         net->count + 1, registry[spec->kind].name, out, l->nweights);
+    net->nparams += l->nweights + l->nbias;
     net->count++;
     return CNN_OK;
 }
@@ -203,10 +204,7 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
         return cnn_fail(err, CNN_EINVAL, "batch size must be 1..65536, not %d", max_batch);
     int first_init = net->params == NULL;
     if (first_init) {
-        size_t total = 0;
-        for (int i = 0; i < net->count; i++)
-            total += net->layers[i].nweights + net->layers[i].nbias;
-        net->nparams = total;
+        size_t total = net->nparams;
         net->params = calloc(total ? total : 1, sizeof(float));
         net->grads = calloc(total ? total : 1, sizeof(float));
         if (!net->params || !net->grads) {
@@ -278,6 +276,7 @@ void cnn_net_free(cnn_net *net)
 
 cnn_shape cnn_net_input_shape(const cnn_net *net) { return net->input; }
 int cnn_net_layers(const cnn_net *net) { return net->count; }
+int cnn_net_max_batch(const cnn_net *net) { return net->work ? net->max_batch : 0; }
 cnn_layer_spec cnn_net_layer(const cnn_net *net, int i) { return net->layers[i].spec; }
 cnn_shape cnn_net_layer_shape(const cnn_net *net, int i) { return net->layers[i].out; }
 float *cnn_net_params(cnn_net *net) { return net->params; }

@@ -4,7 +4,7 @@
  *   Adam:      m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *              w -= lr * m^ / (sqrt(v^) + eps), with bias-corrected m^, v^
  * L2 weight decay adds decay * w to every gradient first. */
-#include "cnn.h"
+#include "layer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -101,12 +101,12 @@ void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
     float lr = cnn_optim_lr(opt, epoch), decay = c->weight_decay;
     opt->steps++;
     if (c->optimizer == CNN_SGD) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
         for (long i = 0; i < n; i++)
             w[i] -= lr * (g[i] + decay * w[i]);
     } else if (c->optimizer == CNN_MOMENTUM) {
         float *v = opt->state, mu = c->momentum;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
         for (long i = 0; i < n; i++) {
             v[i] = mu * v[i] + g[i] + decay * w[i];
             w[i] -= lr * v[i];
@@ -114,7 +114,7 @@ void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
     } else {
         float *m = opt->state, *v = opt->state + n, b1 = c->beta1, b2 = c->beta2;
         float c1 = 1.0f - powf(b1, (float)opt->steps), c2 = 1.0f - powf(b2, (float)opt->steps);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
         for (long i = 0; i < n; i++) {
             float gi = g[i] + decay * w[i];
             m[i] = b1 * m[i] + (1.0f - b1) * gi;

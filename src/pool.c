@@ -37,7 +37,8 @@ static void pool_forward(layer *l, const float *x, float *y, int n, int training
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     int planes = n * l->in.c;
     int *argmax = l->scratch;
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+#pragma omp parallel for schedule(static) num_threads(l->threads) \
+    if ((long)planes * h * w > PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {
         const float *in = x + (size_t)p * h * w;
         for (int oy = 0; oy < oh; oy++)
@@ -74,7 +75,8 @@ static void pool_backward(layer *l, const float *x, const float *y, const float 
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     int planes = n * l->in.c;
     const int *argmax = l->scratch;
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+#pragma omp parallel for schedule(static) num_threads(l->threads) \
+    if ((long)planes * h * w > PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {
         float *din = dx + (size_t)p * h * w;
         memset(din, 0, sizeof(float) * (size_t)h * w);

@@ -30,4 +30,9 @@ void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int s
 void col2im(const float *cols, int c, int h, int w, int kh, int kw, int sh, int sw,
             int ph, int pw, int oh, int ow, float *img);
 
+/* The FP32 FMA peak in GFLOP/s, measured (about 0.1 s): threads_hint threads
+ * (1 if less) each run independent FMA chains on the vectors of the path
+ * gemm_path() names, and their rates are summed. */
+double fp32_peak_gflops(int threads_hint);
+
 #endif

@@ -1,0 +1,96 @@
+/* Datasets keep raw bytes; a batch at a time becomes normalised floats. */
+#include "cnn.h"
+#include "data.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void cnn_dataset_free(cnn_dataset *d)
+{
+    if (!d)
+        return;
+    free(d->pixels);
+    free(d->labels);
+    if (d->class_names) {
+        for (int i = 0; i < d->classes; i++)
+            free(d->class_names[i]);
+        free(d->class_names);
+    }
+    memset(d, 0, sizeof *d);
+}
+
+void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
+                       float mean, float std, float *x, uint8_t *labels)
+{
+    /* 256 possible bytes: a table computed with the documented formula gives
+     * exactly (p/255 - mean)/std without a division per pixel. */
+    float lut[256];
+    for (int p = 0; p < 256; p++)
+        lut[p] = ((float)p / 255.0f - mean) / std;
+    size_t per = (size_t)d->c * d->h * d->w;
+    for (int i = 0; i < n; i++) {
+        size_t k = (size_t)(index ? index[first + i] : first + i);
+        const uint8_t *src = d->pixels + k * per;
+        float *dst = x + (size_t)i * per;
+        for (size_t j = 0; j < per; j++)
+            dst[j] = lut[src[j]];
+        if (labels)
+            labels[i] = d->labels ? d->labels[k] : 0;
+    }
+}
+
+int data_read_file(const char *path, size_t max, uint8_t **bytes, size_t *len,
+                   cnn_error *err)
+{
+    *bytes = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cnn_fail(err, CNN_EIO, "%s: %s", path, strerror(errno));
+    /* Size the buffer from fstat when we can, but trust only what fread
+     * returns: the file may change, or not be a regular file at all. */
+    struct stat st;
+    size_t cap = 1 << 16, n = 0;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+        (uint64_t)st.st_size < max)
+        cap = (size_t)st.st_size + 1;
+    uint8_t *buf = malloc(cap);
+    int status = buf ? CNN_OK : cnn_fail(err, CNN_ENOMEM, "%s: out of memory", path);
+    while (!status) {
+        if (n == cap) {
+            if (cap > max) {
+                status = cnn_fail(err, CNN_EFORMAT, "%s: larger than the limit of %zu bytes",
+                                  path, max);
+                break;
+            }
+            size_t grow = cap > max / 2 ? max + 1 : cap * 2;
+            uint8_t *b = realloc(buf, grow);
+            if (!b) {
+                status = cnn_fail(err, CNN_ENOMEM, "%s: out of memory", path);
+                break;
+            }
+            buf = b;
+            cap = grow;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (n < cap) {
+            if (ferror(f))
+                status = cnn_fail(err, CNN_EIO, "%s: read error", path);
+            break;
+        }
+    }
+    if (!status && n > max)
+        status = cnn_fail(err, CNN_EFORMAT, "%s: larger than the limit of %zu bytes", path, max);
+    fclose(f);
+    if (status) {
+        free(buf);
+        return status;
+    }
+    *bytes = buf;
+    *len = n;
+    return CNN_OK;
+}

@@ -1,0 +1,351 @@
+/* IDX files, the MNIST format: a big-endian header (magic 0x000008nn with
+ * nn dimensions, then one 32-bit count per dimension) and unsigned bytes.
+ *
+ * cnn_idx_parse on memory is the one path that meets untrusted bytes (the
+ * fuzzer's target); the file loaders only read files and call it.  Headers
+ * are checked against limits and against each other before anything big is
+ * allocated, and gzip is inflated incrementally, never past what the header
+ * promised, so a small file that claims a huge size costs nothing. */
+#define ZLIB_CONST
+#include "cnn.h"
+#include "data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAX_SIDE 4096u
+#define MAX_COUNT 100000000u
+#define MAX_PIXELS ((uint64_t)2 << 30)          /* 2 GiB of image bytes */
+#define ZCHUNK ((size_t)1 << 30)                /* zlib counts are 32-bit */
+#define FILE_SLACK ((size_t)1 << 20)            /* gzip may add a little */
+
+/* Bytes of one IDX file, plain or being inflated. */
+typedef struct {
+    const char *name;
+    const uint8_t *p;
+    size_t len, pos;
+    int gz, ended;
+    z_stream zs;
+    uint64_t total; /* bytes delivered so far (decompressed) */
+} source;
+
+static int source_open(source *s, const char *name, const uint8_t *p, size_t len,
+                       cnn_error *err)
+{
+    s->name = name;
+    s->p = p;
+    s->len = len;
+    if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+        if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper */
+            return cnn_fail(err, CNN_ENOMEM, "%s: cannot start gzip decompression", name);
+        s->gz = 1;
+    }
+    return CNN_OK;
+}
+
+static void source_close(source *s)
+{
+    if (s->gz)
+        inflateEnd(&s->zs);
+    s->gz = 0;
+}
+
+/* Reads up to n bytes; *got < n means the data has ended. */
+static int source_read(source *s, uint8_t *dst, size_t n, size_t *got, cnn_error *err)
+{
+    size_t done = 0;
+    if (!s->gz) {
+        done = n < s->len - s->pos ? n : s->len - s->pos;
+        if (done)
+            memcpy(dst, s->p + s->pos, done);
+        s->pos += done;
+    }
+    while (s->gz && done < n && !s->ended) {
+        if (s->zs.avail_in == 0 && s->pos < s->len) {
+            size_t k = s->len - s->pos < ZCHUNK ? s->len - s->pos : ZCHUNK;
+            s->zs.next_in = s->p + s->pos;
+            s->zs.avail_in = (uInt)k;
+            s->pos += k;
+        }
+        size_t want = n - done < ZCHUNK ? n - done : ZCHUNK;
+        s->zs.next_out = dst + done;
+        s->zs.avail_out = (uInt)want;
+        int z = inflate(&s->zs, Z_NO_FLUSH);
+        done += want - s->zs.avail_out;
+        if (z == Z_STREAM_END) {
+            s->ended = 1;
+            if (s->zs.avail_in || s->pos < s->len)
+                return cnn_fail(err, CNN_EFORMAT, "%s: bytes after the end of the gzip stream",
+                                s->name);
+        } else if (z == Z_BUF_ERROR && s->zs.avail_in == 0 && s->pos == s->len) {
+            return cnn_fail(err, CNN_EFORMAT, "%s: the gzip stream is truncated", s->name);
+        } else if (z == Z_MEM_ERROR) {
+            return cnn_fail(err, CNN_ENOMEM, "%s: out of memory while inflating", s->name);
+        } else if (z != Z_OK) {
+            return cnn_fail(err, CNN_EFORMAT, "%s: corrupt gzip data (%s)", s->name,
+                            s->zs.msg ? s->zs.msg : "inflate failed");
+        }
+    }
+    s->total += done;
+    *got = done;
+    return CNN_OK;
+}
+
+/* Reads the magic 0x0000 08 <dims> and the dims big-endian counts. */
+static int read_header(source *s, unsigned want_dims, uint32_t *dims, cnn_error *err)
+{
+    uint8_t h[12];
+    size_t got;
+    int st = source_read(s, h, 4, &got, err);
+    if (st)
+        return st;
+    if (got < 4)
+        return cnn_fail(err, CNN_EFORMAT, "%s: too short for an IDX file (%zu bytes)", s->name,
+                        got);
+    if (h[0] || h[1])
+        return cnn_fail(err, CNN_EFORMAT,
+                        "%s: not an IDX file (magic 0x%02x%02x%02x%02x, expected 0x0000080%u)",
+                        s->name, h[0], h[1], h[2], h[3], want_dims == 3 ? 3u : 1u);
+    if (h[2] != 0x08)
+        return cnn_fail(err, CNN_EFORMAT,
+                        "%s: IDX element type 0x%02x is not supported (only 0x08, unsigned bytes)",
+                        s->name, h[2]);
+    if (h[3] != want_dims) {
+        if (want_dims == 3 && h[3] == 1)
+            return cnn_fail(err, CNN_EFORMAT, "%s: a label file, not an image file", s->name);
+        if (want_dims == 1 && h[3] == 3)
+            return cnn_fail(err, CNN_EFORMAT, "%s: an image file, not a label file", s->name);
+        return cnn_fail(err, CNN_EFORMAT, "%s: %u dimensions, expected %u (%s)", s->name, h[3],
+                        want_dims, want_dims == 3 ? "count, rows, columns" : "count");
+    }
+    st = source_read(s, h, 4 * want_dims, &got, err);
+    if (st)
+        return st;
+    if (got < 4 * want_dims)
+        return cnn_fail(err, CNN_EFORMAT, "%s: ends inside the IDX header", s->name);
+    for (unsigned i = 0; i < want_dims; i++)
+        dims[i] = (uint32_t)h[4 * i] << 24 | (uint32_t)h[4 * i + 1] << 16 |
+                  (uint32_t)h[4 * i + 2] << 8 | h[4 * i + 3];
+    return CNN_OK;
+}
+
+/* Reads the first `keep` of `count` items of `item` bytes into a new buffer,
+ * then checks that exactly count items follow the header.  The buffer grows
+ * as data arrives, so a gzip stream that lies about its length costs only
+ * what it really holds.  max_byte (if not NULL) gets the largest byte of all
+ * count items.  desc says what the header promised, for messages. */
+static int read_items(source *s, uint64_t count, uint64_t keep, size_t item,
+                      const char *desc, uint8_t **out, int *max_byte, cnn_error *err)
+{
+    size_t want = (size_t)(keep * item), cap = want < FILE_SLACK ? want : FILE_SLACK;
+    uint64_t header = s->total, expected = count * item;
+    uint8_t *buf = malloc(cap ? cap : 1), scratch[4096];
+    size_t have = 0, got;
+    int st = buf ? CNN_OK : cnn_fail(err, CNN_ENOMEM, "%s: out of memory", s->name);
+    int maxv = 0;
+    while (!st && have < want) {
+        if (have == cap) {
+            size_t grow = cap > want / 2 ? want : cap * 2;
+            uint8_t *b = realloc(buf, grow);
+            if (!b) {
+                st = cnn_fail(err, CNN_ENOMEM, "%s: out of memory", s->name);
+                break;
+            }
+            buf = b;
+            cap = grow;
+        }
+        st = source_read(s, buf + have, cap - have, &got, err);
+        if (st)
+            break;
+        int ended = got < cap - have;
+        have += got;
+        if (ended)
+            break;
+    }
+    for (size_t i = 0; max_byte && i < have; i++)
+        maxv = buf[i] > maxv ? buf[i] : maxv;
+    /* The items after `keep` are read only to check the length (and labels). */
+    uint64_t rest = have == want ? expected - want : 0;
+    while (!st && rest) {
+        size_t n = rest < sizeof scratch ? (size_t)rest : sizeof scratch;
+        st = source_read(s, scratch, n, &got, err);
+        if (st)
+            break;
+        for (size_t i = 0; max_byte && i < got; i++)
+            maxv = scratch[i] > maxv ? scratch[i] : maxv;
+        rest -= got;
+        if (got < n)
+            break;
+    }
+    if (!st && s->total - header < expected)
+        st = cnn_fail(err, CNN_EFORMAT,
+                      "%s: header says %s (%llu bytes) but the file holds only %llu bytes after "
+                      "the header%s",
+                      s->name, desc, (unsigned long long)expected,
+                      (unsigned long long)(s->total - header), s->gz ? " (decompressed)" : "");
+    if (!st) {
+        st = source_read(s, scratch, 1, &got, err); /* also drives gzip to its CRC check */
+        if (!st && got)
+            st = cnn_fail(err, CNN_EFORMAT,
+                          "%s: header says %s (%llu bytes) but more data follows them",
+                          s->name, desc, (unsigned long long)expected);
+    }
+    if (st) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    if (max_byte)
+        *max_byte = maxv;
+    return CNN_OK;
+}
+
+/* The core: everything from memory, with names for the messages. */
+static int parse(const uint8_t *images, size_t images_len, const char *images_name,
+                 const uint8_t *labels, size_t labels_len, const char *labels_name, size_t limit,
+                 cnn_dataset *out, cnn_error *err)
+{
+    source si, sl;
+    memset(&si, 0, sizeof si);
+    memset(&sl, 0, sizeof sl);
+    uint32_t id[3] = {0}, ld[1] = {0};
+    uint64_t bytes = 0;
+    cnn_dataset d = {0};
+    char desc[96];
+    int maxv = 0;
+
+    int st = source_open(&si, images_name, images, images_len, err);
+    if (!st)
+        st = source_open(&sl, labels_name, labels, labels_len, err);
+    if (!st)
+        st = read_header(&si, 3, id, err);
+    if (!st) {
+        if (id[0] == 0 || id[1] == 0 || id[2] == 0)
+            st = cnn_fail(err, CNN_EFORMAT, "%s: header says %u images of %ux%u; none may be 0",
+                          images_name, id[0], id[1], id[2]);
+        else if (id[0] > MAX_COUNT)
+            st = cnn_fail(err, CNN_EFORMAT, "%s: header says %u images, more than the limit of %u",
+                          images_name, id[0], MAX_COUNT);
+        else if (id[1] > MAX_SIDE || id[2] > MAX_SIDE)
+            st = cnn_fail(err, CNN_EFORMAT,
+                          "%s: header says images of %ux%u, larger than the limit of %ux%u",
+                          images_name, id[1], id[2], MAX_SIDE, MAX_SIDE);
+        bytes = (uint64_t)id[0] * id[1] * id[2]; /* < 2^27 * 2^24: no overflow */
+        snprintf(desc, sizeof desc, "%u images of %ux%u", id[0], id[1], id[2]);
+        if (!st && bytes > MAX_PIXELS)
+            st = cnn_fail(err, CNN_EFORMAT, "%s: header says %s (%llu bytes), more than 2 GiB",
+                          images_name, desc, (unsigned long long)bytes);
+    }
+    if (!st)
+        st = read_header(&sl, 1, ld, err);
+    if (!st && ld[0] != id[0])
+        st = cnn_fail(err, CNN_EFORMAT, "%s holds %u images but %s holds %u labels", images_name,
+                      id[0], labels_name, ld[0]);
+    /* Plain files: the lengths are known, so check them before allocating. */
+    if (!st && !si.gz && si.len - si.pos != bytes)
+        st = cnn_fail(err, CNN_EFORMAT,
+                      "%s: header says %s (%llu bytes) but the file holds %zu bytes after the "
+                      "16-byte header",
+                      images_name, desc, (unsigned long long)bytes, si.len - si.pos);
+    if (!st && !sl.gz && sl.len - sl.pos != ld[0])
+        st = cnn_fail(err, CNN_EFORMAT,
+                      "%s: header says %u labels but the file holds %zu bytes after the 8-byte "
+                      "header",
+                      labels_name, ld[0], sl.len - sl.pos);
+
+    uint64_t keep = limit && limit < id[0] ? limit : id[0];
+    char ldesc[32];
+    snprintf(ldesc, sizeof ldesc, "%u labels", ld[0]);
+    if (!st)
+        st = read_items(&sl, ld[0], keep, 1, ldesc, &d.labels, &maxv, err);
+    if (!st)
+        st = read_items(&si, id[0], keep, (size_t)id[1] * id[2], desc, &d.pixels, NULL, err);
+    source_close(&si);
+    source_close(&sl);
+    if (st) {
+        cnn_dataset_free(&d);
+        return st;
+    }
+    d.n = (int)keep;
+    d.c = 1;
+    d.h = (int)id[1];
+    d.w = (int)id[2];
+    d.classes = maxv + 1; /* labels are bytes, so at most 256 classes */
+    *out = d;
+    return CNN_OK;
+}
+
+int cnn_idx_parse(const uint8_t *images, size_t images_len, const uint8_t *labels,
+                  size_t labels_len, size_t limit, cnn_dataset *out, cnn_error *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!out || (!images && images_len) || (!labels && labels_len))
+        return cnn_fail(err, CNN_EINVAL, "cnn_idx_parse: NULL argument");
+    return parse(images, images_len, "images", labels, labels_len, "labels", limit, out, err);
+}
+
+int cnn_idx_load(const char *images_path, const char *labels_path, size_t limit,
+                 cnn_dataset *out, cnn_error *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!images_path || !labels_path || !out)
+        return cnn_fail(err, CNN_EINVAL, "cnn_idx_load: NULL argument");
+    uint8_t *img = NULL, *lab = NULL;
+    size_t img_len = 0, lab_len = 0;
+    int st = data_read_file(images_path, (size_t)MAX_PIXELS + FILE_SLACK, &img, &img_len, err);
+    if (!st)
+        st = data_read_file(labels_path, MAX_COUNT + FILE_SLACK, &lab, &lab_len, err);
+    if (!st)
+        st = parse(img, img_len, images_path, lab, lab_len, labels_path, limit, out, err);
+    free(img);
+    free(lab);
+    return st;
+}
+
+/* The first of dir/<prefix><kind><suffix>[.gz] that exists, or NULL. */
+static char *find(const char *dir, const char *prefix, const char *kind, int dims)
+{
+    /* The official names, and the dotted ones some mirrors use. */
+    const char *forms[] = {"%s/%s-%s-idx%d-ubyte", "%s/%s-%s-idx%d-ubyte.gz",
+                           "%s/%s-%s.idx%d-ubyte", "%s/%s-%s.idx%d-ubyte.gz"};
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+        size_t n = strlen(dir) + strlen(prefix) + strlen(kind) + 32;
+        char *path = malloc(n);
+        if (!path)
+            return NULL;
+        snprintf(path, n, forms[i], dir, prefix, kind, dims);
+        if (access(path, F_OK) == 0)
+            return path;
+        free(path);
+    }
+    return NULL;
+}
+
+int cnn_idx_load_dir(const char *dir, const char *split, size_t limit, cnn_dataset *out,
+                     cnn_error *err)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!dir || !split || !out)
+        return cnn_fail(err, CNN_EINVAL, "cnn_idx_load_dir: NULL argument");
+    const char *prefix = !strcmp(split, "train") ? "train" : !strcmp(split, "test") ? "t10k" : NULL;
+    if (!prefix)
+        return cnn_fail(err, CNN_EINVAL, "unknown split '%s' (expected train or test)", split);
+    char *images = find(dir, prefix, "images", 3), *labels = find(dir, prefix, "labels", 1);
+    int st;
+    if (!images || !labels) {
+        const char *kind = images ? "labels" : "images";
+        int dims = images ? 1 : 3;
+        st = cnn_fail(err, CNN_EIO, "%s: no %s-%s-idx%d-ubyte[.gz] (nor %s-%s.idx%d-ubyte[.gz])",
+                      dir, prefix, kind, dims, prefix, kind, dims);
+    } else
+        st = cnn_idx_load(images, labels, limit, out, err);
+    free(images);
+    free(labels);
+    return st;
+}

@@ -1,0 +1,140 @@
+/* Training and evaluation over a dataset: batches are converted from bytes
+ * to floats one at a time, into one buffer allocated per call. */
+#include "cnn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_fit(const cnn_net *net, const cnn_dataset *d, cnn_error *err)
+{
+    cnn_shape in = cnn_net_input_shape(net);
+    if (d->c != in.c || d->h != in.h || d->w != in.w)
+        return cnn_fail(err, CNN_ESHAPE,
+                        "the network takes %dx%dx%d images but the data holds %dx%dx%d",
+                        in.h, in.w, in.c, d->h, d->w, d->c);
+    if (d->classes > cnn_net_classes(net))
+        return cnn_fail(err, CNN_ESHAPE, "the data has %d classes but the network outputs %d",
+                        d->classes, cnn_net_classes(net));
+    if (d->n < 1)
+        return cnn_fail(err, CNN_EINVAL, "the dataset is empty");
+    return CNN_OK;
+}
+
+/* The shuffle of one epoch depends on the seed and the epoch only. */
+static void epoch_order(int *order, int n, uint64_t seed, int epoch)
+{
+    cnn_rng rng;
+    cnn_rng_seed(&rng, seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(epoch + 1)));
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    cnn_rng_shuffle(&rng, order, n);
+}
+
+int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoch, int batch,
+                    uint64_t seed, cnn_progress_fn progress, void *user, cnn_metrics *out,
+                    cnn_error *err)
+{
+    int rc = check_fit(net, d, err);
+    if (rc)
+        return rc;
+    size_t per = (size_t)d->c * d->h * d->w;
+    float *x = malloc(sizeof(float) * per * (size_t)batch);
+    uint8_t *labels = malloc((size_t)batch);
+    int *order = malloc(sizeof(int) * (size_t)d->n);
+    if (!x || !labels || !order) {
+        free(x), free(labels), free(order);
+        return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    }
+    epoch_order(order, d->n, seed, epoch);
+    float mean, std;
+    cnn_net_normalization(net, &mean, &std);
+    double loss_sum = 0;
+    long right = 0;
+    int done = 0;
+    cnn_metrics m = {0};
+    while (done < d->n) {
+        int n = d->n - done < batch ? d->n - done : batch;
+        cnn_dataset_batch(d, order, done, n, mean, std, x, labels);
+        float loss;
+        int correct;
+        rc = cnn_train_batch(net, opt, x, labels, n, epoch, &loss, &correct, err);
+        if (rc)
+            break;
+        loss_sum += (double)loss * n;
+        right += correct;
+        done += n;
+        m = (cnn_metrics){loss_sum / done, (double)right / done, done};
+        if (progress && progress(user, epoch, done, d->n, &m))
+            break;
+    }
+    if (out)
+        *out = m;
+    free(x), free(labels), free(order);
+    return rc;
+}
+
+int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *confusion,
+                 cnn_error *err)
+{
+    int rc = check_fit(net, d, err);
+    if (rc)
+        return rc;
+    int classes = cnn_net_classes(net);
+    int batch = cnn_net_max_batch(net);
+    if (batch < 1)
+        return cnn_fail(err, CNN_EINVAL, "call cnn_net_init before evaluating");
+    size_t per = (size_t)d->c * d->h * d->w;
+    float *x = malloc(sizeof(float) * per * (size_t)batch);
+    uint8_t *labels = malloc((size_t)batch);
+    if (!x || !labels) {
+        free(x), free(labels);
+        return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    }
+    if (confusion)
+        memset(confusion, 0, sizeof(int) * (size_t)classes * classes);
+    float mean, std;
+    cnn_net_normalization(net, &mean, &std);
+    double loss_sum = 0;
+    long right = 0;
+    for (int done = 0; done < d->n && rc == CNN_OK; done += batch) {
+        int n = d->n - done < batch ? d->n - done : batch;
+        cnn_dataset_batch(d, NULL, done, n, mean, std, x, labels);
+        if ((rc = cnn_forward(net, x, n, 0, err)))
+            break;
+        int correct;
+        loss_sum += (double)cnn_loss(net, labels, n, &correct) * n;
+        right += correct;
+        if (confusion) {
+            const float *p = cnn_net_output(net);
+            for (int i = 0; i < n; i++) {
+                int best = 0;
+                for (int k = 1; k < classes; k++)
+                    if (p[(size_t)i * classes + k] > p[(size_t)i * classes + best])
+                        best = k;
+                confusion[labels[i] * classes + best]++;
+            }
+        }
+    }
+    if (out)
+        *out = (cnn_metrics){loss_sum / d->n, (double)right / d->n, d->n};
+    free(x), free(labels);
+    return rc;
+}
+
+int cnn_fit(cnn_net *net, const cnn_dataset *train, const cnn_dataset *test,
+            const cnn_train_config *cfg, uint64_t seed, cnn_metrics *test_out, cnn_error *err)
+{
+    int rc = cnn_net_init(net, cfg->batch, seed, err);
+    if (rc)
+        return rc;
+    cnn_optim *opt = cnn_optim_new(net, cfg, err);
+    if (!opt)
+        return err ? err->status : CNN_EINVAL;
+    for (int epoch = 0; epoch < cfg->epochs && rc == CNN_OK; epoch++)
+        rc = cnn_train_epoch(net, opt, train, epoch, cfg->batch, seed, NULL, NULL, NULL, err);
+    cnn_optim_free(opt);
+    if (rc == CNN_OK && test)
+        rc = cnn_evaluate(net, test, test_out, NULL, err);
+    return rc;
+}

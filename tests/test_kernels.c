@@ -1,0 +1,351 @@
+/* The kernels: every gemm path against gemm_ref, im2col by hand, col2im as
+ * im2col's adjoint. */
+#include "kernels/kernels.h"
+#include "test.h"
+
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A small deterministic generator, local to each test. */
+static uint32_t next_u32(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 33);
+}
+static float uniform(uint64_t *s) { return (float)next_u32(s) / 2147483648.0f - 1.0f; }
+static int between(uint64_t *s, int lo, int hi) { return lo + (int)(next_u32(s) % (uint32_t)(hi - lo + 1)); }
+
+/* The paths this CPU can run, gemm_ref first. */
+typedef struct {
+    const char *name;
+    gemm_fn *fn;
+} gemm_path_t;
+
+static int gemm_paths(gemm_path_t *paths)
+{
+    int n = 0;
+    paths[n++] = (gemm_path_t){"ref", gemm_ref};
+    paths[n++] = (gemm_path_t){"gemm", gemm};
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        paths[n++] = (gemm_path_t){"avx2", gemm_avx2};
+    if (__builtin_cpu_supports("avx512f"))
+        paths[n++] = (gemm_path_t){"avx512", gemm_avx512};
+#endif
+    return n;
+}
+
+/* One problem: op(A) m x k, op(B) k x n, C m x n, each stored with a
+ * leading dimension padded by up to `pad`; every padding float is NaN, so a
+ * path that reads it (or C when beta == 0) produces NaN. */
+typedef struct {
+    int ta, tb, m, n, k, lda, ldb, ldc;
+    float beta;
+    float *a, *b, *c0;
+    size_t asz, bsz, csz;
+} problem;
+
+static void problem_make(problem *p, uint64_t *s, int ta, int tb, int m, int n, int k, int pad,
+                         float beta)
+{
+    *p = (problem){.ta = ta, .tb = tb, .m = m, .n = n, .k = k, .beta = beta};
+    int arows = ta ? k : m, acols = ta ? m : k;
+    int brows = tb ? n : k, bcols = tb ? k : n;
+    p->lda = acols + between(s, 0, pad);
+    p->ldb = bcols + between(s, 0, pad);
+    p->ldc = n + between(s, 0, pad);
+    p->asz = (size_t)arows * p->lda;
+    p->bsz = (size_t)brows * p->ldb;
+    p->csz = (size_t)m * p->ldc;
+    p->a = malloc(sizeof(float) * (p->asz + 1));
+    p->b = malloc(sizeof(float) * (p->bsz + 1));
+    p->c0 = malloc(sizeof(float) * (p->csz + 1));
+    for (size_t i = 0; i < p->asz; i++)
+        p->a[i] = (int)(i % p->lda) < acols ? uniform(s) : NAN;
+    for (size_t i = 0; i < p->bsz; i++)
+        p->b[i] = (int)(i % p->ldb) < bcols ? uniform(s) : NAN;
+    for (size_t i = 0; i < p->csz; i++)
+        p->c0[i] = (int)(i % p->ldc) < n && beta != 0.0f ? uniform(s) : NAN;
+}
+
+static void problem_free(problem *p)
+{
+    free(p->a);
+    free(p->b);
+    free(p->c0);
+}
+
+static float *problem_run(const problem *p, gemm_fn *fn)
+{
+    float *c = malloc(sizeof(float) * (p->csz + 1));
+    memcpy(c, p->c0, sizeof(float) * p->csz);
+    fn(p->ta, p->tb, p->m, p->n, p->k, p->a, p->lda, p->b, p->ldb, p->beta, c, p->ldc);
+    return c;
+}
+
+static double at(const problem *p, int i, int q)
+{
+    return p->ta ? p->a[(size_t)q * p->lda + i] : p->a[(size_t)i * p->lda + q];
+}
+static double bt(const problem *p, int q, int j)
+{
+    return p->tb ? p->b[(size_t)j * p->ldb + q] : p->b[(size_t)q * p->ldb + j];
+}
+
+/* Whether c agrees with gemm_ref's answer `ref` within the float rounding
+ * error bound of a k-term sum, (k + 2) eps (sum |a||b| + |c0|), counted for
+ * both; and whether the padding of C is untouched.  Prints the first miss. */
+static int agrees(const problem *p, const float *c, const float *ref, const char *name)
+{
+    for (int i = 0; i < p->m; i++)
+        for (int j = 0; j < p->ldc; j++) {
+            size_t at_ij = (size_t)i * p->ldc + j;
+            if (j >= p->n) {
+                if (!isnan(c[at_ij])) {
+                    printf("  %s wrote C padding at (%d, %d)\n", name, i, j);
+                    return 0;
+                }
+                continue;
+            }
+            double mag = p->beta != 0.0f ? fabs(p->c0[at_ij]) : 0.0;
+            for (int q = 0; q < p->k; q++)
+                mag += fabs(at(p, i, q) * bt(p, q, j));
+            double tol = (p->k + 2) * (double)FLT_EPSILON * mag;
+            if (!(fabs((double)c[at_ij] - ref[at_ij]) <= tol)) {
+                printf("  %s ta=%d tb=%d m=%d n=%d k=%d beta=%g: C(%d,%d) = %.9g, ref %.9g\n",
+                       name, p->ta, p->tb, p->m, p->n, p->k, p->beta, i, j, c[at_ij],
+                       ref[at_ij]);
+                return 0;
+            }
+        }
+    return 1;
+}
+
+/* Every path on one problem against gemm_ref. */
+static int all_paths_agree(uint64_t *s, int ta, int tb, int m, int n, int k, int pad, float beta)
+{
+    gemm_path_t paths[4];
+    int npaths = gemm_paths(paths);
+    problem p;
+    problem_make(&p, s, ta, tb, m, n, k, pad, beta);
+    float *ref = problem_run(&p, gemm_ref);
+    int ok = 1;
+    for (int i = 0; i < npaths && ok; i++) {
+        float *c = problem_run(&p, paths[i].fn);
+        ok = agrees(&p, c, ref, paths[i].name);
+        free(c);
+    }
+    free(ref);
+    problem_free(&p);
+    return ok;
+}
+
+TEST(gemm_ref_by_hand)
+{
+    /* [1 2; 3 4] [5 6; 7 8] = [19 22; 43 50], then the transposes. */
+    float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8}, c[4];
+    gemm_ref(0, 0, 2, 2, 2, a, 2, b, 2, 0.0f, c, 2);
+    CHECK(c[0] == 19 && c[1] == 22 && c[2] == 43 && c[3] == 50);
+    gemm_ref(1, 0, 2, 2, 2, a, 2, b, 2, 0.0f, c, 2); /* [1 3; 2 4] B */
+    CHECK(c[0] == 26 && c[1] == 30 && c[2] == 38 && c[3] == 44);
+    gemm_ref(0, 1, 2, 2, 2, a, 2, b, 2, 0.0f, c, 2); /* A [5 7; 6 8] */
+    CHECK(c[0] == 17 && c[1] == 23 && c[2] == 39 && c[3] == 53);
+    gemm_ref(0, 0, 2, 2, 2, a, 2, b, 2, 1.0f, c, 2); /* beta = 1 adds */
+    CHECK(c[0] == 36 && c[1] == 45 && c[2] == 82 && c[3] == 103);
+}
+
+TEST(gemm_paths_match_ref_on_small_shapes)
+{
+    uint64_t s = 1;
+    int sizes[] = {1, 2, 3, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 49};
+    int ns = (int)(sizeof sizes / sizeof *sizes);
+    for (int t = 0; t < 300; t++) {
+        int m = sizes[between(&s, 0, ns - 1)], n = sizes[between(&s, 0, ns - 1)];
+        int k = sizes[between(&s, 0, ns - 1)];
+        CHECK(all_paths_agree(&s, t & 1, (t >> 1) & 1, m, n, k, 5, (t >> 2) & 1 ? 1.0f : 0.0f));
+    }
+}
+
+TEST(gemm_paths_match_ref_on_random_shapes)
+{
+    uint64_t s = 2;
+    for (int t = 0; t < 48; t++)
+        CHECK(all_paths_agree(&s, t & 1, (t >> 1) & 1, between(&s, 1, 300), between(&s, 1, 300),
+                              between(&s, 1, 300), 40, (t >> 2) & 1 ? 1.0f : 0.0f));
+}
+
+/* The conv and dense shapes the library runs, forward and backward, and a
+ * long k that takes several k blocks. */
+TEST(gemm_paths_match_ref_on_layer_shapes)
+{
+    uint64_t s = 3;
+    static const int shapes[][5] = {
+        /* ta, tb, m, n, k */
+        {0, 0, 8, 676, 9},   {0, 1, 8, 9, 676},    {1, 0, 9, 676, 8},    /* conv 1->8 3x3 */
+        {0, 0, 6, 784, 25},  {0, 1, 6, 25, 784},   {1, 0, 25, 784, 6},   /* LeNet conv1 */
+        {0, 0, 16, 100, 150}, {0, 1, 16, 150, 100}, {1, 0, 150, 100, 16}, /* LeNet conv2 */
+        {0, 0, 64, 576, 288}, {0, 1, 64, 288, 576}, {1, 0, 288, 576, 64}, /* conv 32->64 */
+        {0, 1, 64, 120, 400}, {1, 0, 120, 400, 64}, {0, 0, 64, 400, 120}, /* dense 400->120 */
+        {0, 1, 16, 128, 2500},                                            /* long k */
+    };
+    for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+        const int *sh = shapes[t];
+        CHECK(all_paths_agree(&s, sh[0], sh[1], sh[2], sh[3], sh[4], 3, 0.0f));
+        CHECK(all_paths_agree(&s, sh[0], sh[1], sh[2], sh[3], sh[4], 0, 1.0f));
+    }
+}
+
+TEST(gemm_with_k_zero_clears_or_keeps_c)
+{
+    gemm_path_t paths[4];
+    int npaths = gemm_paths(paths);
+    for (int i = 0; i < npaths; i++) {
+        float c[3] = {NAN, NAN, NAN}, d[3] = {1, 2, 3};
+        paths[i].fn(0, 0, 1, 3, 0, NULL, 1, NULL, 3, 0.0f, c, 3);
+        paths[i].fn(0, 0, 1, 3, 0, NULL, 1, NULL, 3, 1.0f, d, 3);
+        CHECK(c[0] == 0 && c[1] == 0 && c[2] == 0);
+        CHECK(d[0] == 1 && d[1] == 2 && d[2] == 3);
+    }
+}
+
+/* Threads split C by rows or columns, so computing C in pieces must give the
+ * very same bits as one call, on every path. */
+TEST(gemm_split_between_calls_is_bit_identical)
+{
+    uint64_t s = 4;
+    gemm_path_t paths[4];
+    int npaths = gemm_paths(paths);
+    for (int t = 0; t < 40; t++) {
+        int ta = t & 1, tb = (t >> 1) & 1;
+        float beta = (t >> 2) & 1 ? 1.0f : 0.0f;
+        problem p;
+        problem_make(&p, &s, ta, tb, between(&s, 2, 120), between(&s, 2, 200),
+                     t < 36 ? between(&s, 1, 400) : between(&s, 600, 1200), 4, beta);
+        int r = between(&s, 1, p.m - 1), q = between(&s, 1, p.n - 1);
+        for (int i = 0; i < npaths; i++) {
+            gemm_fn *fn = paths[i].fn;
+            float *whole = problem_run(&p, fn);
+            float *rows = malloc(sizeof(float) * p.csz), *cols = malloc(sizeof(float) * p.csz);
+            memcpy(rows, p.c0, sizeof(float) * p.csz);
+            memcpy(cols, p.c0, sizeof(float) * p.csz);
+            /* Rows [0, r) and [r, m). */
+            fn(ta, tb, r, p.n, p.k, p.a, p.lda, p.b, p.ldb, beta, rows, p.ldc);
+            fn(ta, tb, p.m - r, p.n, p.k, ta ? p.a + r : p.a + (size_t)r * p.lda, p.lda, p.b,
+               p.ldb, beta, rows + (size_t)r * p.ldc, p.ldc);
+            /* Columns [0, q) and [q, n). */
+            fn(ta, tb, p.m, q, p.k, p.a, p.lda, p.b, p.ldb, beta, cols, p.ldc);
+            fn(ta, tb, p.m, p.n - q, p.k, p.a, p.lda, tb ? p.b + (size_t)q * p.ldb : p.b + q,
+               p.ldb, beta, cols + q, p.ldc);
+            int same = 1;
+            for (int y = 0; y < p.m; y++)
+                same &= memcmp(whole + (size_t)y * p.ldc, rows + (size_t)y * p.ldc,
+                               sizeof(float) * p.n) == 0 &&
+                        memcmp(whole + (size_t)y * p.ldc, cols + (size_t)y * p.ldc,
+                               sizeof(float) * p.n) == 0;
+            if (!same)
+                printf("  %s ta=%d tb=%d m=%d n=%d k=%d split at row %d / col %d\n",
+                       paths[i].name, ta, tb, p.m, p.n, p.k, r, q);
+            free(whole);
+            free(rows);
+            free(cols);
+            CHECK(same);
+        }
+        problem_free(&p);
+    }
+}
+
+TEST(gemm_path_honours_simd_cap)
+{
+    const char *old = getenv("CNN_SIMD");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("CNN_SIMD", "generic", 1);
+    int generic = strcmp(gemm_path(), "generic") == 0;
+    setenv("CNN_SIMD", "avx2", 1);
+    int capped = strcmp(gemm_path(), "avx512") != 0;
+    if (saved)
+        setenv("CNN_SIMD", saved, 1);
+    else
+        unsetenv("CNN_SIMD");
+    free(saved);
+    CHECK(generic);
+    CHECK(capped);
+}
+
+TEST(im2col_by_hand)
+{
+    /* One 3x3 channel, 2x2 kernel, stride 1, padding 1: a 4x4 output. */
+    const float img[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    float cols[4 * 16];
+    im2col(img, 1, 3, 3, 2, 2, 1, 1, 1, 1, 4, 4, cols);
+    static const float want[4][16] = {
+        /* ky=0,kx=0: pixel (oy-1, ox-1) */
+        {0, 0, 0, 0, 0, 1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9},
+        /* ky=0,kx=1: pixel (oy-1, ox) */
+        {0, 0, 0, 0, 1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0},
+        /* ky=1,kx=0: pixel (oy, ox-1) */
+        {0, 1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0, 0, 0, 0},
+        /* ky=1,kx=1: pixel (oy, ox) */
+        {1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9, 0, 0, 0, 0, 0},
+    };
+    CHECK(memcmp(cols, want, sizeof want) == 0);
+}
+
+TEST(im2col_with_stride_two_by_hand)
+{
+    /* A 4x4 image, 2x2 kernel, stride 2, no padding: the four 2x2 blocks. */
+    float img[16];
+    for (int i = 0; i < 16; i++)
+        img[i] = (float)i;
+    float cols[4 * 4];
+    im2col(img, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2, cols);
+    static const float want[16] = {0, 2, 8, 10, 1, 3, 9, 11, 4, 6, 12, 14, 5, 7, 13, 15};
+    CHECK(memcmp(cols, want, sizeof want) == 0);
+}
+
+/* col2im is the adjoint of im2col: <im2col(x), y> == <x, col2im(y)>. */
+TEST(col2im_is_adjoint_of_im2col)
+{
+    uint64_t s = 5;
+    for (int t = 0; t < 60; t++) {
+        int c = between(&s, 1, 3), h = between(&s, 1, 12), w = between(&s, 1, 12);
+        int kh = between(&s, 1, 5), kw = between(&s, 1, 5);
+        int sh = between(&s, 1, 3), sw = between(&s, 1, 3);
+        int ph = between(&s, 0, 2), pw = between(&s, 0, 2);
+        if (h + 2 * ph < kh || w + 2 * pw < kw)
+            continue;
+        int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+        size_t nimg = (size_t)c * h * w, ncols = (size_t)c * kh * kw * oh * ow;
+        float *x = malloc(sizeof(float) * nimg), *gx = calloc(nimg, sizeof(float));
+        float *y = malloc(sizeof(float) * ncols), *cx = malloc(sizeof(float) * ncols);
+        for (size_t i = 0; i < nimg; i++)
+            x[i] = uniform(&s);
+        for (size_t i = 0; i < ncols; i++)
+            y[i] = uniform(&s);
+        im2col(x, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, cx);
+        col2im(y, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow, gx);
+        double lhs = 0, rhs = 0, mag = 0;
+        for (size_t i = 0; i < ncols; i++) {
+            lhs += (double)cx[i] * y[i];
+            mag += fabs((double)cx[i] * y[i]);
+        }
+        for (size_t i = 0; i < nimg; i++)
+            rhs += (double)x[i] * gx[i];
+        free(x);
+        free(gx);
+        free(y);
+        free(cx);
+        /* gx sums up to kh*kw floats per pixel, in float. */
+        CHECK_NEAR(lhs, rhs, 1e-6 * (1 + mag) * kh * kw);
+    }
+}
+
+TEST(col2im_adds_into_the_image)
+{
+    /* 1 channel 2x2, 1x1 kernel, stride 1: col2im is img += cols. */
+    float img[4] = {1, 1, 1, 1};
+    const float cols[4] = {1, 2, 3, 4};
+    col2im(cols, 1, 2, 2, 1, 1, 1, 1, 0, 0, 2, 2, img);
+    CHECK(img[0] == 2 && img[1] == 3 && img[2] == 4 && img[3] == 5);
+}

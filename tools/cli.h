@@ -1,0 +1,59 @@
+/* Shared pieces of the command-line program: options, networks and datasets
+ * named on the command line, messages. */
+#ifndef CNN_CLI_H
+#define CNN_CLI_H
+
+#include "cnn.h"
+
+#include <stdio.h>
+
+/* Exit codes: 0 success, 1 the work failed (bad file, bad data, I/O),
+ * 2 the command line was wrong. */
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* One option of a command: "--name VALUE" (or "--name=VALUE"), or a flag. */
+typedef struct {
+    const char *name;
+    int takes_value;
+    const char *value; /* after parsing: the value, or "" for a set flag */
+} cli_option;
+
+/* Parses argv[first..] into opts and positional arguments.  Unknown options
+ * and missing values are reported and give -1. */
+int cli_parse(const char *command, int argc, char **argv, cli_option *opts, int nopts,
+              const char **positional, int max_positional, int *npositional);
+const char *cli_value(const cli_option *opts, int nopts, const char *name);
+int cli_flag(const cli_option *opts, int nopts, const char *name);
+/* Numeric options: a missing option leaves *out alone; a bad value is
+ * reported ("--epochs: ...") and gives -1. */
+int cli_int(const cli_option *opts, int nopts, const char *name, long lo, long hi, long *out);
+int cli_float(const cli_option *opts, int nopts, const char *name, double lo, double hi,
+              float *out);
+
+/* Prints "cnn: message" to stderr and returns code. */
+int cli_error(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* NET: a preset name, a spec file, a model file, or spec text with ';'.
+ * meta (may be NULL) is filled when NET is a model; *is_model tells. */
+cnn_net *cli_load_net(const char *arg, cnn_train_config *cfg, cnn_model_meta *meta,
+                      int *is_model);
+
+/* DATA: a folder of IDX files, a folder of class folders (with train/ and
+ * test/ inside, or split 5:1 by a fixed rule), or "xo" for the generated
+ * X-or-O set.  split is "train" or "test"; limit 0 = all. */
+int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape want,
+                  cnn_dataset *out);
+
+/* The dataset cnn train uses when --data is not given. */
+#define CLI_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+
+#endif

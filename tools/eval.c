@@ -1,0 +1,213 @@
+/* cnn eval and cnn predict: a model on test data, or on image files. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char EVAL_HELP[] =
+    "usage: cnn eval MODEL [--data DIR] [--limit N] [--json] [--threads N]\n"
+    "Accuracy, mean cross-entropy loss and the confusion matrix (rows: true\n"
+    "class, columns: predicted) on the test split of DIR (first N images).\n";
+
+static const char PREDICT_HELP[] =
+    "usage: cnn predict MODEL IMAGE... [--invert] [--json]\n"
+    "Classifies PNG, JPEG, BMP or PGM files: colour becomes gray as\n"
+    "Y = 0.299 R + 0.587 G + 0.114 B, the image is scaled to the network's input\n"
+    "and centred. --invert maps p to 255 - p (for dark digits on white paper).\n";
+
+static cnn_net *load_model(const char *path, cnn_model_meta *meta)
+{
+    cnn_error err;
+    cnn_net *net = cnn_model_load(path, meta, NULL, NULL, NULL, &err);
+    if (!net)
+        cli_error(EXIT_FAIL, "%s", err.msg);
+    return net;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    cli_option opts[] = {{"help", 0, NULL},  {"data", 1, NULL},    {"limit", 1, NULL},
+                         {"json", 0, NULL},  {"threads", 1, NULL}};
+    int nopts = sizeof opts / sizeof opts[0], npos;
+    const char *pos[1];
+    long limit = 0, threads = 0;
+    if (cli_parse("eval", argc, argv, opts, nopts, pos, 1, &npos))
+        return EXIT_USAGE;
+    if (cli_flag(opts, nopts, "help")) {
+        fputs(EVAL_HELP, stdout);
+        return 0;
+    }
+    if (npos != 1)
+        return cli_error(EXIT_USAGE, "eval: which model? (cnn eval MODEL --data DIR)");
+    if (cli_int(opts, nopts, "limit", 1, 1L << 30, &limit) ||
+        cli_int(opts, nopts, "threads", 1, 1024, &threads))
+        return EXIT_USAGE;
+#ifdef _OPENMP
+    if (threads > 0)
+        omp_set_num_threads((int)threads);
+#endif
+    const char *data = cli_value(opts, nopts, "data");
+    data = data ? data : CLI_DEFAULT_DATA;
+    cnn_model_meta meta;
+    cnn_net *net = load_model(pos[0], &meta);
+    if (!net)
+        return EXIT_FAIL;
+    int rc = EXIT_FAIL, k = cnn_net_classes(net);
+    cnn_error err;
+    cnn_dataset test = {0};
+    int *confusion = calloc((size_t)k * k, sizeof(int));
+    cnn_metrics m;
+    if (!confusion || cli_load_data(data, "test", (size_t)limit, cnn_net_input_shape(net), &test))
+        goto done;
+    if (cnn_net_init(net, 256, 0, &err) || cnn_evaluate(net, &test, &m, confusion, &err)) {
+        cli_error(EXIT_FAIL, "%s", err.msg);
+        goto done;
+    }
+    if (cli_flag(opts, nopts, "json")) {
+        printf("{\"accuracy\":%.6f,\"loss\":%.6f,\"count\":%d,\"confusion\":[", m.accuracy,
+               m.loss, m.count);
+        for (int i = 0; i < k; i++) {
+            printf("%s[", i ? "," : "");
+            for (int j = 0; j < k; j++)
+                printf("%s%d", j ? "," : "", confusion[i * k + j]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("accuracy %.2f%% (%d of %d), loss %.4f\n\nconfusion (rows: true, columns: "
+               "predicted)\n     ",
+               100 * m.accuracy, (int)(m.accuracy * m.count + 0.5), m.count, m.loss);
+        for (int j = 0; j < k; j++)
+            printf("%6d", j);
+        printf("\n");
+        for (int i = 0; i < k; i++) {
+            printf("%4d ", i);
+            for (int j = 0; j < k; j++)
+                printf("%6d", confusion[i * k + j]);
+            printf("\n");
+        }
+    }
+    rc = 0;
+done:
+    free(confusion);
+    cnn_dataset_free(&test);
+    cnn_net_free(net);
+    return rc;
+}
+
+/* The class's name from the model, or its number. */
+static void class_name(const cnn_model_meta *meta, int k, char *out, size_t n)
+{
+    const char *p = meta->class_names;
+    for (int i = 0; i < k && p && *p; i++) {
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    if (p && *p) {
+        size_t len = strcspn(p, "\n");
+        snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
+    } else {
+        snprintf(out, n, "%d", k);
+    }
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    cli_option opts[] = {{"help", 0, NULL}, {"invert", 0, NULL}, {"json", 0, NULL}};
+    int nopts = sizeof opts / sizeof opts[0], npos;
+    const char **pos = malloc(sizeof(char *) * (size_t)(argc + 1));
+    if (!pos)
+        return cli_error(EXIT_FAIL, "out of memory");
+    if (cli_parse("predict", argc, argv, opts, nopts, pos, argc, &npos)) {
+        free(pos);
+        return EXIT_USAGE;
+    }
+    if (cli_flag(opts, nopts, "help")) {
+        free(pos);
+        fputs(PREDICT_HELP, stdout);
+        return 0;
+    }
+    if (npos < 2) {
+        free(pos);
+        return cli_error(EXIT_USAGE, "predict: give a model and at least one image");
+    }
+    cnn_model_meta meta;
+    cnn_net *net = load_model(pos[0], &meta);
+    if (!net) {
+        free(pos);
+        return EXIT_FAIL;
+    }
+    cnn_shape in = cnn_net_input_shape(net);
+    size_t per = cnn_shape_size(in);
+    int k = cnn_net_classes(net), json = cli_flag(opts, nopts, "json");
+    int invert = cli_flag(opts, nopts, "invert"), rc = 0;
+    uint8_t *pixels = malloc(per);
+    float *x = malloc(sizeof(float) * per);
+    float mean, std;
+    cnn_net_normalization(net, &mean, &std);
+    cnn_error err;
+    if (!pixels || !x || cnn_net_init(net, 1, 0, &err)) {
+        rc = cli_error(EXIT_FAIL, "out of memory");
+        goto done;
+    }
+    if (json)
+        printf("[");
+    for (int f = 1; f < npos; f++) {
+        if (cnn_image_load(pos[f], in.c, in.h, in.w, invert, pixels, &err)) {
+            rc = cli_error(EXIT_FAIL, "%s", err.msg);
+            continue; /* the other images are still worth an answer */
+        }
+        cnn_dataset one = {1, in.c, in.h, in.w, k, pixels, NULL, NULL};
+        cnn_dataset_batch(&one, NULL, 0, 1, mean, std, x, NULL);
+        cnn_forward(net, x, 1, 0, &err);
+        const float *p = cnn_net_output(net);
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            best = p[j] > p[best] ? j : best;
+        char name[64];
+        class_name(&meta, best, name, sizeof name);
+        if (json) {
+            printf("%s{\"file\":", f > 1 ? "," : "");
+            json_string(pos[f]);
+            printf(",\"class\":%d,\"name\":", best);
+            json_string(name);
+            printf(",\"probabilities\":[");
+            for (int j = 0; j < k; j++)
+                printf("%s%.6f", j ? "," : "", p[j]);
+            printf("]}");
+        } else {
+            printf("%s: %s (%.1f%%)  ", pos[f], name, 100 * p[best]);
+            for (int j = 0; j < k; j++) {
+                char nj[64];
+                class_name(&meta, j, nj, sizeof nj);
+                printf("%s%s %.3f", j ? " " : "", nj, p[j]);
+            }
+            printf("\n");
+        }
+    }
+    if (json)
+        printf("]\n");
+done:
+    free(pixels);
+    free(x);
+    free(pos);
+    cnn_net_free(net);
+    return rc;
+}

@@ -1,0 +1,327 @@
+/* cnn train: epochs over a dataset, a checkpoint after each, the model at the
+ * end.  A run stopped at any moment resumes (--resume) to the same weights as
+ * an uninterrupted one. */
+#include "cli.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char HELP[] =
+    "usage: cnn train [--net NET] [--data DIR] [OPTIONS] [--out MODEL]\n"
+    "\n"
+    "  --net NET          preset (seed, lenet, convnet, xo), spec file or text [seed]\n"
+    "  --data DIR         IDX folder, folder of class folders, or xo\n"
+    "                     [" CLI_DEFAULT_DATA "]\n"
+    "  --epochs N         epochs (default: the network's train line)\n"
+    "  --lr X             learning rate\n"
+    "  --batch N          mini-batch size\n"
+    "  --optimizer NAME   sgd, momentum or adam\n"
+    "  --momentum X       momentum for --optimizer momentum\n"
+    "  --decay X          L2 weight decay\n"
+    "  --schedule NAME    constant, step or cosine learning rate\n"
+    "  --limit N          train on the first N training images\n"
+    "  --test-limit N     test on the first N test images\n"
+    "  --seed N           seed for weights and shuffling [1]\n"
+    "  --out MODEL        where to save the model [model.cnn]\n"
+    "  --checkpoint FILE  checkpoint after each epoch [MODEL.ckpt]\n"
+    "  --resume           continue from the checkpoint\n"
+    "  --threads N        threads (results are identical for any N)\n"
+    "  --json             one JSON line of metrics per epoch on stdout\n"
+    "  --quiet            no progress\n";
+
+typedef struct {
+    int tty, quiet, epochs;
+    double start, last_draw;
+} progress_state;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int show_progress(void *user, int epoch, int done, int total, const cnn_metrics *m)
+{
+    progress_state *p = user;
+    double t = now();
+    if (!p->tty || p->quiet || (t - p->last_draw < 0.1 && done < total))
+        return 0;
+    p->last_draw = t;
+    double rate = done / (t - p->start + 1e-9);
+    int eta = (int)((total - done) / (rate + 1e-9));
+    char bar[21];
+    int filled = (int)(20.0 * done / total);
+    for (int i = 0; i < 20; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[20] = '\0';
+    fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %3d%% loss %.4f acc %.2f%% %.0f img/s ETA %d:%02d",
+            epoch + 1, p->epochs, bar, (int)(100.0 * done / total), m->loss, 100 * m->accuracy,
+            rate, eta / 60, eta % 60);
+    return 0;
+}
+
+static int params_finite(cnn_net *net)
+{
+    const float *w = cnn_net_params(net);
+    for (size_t i = 0; i < cnn_net_param_count(net); i++)
+        if (!isfinite(w[i]))
+            return 0;
+    return 1;
+}
+
+static int parse_optimizer(const char *v, cnn_train_config *cfg)
+{
+    if (!v)
+        return 0;
+    if (strcmp(v, "sgd") == 0)
+        cfg->optimizer = CNN_SGD;
+    else if (strcmp(v, "momentum") == 0)
+        cfg->optimizer = CNN_MOMENTUM;
+    else if (strcmp(v, "adam") == 0)
+        cfg->optimizer = CNN_ADAM;
+    else
+        return cli_error(EXIT_USAGE, "--optimizer: expected sgd, momentum or adam, got '%s'", v);
+    return 0;
+}
+
+static int parse_schedule(const char *v, cnn_train_config *cfg)
+{
+    if (!v)
+        return 0;
+    if (strcmp(v, "constant") == 0)
+        cfg->schedule = CNN_CONSTANT;
+    else if (strcmp(v, "step") == 0)
+        cfg->schedule = CNN_STEP;
+    else if (strcmp(v, "cosine") == 0)
+        cfg->schedule = CNN_COSINE;
+    else
+        return cli_error(EXIT_USAGE, "--schedule: expected constant, step or cosine, got '%s'", v);
+    return 0;
+}
+
+static void class_names(const cnn_dataset *d, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (!d->class_names)
+        return;
+    size_t len = 0;
+    for (int i = 0; i < d->classes; i++) {
+        int w = snprintf(out + len, n - len, "%s%s", i ? "\n" : "", d->class_names[i]);
+        if (w < 0 || (size_t)w >= n - len) {
+            out[len] = '\0';
+            return;
+        }
+        len += (size_t)w;
+    }
+}
+
+/* Replaces *net by the checkpoint's network (weights and training step) and
+ * fills opt's state; the network text must match. */
+static int resume(const char *ckpt, cnn_net **net, cnn_optim *opt, int batch,
+                  cnn_model_meta *meta)
+{
+    cnn_error err;
+    float *state = NULL;
+    size_t count = 0;
+    int64_t steps = 0;
+    cnn_net *saved = cnn_model_load(ckpt, meta, &state, &count, &steps, &err);
+    if (!saved)
+        return cli_error(EXIT_FAIL, "--resume: %s", err.msg);
+    char *a = cnn_net_to_spec(*net), *b = cnn_net_to_spec(saved);
+    int same = a && b && strcmp(a, b) == 0;
+    free(a), free(b);
+    size_t want;
+    float *dst = cnn_optim_state(opt, &want);
+    int rc = 0;
+    if (!same)
+        rc = cli_error(EXIT_FAIL, "--resume: %s holds a different network than --net", ckpt);
+    else if (count != want)
+        rc = cli_error(EXIT_FAIL, "--resume: %s was saved with another optimiser", ckpt);
+    else if (cnn_net_init(saved, batch, meta->seed, &err))
+        rc = cli_error(EXIT_FAIL, "%s", err.msg);
+    if (rc == 0) {
+        if (count)
+            memcpy(dst, state, sizeof(float) * count);
+        cnn_optim_set_steps(opt, steps);
+        cnn_net_free(*net);
+        *net = saved;
+    } else {
+        cnn_net_free(saved);
+    }
+    free(state);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    cli_option opts[] = {
+        {"help", 0, NULL},     {"net", 1, NULL},       {"data", 1, NULL},
+        {"epochs", 1, NULL},   {"lr", 1, NULL},        {"batch", 1, NULL},
+        {"optimizer", 1, NULL}, {"momentum", 1, NULL}, {"decay", 1, NULL},
+        {"schedule", 1, NULL}, {"limit", 1, NULL},     {"test-limit", 1, NULL},
+        {"seed", 1, NULL},     {"out", 1, NULL},       {"checkpoint", 1, NULL},
+        {"resume", 0, NULL},   {"threads", 1, NULL},   {"json", 0, NULL},
+        {"quiet", 0, NULL},
+    };
+    int nopts = sizeof opts / sizeof opts[0], npos;
+    const char *pos[1];
+    if (cli_parse("train", argc, argv, opts, nopts, pos, 0, &npos))
+        return EXIT_USAGE;
+    if (cli_flag(opts, nopts, "help")) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    const char *net_arg = cli_value(opts, nopts, "net");
+    const char *data = cli_value(opts, nopts, "data");
+    const char *out = cli_value(opts, nopts, "out");
+    net_arg = net_arg ? net_arg : "seed";
+    data = data ? data : CLI_DEFAULT_DATA;
+    out = out ? out : "model.cnn";
+    long epochs = -1, batch = -1, limit = 0, test_limit = 0, seed = 1, threads = 0;
+    cnn_train_config cfg;
+    if (cli_int(opts, nopts, "epochs", 1, 100000, &epochs) ||
+        cli_int(opts, nopts, "batch", 1, 65536, &batch) ||
+        cli_int(opts, nopts, "limit", 1, 1L << 30, &limit) ||
+        cli_int(opts, nopts, "test-limit", 1, 1L << 30, &test_limit) ||
+        cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed) ||
+        cli_int(opts, nopts, "threads", 1, 1024, &threads))
+        return EXIT_USAGE;
+    /* a model file as NET: training goes on from its weights */
+    cnn_net *net = cli_load_net(net_arg, &cfg, NULL, NULL);
+    if (!net)
+        return EXIT_FAIL;
+    if (cli_float(opts, nopts, "lr", 1e-9, 100, &cfg.lr) ||
+        cli_float(opts, nopts, "momentum", 0, 0.999, &cfg.momentum) ||
+        cli_float(opts, nopts, "decay", 0, 1, &cfg.weight_decay) ||
+        parse_optimizer(cli_value(opts, nopts, "optimizer"), &cfg) ||
+        parse_schedule(cli_value(opts, nopts, "schedule"), &cfg)) {
+        cnn_net_free(net);
+        return EXIT_USAGE;
+    }
+    if (epochs > 0)
+        cfg.epochs = (int)epochs;
+    if (batch > 0)
+        cfg.batch = (int)batch;
+#ifdef _OPENMP
+    if (threads > 0)
+        omp_set_num_threads((int)threads);
+#endif
+    char ckpt[4096];
+    const char *ckpt_opt = cli_value(opts, nopts, "checkpoint");
+    snprintf(ckpt, sizeof ckpt, "%s%s", ckpt_opt ? ckpt_opt : out, ckpt_opt ? "" : ".ckpt");
+
+    int rc = EXIT_FAIL;
+    cnn_error err;
+    cnn_optim *opt = NULL;
+    cnn_dataset train = {0}, test = {0};
+    cnn_shape in = cnn_net_input_shape(net);
+    if (cli_load_data(data, "train", (size_t)limit, in, &train) ||
+        cli_load_data(data, "test", (size_t)test_limit, in, &test))
+        goto done;
+    int eval_batch = cfg.batch > 256 ? cfg.batch : 256;
+    if (cnn_net_init(net, eval_batch, (uint64_t)seed, &err) ||
+        !(opt = cnn_optim_new(net, &cfg, &err))) {
+        cli_error(EXIT_FAIL, "%s", err.msg);
+        goto done;
+    }
+    if (cnn_evaluate(net, &test, NULL, NULL, &err)) { /* shapes and classes fit? */
+        cli_error(EXIT_FAIL, "%s: %s", data, err.msg);
+        goto done;
+    }
+    cnn_model_meta meta = {0};
+    int first_epoch = 0;
+    if (cli_flag(opts, nopts, "resume")) {
+        if (resume(ckpt, &net, opt, eval_batch, &meta))
+            goto done;
+        if (meta.seed != (uint64_t)seed && cli_value(opts, nopts, "seed")) {
+            cli_error(EXIT_USAGE, "--resume: the checkpoint was trained with --seed %llu",
+                      (unsigned long long)meta.seed);
+            goto done;
+        }
+        seed = (long)meta.seed;
+        first_epoch = meta.epochs;
+    }
+    char dataset_name[4096];
+    snprintf(dataset_name, sizeof dataset_name, "%s", data);
+    snprintf(meta.dataset, sizeof meta.dataset, "%s", basename(dataset_name));
+    meta.seed = (uint64_t)seed;
+    meta.train = cfg;
+    class_names(&train, meta.class_names, sizeof meta.class_names);
+
+    int json = cli_flag(opts, nopts, "json");
+    FILE *log = json ? stderr : stdout;
+    progress_state prog = {isatty(2), cli_flag(opts, nopts, "quiet"), cfg.epochs, 0, 0};
+    if (!prog.quiet)
+        fprintf(log, "training on %d images of %dx%dx%d, testing on %d; %zu parameters; %s\n",
+                train.n, in.h, in.w, in.c, test.n, cnn_net_param_count(net),
+                first_epoch ? "resumed" : "new run");
+    cnn_metrics tm = {0}, vm = {0};
+    for (int epoch = first_epoch; epoch < cfg.epochs; epoch++) {
+        prog.start = prog.last_draw = now();
+        int status = cnn_train_epoch(net, opt, &train, epoch, cfg.batch, (uint64_t)seed,
+                                     show_progress, &prog, &tm, &err);
+        double seconds = now() - prog.start;
+        if (prog.tty && !prog.quiet)
+            fputs("\r\033[K", stderr);
+        if (status == CNN_OK && !params_finite(net))
+            status = cnn_fail(&err, CNN_ENUMERIC, "a weight became NaN or infinite");
+        if (status) {
+            cli_error(EXIT_FAIL, "epoch %d: %s; the last good checkpoint is %s", epoch + 1,
+                      err.msg, epoch > first_epoch || first_epoch ? ckpt : "(none)");
+            goto done;
+        }
+        if (cnn_evaluate(net, &test, &vm, NULL, &err)) {
+            cli_error(EXIT_FAIL, "%s", err.msg);
+            goto done;
+        }
+        if (meta.history_count == CNN_MAX_HISTORY) /* keep the latest epochs */
+            memmove(meta.history, meta.history + 1,
+                    sizeof meta.history[0] * (CNN_MAX_HISTORY - 1)),
+                meta.history_count--;
+        meta.history[meta.history_count++] = (cnn_epoch_record){
+            (float)tm.loss, (float)tm.accuracy, (float)vm.loss, (float)vm.accuracy,
+            (float)seconds};
+        meta.epochs = epoch + 1;
+        meta.accuracy = (float)vm.accuracy;
+        meta.loss = (float)vm.loss;
+        meta.created = (int64_t)time(NULL);
+        if (cnn_model_save(ckpt, net, &meta, opt, &err)) {
+            cli_error(EXIT_FAIL, "%s", err.msg);
+            goto done;
+        }
+        if (!prog.quiet)
+            fprintf(log,
+                    "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
+                    "%.0f img/s, %.1f s\n",
+                    epoch + 1, cfg.epochs, tm.loss, 100 * tm.accuracy, vm.loss, 100 * vm.accuracy,
+                    tm.count / seconds, seconds);
+        if (json)
+            printf("{\"epoch\":%d,\"train_loss\":%.6f,\"train_accuracy\":%.6f,\"test_loss\":%.6f,"
+                   "\"test_accuracy\":%.6f,\"images_per_second\":%.1f,\"seconds\":%.3f}\n",
+                   epoch + 1, tm.loss, tm.accuracy, vm.loss, vm.accuracy, tm.count / seconds,
+                   seconds);
+        fflush(stdout);
+    }
+    if (cnn_model_save(out, net, &meta, NULL, &err)) {
+        cli_error(EXIT_FAIL, "%s", err.msg);
+        goto done;
+    }
+    if (!prog.quiet)
+        fprintf(log, "saved %s: test accuracy %.2f%% on %d images\n", out, 100 * meta.accuracy,
+                test.n);
+    rc = 0;
+done:
+    cnn_dataset_free(&train);
+    cnn_dataset_free(&test);
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+    return rc;
+}
