@@ -61,7 +61,7 @@ static const char *const presets[][2] = {
      "maxpool 2 ceil\n"
      "dense 2\n"
      "softmax\n"
-     "train adam lr 0.01 batch 16 epochs 15\n"},
+     "train adam lr 0.01 batch 16 epochs 5\n"},
 };
 
 const char *cnn_preset(const char *name)
