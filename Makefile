@@ -5,7 +5,7 @@
 #   make install PREFIX=/usr/local
 CC      ?= cc
 PREFIX  ?= /usr/local
-OPT     ?= -O2
+OPT     ?= -O3
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wno-unknown-pragmas
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc $(shell pkg-config --cflags stb 2>/dev/null)

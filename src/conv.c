@@ -2,9 +2,11 @@
  *
  * Cross-correlation, as in most frameworks: the filter is not flipped.
  * Weights are laid out (filters, in channels, kh, kw) as in PyTorch, so one
- * filter is one row of a [filters x (c*kh*kw)] matrix and the layer is, per
- * image, one matrix product with the im2col-unrolled input:
- *     y[filters x oh*ow] = W[filters x K] * cols[K x oh*ow] + b
+ * filter is one row of a [filters x K] matrix (K = channels * kh * kw) and
+ * the layer is one matrix product with the im2col-unrolled input.  A few
+ * images are unrolled side by side so that the product is wide enough to run
+ * near the machine's peak:
+ *     y[filters x (g * oh*ow)] = W[filters x K] * cols[K x (g * oh*ow)] + b
  */
 #include "kernels/kernels.h"
 #include "layer.h"
@@ -18,15 +20,33 @@
  * are added in order: the result does not depend on the number of threads. */
 enum { GRAD_GROUPS = 8 };
 
+/* Below this many columns (K) the weight gradient is computed as dot
+ * products: a blocked GEMM's vectors would run along those few columns. */
+enum { FEW_COLUMNS = 32 };
+
+/* Images unrolled together: at most 8, and at most about 1 MiB of columns. */
+enum { MAX_GROUP = 8, GROUP_FLOATS = 1 << 18 };
+
 typedef struct {
-    int k;      /* c * kh * kw: length of one unrolled window */
-    int area;   /* oh * ow                                    */
+    int k;     /* c * kh * kw: length of one unrolled window */
+    int area;  /* oh * ow                                    */
+    int group; /* images unrolled side by side               */
 } geometry;
 
 static geometry geom(const layer *l)
 {
-    geometry g = {l->in.c * l->spec.kh * l->spec.kw, l->out.h * l->out.w};
+    geometry g = {l->in.c * l->spec.kh * l->spec.kw, l->out.h * l->out.w, 1};
+    size_t per = (size_t)g.k * g.area;
+    while (g.group < MAX_GROUP && (size_t)(g.group + 1) * per <= GROUP_FLOATS)
+        g.group++;
     return g;
+}
+
+/* Per thread: unrolled columns, their gradient, and filters x columns of
+ * outputs or output gradients in the grouped layout. */
+static size_t thread_floats(geometry g, int filters)
+{
+    return (size_t)g.group * g.area * (2 * (size_t)g.k + (size_t)filters);
 }
 
 static int conv_setup(layer *l, cnn_error *err)
@@ -52,8 +72,7 @@ static int conv_setup(layer *l, cnn_error *err)
     l->out = (cnn_shape){s->filters, oh, ow};
     l->nweights = (size_t)s->filters * l->in.c * s->kh * s->kw;
     l->nbias = s->no_bias ? 0 : (size_t)s->filters;
-    geometry g = geom(l);
-    l->scratch_bytes = sizeof(float) * ((size_t)l->threads * 2 * g.k * g.area +
+    l->scratch_bytes = sizeof(float) * ((size_t)l->threads * thread_floats(geom(l), s->filters) +
                                         (size_t)GRAD_GROUPS * (l->nweights + l->nbias));
     return CNN_OK;
 }
@@ -67,75 +86,128 @@ static int thread_id(void)
 #endif
 }
 
-/* The per-thread unrolled-window buffers: cols then dcols. */
-static float *cols_of(const layer *l, int thread)
+typedef struct {
+    float *cols, *dcols, *maps;
+} buffers;
+
+static buffers buffers_of(const layer *l, int thread)
 {
     geometry g = geom(l);
-    return (float *)l->scratch + (size_t)thread * 2 * g.k * g.area;
+    float *base = (float *)l->scratch + (size_t)thread * thread_floats(g, l->spec.filters);
+    size_t cols = (size_t)g.group * g.k * g.area;
+    buffers b = {base, base + cols, base + 2 * cols};
+    return b;
 }
 
-static void forward_one(const layer *l, const float *x, float *y, int threads)
+/* Unrolls images [first, first + count) side by side into one
+ * [K x count*area] matrix: image j's columns start at column j * area. */
+static void unroll(const layer *l, const float *x, int first, int count, float *cols)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    float *cols = cols_of(l, thread_id());
-    im2col(x, l->in.c, l->in.h, l->in.w, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw, l->out.h,
-           l->out.w, cols);
-    gemm_threads(0, 0, s->filters, g.area, g.k, l->w, g.k, cols, g.area, 0.0f, y, g.area,
+    size_t in_size = cnn_shape_size(l->in), ld = (size_t)count * g.area;
+    for (int j = 0; j < count; j++)
+        im2col(x + (first + j) * in_size, l->in.c, l->in.h, l->in.w, s->kh, s->kw, s->sh, s->sw,
+               s->ph, s->pw, l->out.h, l->out.w, cols + (size_t)j * g.area, ld);
+}
+
+/* Maps in the grouped layout [rows x count*area] <-> NCHW, where each
+ * image's [rows x area] block follows the previous one. */
+static void to_grouped(const float *blocks, int rows, int count, int area, float *grouped)
+{
+    for (int j = 0; j < count; j++)
+        for (int r = 0; r < rows; r++)
+            memcpy(grouped + ((size_t)r * count + j) * area,
+                   blocks + ((size_t)j * rows + r) * area, sizeof(float) * (size_t)area);
+}
+
+static void from_grouped(const float *grouped, int rows, int count, int area, float *blocks)
+{
+    for (int j = 0; j < count; j++)
+        for (int r = 0; r < rows; r++)
+            memcpy(blocks + ((size_t)j * rows + r) * area,
+                   grouped + ((size_t)r * count + j) * area, sizeof(float) * (size_t)area);
+}
+
+/* Images [first, first + count) through the layer, with `threads` threads
+ * for the product when one image is all there is. */
+static void forward_group(const layer *l, const float *x, float *y, int first, int count,
+                          int threads)
+{
+    const cnn_layer_spec *s = &l->spec;
+    geometry g = geom(l);
+    buffers b = buffers_of(l, thread_id());
+    int width = count * g.area;
+    float *out = y + (size_t)first * s->filters * g.area;
+    unroll(l, x, first, count, b.cols);
+    float *prod = count == 1 ? out : b.maps;
+    gemm_threads(0, 0, s->filters, width, g.k, l->w, g.k, b.cols, width, 0.0f, prod, width,
                  threads);
+    if (count > 1)
+        from_grouped(b.maps, s->filters, count, g.area, out);
     if (l->b)
-        for (int f = 0; f < s->filters; f++) {
-            float *row = y + (size_t)f * g.area;
-            for (int i = 0; i < g.area; i++)
-                row[i] += l->b[f];
-        }
+        for (int j = 0; j < count; j++)
+            for (int f = 0; f < s->filters; f++) {
+                float *row = out + ((size_t)j * s->filters + f) * g.area, bias = l->b[f];
+                for (int i = 0; i < g.area; i++)
+                    row[i] += bias;
+            }
 }
 
 static void conv_forward(layer *l, const float *x, float *y, int n, int training)
 {
     (void)training;
-    size_t in_size = cnn_shape_size(l->in), out_size = cnn_shape_size(l->out);
+    geometry g = geom(l);
     if (n == 1) { /* one image: split its filters across threads instead */
-        forward_one(l, x, y, l->threads);
+        forward_group(l, x, y, 0, 1, l->threads);
         return;
     }
+    int groups = (n + g.group - 1) / g.group;
 #pragma omp parallel for schedule(static) num_threads(l->threads)
-    for (int i = 0; i < n; i++)
-        forward_one(l, x + i * in_size, y + i * out_size, 1);
+    for (int gi = 0; gi < groups; gi++) {
+        int first = gi * g.group, count = n - first < g.group ? n - first : g.group;
+        forward_group(l, x, y, first, count, 1);
+    }
 }
 
 /* Images [first, last) of one gradient group: their weight gradients summed
  * into gw, gb, and their input gradients into dx. */
-static void backward_group(const layer *l, const float *x, const float *dy, float *dx,
+static void backward_range(const layer *l, const float *x, const float *dy, float *dx,
                            float *gw, float *gb, int first, int last, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    size_t in_size = cnn_shape_size(l->in), out_size = cnn_shape_size(l->out);
-    float *cols = cols_of(l, thread_id());
-    float *dcols = cols + (size_t)g.k * g.area;
-    for (int i = first; i < last; i++) {
-        const float *dyi = dy + i * out_size;
-        im2col(x + i * in_size, l->in.c, l->in.h, l->in.w, s->kh, s->kw, s->sh, s->sw, s->ph,
-               s->pw, l->out.h, l->out.w, cols);
+    buffers b = buffers_of(l, thread_id());
+    size_t in_size = cnn_shape_size(l->in);
+    for (int at = first; at < last; at += g.group) {
+        int count = last - at < g.group ? last - at : g.group, width = count * g.area;
+        float beta = at == first ? 0.0f : 1.0f;
+        const float *dyg = dy + (size_t)at * s->filters * g.area;
+        if (count > 1) {
+            to_grouped(dyg, s->filters, count, g.area, b.maps);
+            dyg = b.maps;
+        }
+        unroll(l, x, at, count, b.cols);
         /* dW += dY * cols^T */
-        gemm_threads(0, 1, s->filters, g.k, g.area, dyi, g.area, cols, g.area,
-                     i == first ? 0.0f : 1.0f, gw, g.k, threads);
+        if (g.k < FEW_COLUMNS)
+            dot_rows(s->filters, g.k, width, dyg, width, b.cols, width, beta, gw, g.k);
+        else
+            gemm_threads(0, 1, s->filters, g.k, width, dyg, width, b.cols, width, beta, gw, g.k,
+                         threads);
         if (gb)
             for (int f = 0; f < s->filters; f++) {
-                float sum = i == first ? 0.0f : gb[f];
-                const float *row = dyi + (size_t)f * g.area;
-                for (int p = 0; p < g.area; p++)
-                    sum += row[p];
-                gb[f] = sum;
+                float sum = sum_floats(dyg + (size_t)f * width, width);
+                gb[f] = beta == 0.0f ? sum : gb[f] + sum;
             }
-        if (dx) { /* dX = col2im(W^T * dY) */
-            gemm_threads(1, 0, g.k, g.area, s->filters, l->w, g.k, dyi, g.area, 0.0f, dcols,
-                         g.area, threads);
-            float *dxi = dx + i * in_size;
-            memset(dxi, 0, sizeof(float) * in_size);
-            col2im(dcols, l->in.c, l->in.h, l->in.w, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw,
-                   l->out.h, l->out.w, dxi);
+        if (dx) { /* dX = col2im(W^T * dY), image by image */
+            gemm_threads(1, 0, g.k, width, s->filters, l->w, g.k, dyg, width, 0.0f, b.dcols,
+                         width, threads);
+            for (int j = 0; j < count; j++) {
+                float *dxi = dx + (at + j) * in_size;
+                memset(dxi, 0, sizeof(float) * in_size);
+                col2im(b.dcols + (size_t)j * g.area, (size_t)width, l->in.c, l->in.h, l->in.w,
+                       s->kh, s->kw, s->sh, s->sw, s->ph, s->pw, l->out.h, l->out.w, dxi);
+            }
         }
     }
 }
@@ -146,15 +218,15 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
     (void)y;
     int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
     if (groups == 1) {
-        backward_group(l, x, dy, dx, l->dw, l->db, 0, n, l->threads);
+        backward_range(l, x, dy, dx, l->dw, l->db, 0, n, l->threads);
         return;
     }
     size_t np = l->nweights + l->nbias;
-    float *partial = (float *)l->scratch + (size_t)l->threads * 2 * geom(l).k * geom(l).area;
+    float *partial = (float *)l->scratch + (size_t)l->threads * thread_floats(geom(l), l->spec.filters);
 #pragma omp parallel for schedule(static) num_threads(l->threads)
     for (int gi = 0; gi < groups; gi++) {
         float *gw = partial + gi * np;
-        backward_group(l, x, dy, dx, gw, l->db ? gw + l->nweights : NULL, gi * n / groups,
+        backward_range(l, x, dy, dx, gw, l->db ? gw + l->nweights : NULL, gi * n / groups,
                        (gi + 1) * n / groups, 1);
     }
     /* dw and db are adjacent in the gradient buffer, as in the partials. */

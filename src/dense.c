@@ -1,5 +1,6 @@
 /* Fully connected: every output is a weighted sum of the whole (flattened)
  * input.  Weights are (outputs, inputs) as in PyTorch:  y = x W^T + b. */
+#include "kernels/kernels.h"
 #include "layer.h"
 
 static int dense_setup(layer *l, cnn_error *err)
@@ -17,7 +18,10 @@ static void dense_forward(layer *l, const float *x, float *y, int n, int trainin
 {
     (void)training;
     int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
-    gemm_threads(0, 1, n, out, in, x, in, l->w, in, 0.0f, y, out, l->threads);
+    if (n == 1) /* one image: dot products with W's rows, no packing */
+        dot_rows(1, out, in, x, in, l->w, in, 0.0f, y, out);
+    else
+        gemm_threads(0, 1, n, out, in, x, in, l->w, in, 0.0f, y, out, l->threads);
     if (l->b)
         for (int i = 0; i < n; i++)
             for (int o = 0; o < out; o++)

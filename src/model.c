@@ -386,6 +386,15 @@ cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
                 cnn_fail(err, CNN_EFORMAT, "the model's network text is invalid: %s", inner.msg);
                 return NULL;
             }
+            /* the parameters must be in the file: a few bytes of text that
+             * describe a huge network allocate nothing */
+            if (cnn_net_param_count(net) > len / sizeof(float)) {
+                cnn_fail(err, CNN_EFORMAT,
+                         "the model's network has %zu parameters but the file is only %zu bytes",
+                         cnn_net_param_count(net), len);
+                cnn_net_free(net);
+                return NULL;
+            }
             if (cnn_net_init(net, 1, 0, &inner)) {
                 cnn_fail(err, inner.status, "%s", inner.msg);
                 cnn_net_free(net);

@@ -23,6 +23,7 @@ struct cnn_net {
     float *delta[2];      /* gradients in flight, ping-pong      */
     float *input_grad;
     int want_input_grad;
+    int keep_activations; /* no in-place activations: every output kept */
     void *work;
     uint64_t step;        /* training forwards so far (dropout)  */
 };
@@ -62,6 +63,15 @@ int window_out(int in, int k, int s, int pad, int ceil_mode)
     return out;
 }
 
+/* The most memory cnn_net_init gives one network (parameters, gradients and
+ * workspace): a network text or model file that asks for more is refused
+ * with a message, not left to fail, or worse succeed, at allocation time.
+ * Every layer is also capped at 2^28 outputs and weights (cnn_net_add). */
+#ifndef CNN_NET_MAX_BYTES
+#define CNN_NET_MAX_BYTES ((size_t)1 << 34)
+#endif
+#define MAX_ELEMENTS ((size_t)1 << 28)
+
 static int threads_available(void)
 {
 #ifdef _OPENMP
@@ -79,6 +89,11 @@ cnn_net *cnn_net_new(cnn_shape input, cnn_error *err)
         input.w > 16384) {
         cnn_fail(err, CNN_EINVAL, "input %dx%dx%d: each side must be 1..16384 and depth 1..4096",
                  input.h, input.w, input.c);
+        return NULL;
+    }
+    if (cnn_shape_size(input) > MAX_ELEMENTS) {
+        cnn_fail(err, CNN_EINVAL, "input %dx%dx%d: %zu values an image, more than the limit of %zu",
+                 input.h, input.w, input.c, cnn_shape_size(input), MAX_ELEMENTS);
         return NULL;
     }
     cnn_net *net = calloc(1, sizeof *net);
@@ -132,12 +147,17 @@ int cnn_net_add(cnn_net *net, const cnn_layer_spec *spec, cnn_error *err)
     l->in = output_of(net);
     l->max_batch = 1;
     l->threads = 1;
+    /* a window over more than 2^28 inputs would overflow conv's int sizes */
+    if (spec->kind == CNN_CONV && (size_t)l->in.c * (size_t)(spec->kh > 0 ? spec->kh : 1) *
+                                          (size_t)(spec->kw > 0 ? spec->kw : 1) > MAX_ELEMENTS)
+        return cnn_fail(err, CNN_ESHAPE, "layer %d (conv): a %dx%d window over %d channels is too large",
+                        net->count + 1, spec->kh, spec->kw, l->in.c);
     cnn_error inner;
     if (l->ops->setup(l, &inner))
         return cnn_fail(err, inner.status, "layer %d (%s): %s", net->count + 1,
                         registry[spec->kind].name, inner.msg);
     size_t out = cnn_shape_size(l->out);
-    if (out > ((size_t)1 << 28) || l->nweights > ((size_t)1 << 28))
+    if (out > MAX_ELEMENTS || l->nweights > MAX_ELEMENTS)
         return cnn_fail(err, CNN_ESHAPE, "layer %d (%s): %zu outputs and %zu weights is too large",
                         net->count + 1, registry[spec->kind].name, out, l->nweights);
     net->nparams += l->nweights + l->nbias;
@@ -194,6 +214,16 @@ static void set_param_pointers(cnn_net *net)
     }
 }
 
+/* Activations write their output over their input (their backward needs
+ * only the output), unless the caller wants to see every layer's output. */
+static int in_place(const cnn_net *net, int i)
+{
+    cnn_layer_kind k = net->layers[i].spec.kind;
+    return i > 0 && !net->keep_activations && k >= CNN_RELU && k <= CNN_TANH;
+}
+
+void cnn_net_keep_activations(cnn_net *net, int on) { net->keep_activations = on; }
+
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
@@ -202,6 +232,21 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
         return cnn_fail(err, CNN_EINVAL, "the network has no layers");
     if (max_batch < 1 || max_batch > 65536)
         return cnn_fail(err, CNN_EINVAL, "batch size must be 1..65536, not %d", max_batch);
+    /* Everything this call would hold, checked before anything is allocated
+     * (sizes from the first setup at batch 1 scale with the batch, except
+     * scratch, which is re-checked below). */
+    size_t values = cnn_shape_size(net->input), wide = 0; /* per image */
+    for (int i = 0; i < net->count && values <= CNN_NET_MAX_BYTES; i++) {
+        size_t out = cnn_shape_size(net->layers[i].out);
+        values += out;
+        wide = out > wide ? out : wide;
+    }
+    size_t need = 2 * sizeof(float) * net->nparams +
+                  sizeof(float) * (values + 2 * wide) * (size_t)max_batch;
+    if (need > CNN_NET_MAX_BYTES)
+        return cnn_fail(err, CNN_ENOMEM,
+                        "the network needs at least %zu MiB for batch %d (the limit is %zu MiB)",
+                        need >> 20, max_batch, (size_t)CNN_NET_MAX_BYTES >> 20);
     int first_init = net->params == NULL;
     if (first_init) {
         size_t total = net->nparams;
@@ -217,35 +262,62 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
     }
     /* the workspace: activations, two gradient buffers, the input gradient
      * and each layer's scratch, carved from one allocation */
-    int threads = threads_available();
+    int threads = threads_available(), rc = CNN_OK;
+    int old_threads = net->layers[0].threads;
     size_t widest = 0, bytes = 0;
-    for (int i = 0; i < net->count; i++) {
+    for (int i = 0; i < net->count && !rc; i++) {
         layer *l = &net->layers[i];
         l->max_batch = max_batch;
         l->threads = threads;
         if (l->ops->setup(l, err)) /* scratch depends on batch and threads */
-            return err ? err->status : CNN_EINVAL;
+            rc = err ? err->status : CNN_EINVAL;
+        else if (l->scratch_bytes > CNN_NET_MAX_BYTES)
+            rc = cnn_fail(err, CNN_ENOMEM,
+                          "layer %d (%s) needs %zu MiB of scratch for batch %d (the limit is "
+                          "%zu MiB)",
+                          i + 1, registry[l->spec.kind].name, l->scratch_bytes >> 20, max_batch,
+                          (size_t)CNN_NET_MAX_BYTES >> 20);
         size_t out = cnn_shape_size(l->out);
         widest = out > widest ? out : widest;
         bytes += align64(sizeof(float) * out * max_batch) + align64(l->scratch_bytes);
     }
     bytes += 2 * align64(sizeof(float) * widest * max_batch);
     bytes += align64(sizeof(float) * cnn_shape_size(net->input) * max_batch);
-    float **act = realloc(net->act, sizeof(float *) * (size_t)net->count);
-    if (!act)
-        return cnn_fail(err, CNN_ENOMEM, "out of memory");
-    net->act = act;
-    void *work = aligned_alloc(64, bytes);
-    if (!work)
-        return cnn_fail(err, CNN_ENOMEM, "out of memory for a %zu-byte workspace (batch %d)",
-                        bytes, max_batch);
+    if (!rc && bytes + 2 * sizeof(float) * net->nparams > CNN_NET_MAX_BYTES)
+        rc = cnn_fail(err, CNN_ENOMEM,
+                      "the network needs %zu MiB for batch %d (the limit is %zu MiB)",
+                      (bytes + 2 * sizeof(float) * net->nparams) >> 20, max_batch,
+                      (size_t)CNN_NET_MAX_BYTES >> 20);
+    float **act = rc ? NULL : realloc(net->act, sizeof(float *) * (size_t)net->count);
+    if (act)
+        net->act = act;
+    else if (!rc)
+        rc = cnn_fail(err, CNN_ENOMEM, "out of memory");
+    void *work = rc ? NULL : aligned_alloc(64, bytes);
+    if (!work && !rc)
+        rc = cnn_fail(err, CNN_ENOMEM, "out of memory for a %zu-byte workspace (batch %d)",
+                      bytes, max_batch);
+    if (rc) {
+        /* the layers go back to the workspace they still have */
+        for (int i = 0; i < net->count; i++) {
+            layer *l = &net->layers[i];
+            l->max_batch = net->work ? net->max_batch : 1;
+            l->threads = old_threads;
+            l->ops->setup(l, NULL);
+        }
+        return rc;
+    }
     free(net->work);
     net->work = work;
     char *p = work;
     for (int i = 0; i < net->count; i++) {
         layer *l = &net->layers[i];
-        net->act[i] = (float *)p;
-        p += align64(sizeof(float) * cnn_shape_size(l->out) * max_batch);
+        if (in_place(net, i)) {
+            net->act[i] = net->act[i - 1];
+        } else {
+            net->act[i] = (float *)p;
+            p += align64(sizeof(float) * cnn_shape_size(l->out) * max_batch);
+        }
         l->scratch = l->scratch_bytes ? p : NULL;
         p += align64(l->scratch_bytes);
         l->step = &net->step;

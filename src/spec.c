@@ -91,8 +91,9 @@ typedef struct {
 
 static int fail_at(cursor *c, int i, const char *fmt, const char *what)
 {
-    int col = i < c->w->count ? c->w->col[i] : c->w->col[c->w->count - 1];
-    char msg[256];
+    int at = i < c->w->count ? i : c->w->count - 1;
+    int col = at >= 0 && at < MAX_WORDS ? c->w->col[at] : 1;
+    char msg[sizeof c->err->msg];
     snprintf(msg, sizeof msg, fmt, what);
     return cnn_fail(c->err, CNN_EINVAL, "line %d, column %d: %s", c->w->line, col, msg);
 }
@@ -160,7 +161,7 @@ static int parse_dims(cursor *c, const char *what, int parts, int lo, int max, i
         p = end + 1;
     }
     if (*p != '\0' || n == 0) {
-        char msg[96];
+        char msg[160];
         snprintf(msg, sizeof msg, "%s: '%.20s' is not a size such as 3 or 3x3 (each %d..%d)", what,
                  s, lo, max);
         return fail_at(c, i, "%s", msg);

@@ -35,6 +35,76 @@ static int known_format(const uint8_t *b, size_t len)
     return len >= 2 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'); /* binary PGM, PPM */
 }
 
+/* stb_image 2.27 (the libstb of current Debian and Ubuntu) does not check
+ * that a JPEG Huffman table (DHT) holds at most 256 symbols, and writes past
+ * its tables when one claims more (found by fuzz/fuzz_image; stb_image 2.28
+ * checks it).  So the segments are walked here the way stb reads them, and a
+ * file with such a table is refused before stb sees it: markers are FF xx
+ * (xx not 00, FF or a restart), each segment is skipped by its length except
+ * DHT, whose tables stb reads one after another from the segment's start. */
+static int jpeg_tables_ok(const uint8_t *b, size_t len)
+{
+    size_t i = 2; /* after SOI */
+    while (i + 1 < len) {
+        int m = b[i + 1];
+        if (b[i] != 0xff || m == 0x00 || m == 0xff || (m >= 0xd0 && m <= 0xd7)) {
+            i++; /* entropy-coded data, stuffing, fill, restart markers */
+            continue;
+        }
+        if (m == 0xd9)
+            return 1; /* EOI: stb stops here */
+        if (m == 0xd8 || m == 0x01) {
+            i += 2;
+            continue;
+        }
+        if (i + 4 > len)
+            return 1;
+        size_t seg = (size_t)b[i + 2] << 8 | b[i + 3];
+        if (m != 0xc4) {
+            i += 2 + seg;
+            continue;
+        }
+        size_t p = i + 4;
+        long left = (long)seg - 2;
+        while (left > 0 && p < len) {
+            size_t n = 0; /* stb reads 0 past the end */
+            for (size_t j = p + 1; j < p + 17 && j < len; j++)
+                n += b[j];
+            if (n > 256)
+                return 0;
+            p += 17 + n;
+            left -= 17 + (long)n;
+        }
+        i = p;
+    }
+    return 1;
+}
+
+/* stb_image 2.27 reads the numbers of a PGM/PPM header into an int without
+ * an overflow check (undefined behaviour; fixed in 2.28): refuse a header
+ * whose width, height or maximum has more than 6 digits before stb parses it.
+ * Same reading as stb: whitespace and '#' comments, then digits. */
+static int pnm_header_ok(const uint8_t *b, size_t len)
+{
+    size_t i = 2;
+    for (int field = 0; field < 3; field++) {
+        while (i < len && (b[i] == ' ' || (b[i] >= '\t' && b[i] <= '\r') || b[i] == '#')) {
+            if (b[i] == '#')
+                while (i < len && b[i] != '\n' && b[i] != '\r')
+                    i++;
+            else
+                i++;
+        }
+        while (i < len && b[i] == '0')
+            i++;
+        size_t digits = 0;
+        for (; i < len && b[i] >= '0' && b[i] <= '9'; i++)
+            if (++digits > 6)
+                return 0;
+    }
+    return 1;
+}
+
 /* Source pixels (comp 1..4 interleaved) to c planes of bytes. */
 static void to_planes(const uint8_t *px, int comp, size_t npix, int c, int invert,
                       uint8_t *planes)
@@ -104,10 +174,15 @@ int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int 
         return cnn_fail(err, CNN_EFORMAT, "not a PNG, JPEG, BMP, PGM or PPM image");
     if (len > INT_MAX)
         return cnn_fail(err, CNN_EFORMAT, "image file too large (%zu bytes)", len);
+    if (bytes[0] == 0xff && !jpeg_tables_ok(bytes, len))
+        return cnn_fail(err, CNN_EFORMAT, "corrupt JPEG (a Huffman table of more than 256 codes)");
+    if (bytes[0] == 'P' && !pnm_header_ok(bytes, len))
+        return cnn_fail(err, CNN_EFORMAT, "corrupt PGM/PPM header (a number of more than 6 digits)");
     int iw, ih, comp;
     if (!stbi_info_from_memory(bytes, (int)len, &iw, &ih, &comp)) {
         const char *why = stbi_failure_reason();
-        return cnn_fail(err, CNN_EFORMAT, "cannot read the image header (%s)", why ? why : "?");
+        return cnn_fail(err, CNN_EFORMAT, "cannot read the image header (%s)",
+                        why && *why ? why : "corrupt or truncated");
     }
     /* Checked before decoding: a tiny file may claim a huge picture. */
     if (iw < 1 || ih < 1 || iw > MAX_SIDE || ih > MAX_SIDE)
@@ -117,7 +192,8 @@ int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int 
     uint8_t *px = stbi_load_from_memory(bytes, (int)len, &dw, &dh, &comp, 0);
     if (!px) {
         const char *why = stbi_failure_reason();
-        return cnn_fail(err, CNN_EFORMAT, "cannot decode the image (%s)", why ? why : "?");
+        return cnn_fail(err, CNN_EFORMAT, "cannot decode the image (%s)",
+                        why && *why ? why : "corrupt or truncated");
     }
     if (dw != iw || dh != ih || comp < 1 || comp > 4) {
         stbi_image_free(px);

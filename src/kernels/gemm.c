@@ -1,6 +1,7 @@
 /* GEMM: the reference loop and the run-time choice of a SIMD path. */
 #include "kernels.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ void gemm_ref(int ta, int tb, int m, int n, int k, const float *a, int lda,
 
 enum { GENERIC, AVX2, AVX512 };
 
-static int cpu_level(void)
+static int detect_level(const char *cap)
 {
     int level = GENERIC;
 #if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
@@ -32,7 +33,6 @@ static int cpu_level(void)
     if (__builtin_cpu_supports("avx512f"))
         level = AVX512;
 #endif
-    const char *cap = getenv("CNN_SIMD");
     if (cap && strcmp(cap, "generic") == 0)
         level = GENERIC;
     else if (cap && strcmp(cap, "avx2") == 0 && level > AVX2)
@@ -40,11 +40,23 @@ static int cpu_level(void)
     return level;
 }
 
-const char *gemm_path(void)
+/* The level is a pure function of the CPU and the environment, so caching it
+ * once is safe from any thread (a race only computes the same value twice);
+ * it spares a getenv() per GEMM call, which small layers feel. */
+static int cpu_level(void)
 {
-    static const char *names[] = {"generic", "avx2", "avx512"};
-    return names[cpu_level()];
+    static _Atomic int cached = -1;
+    int level = cached;
+    if (level < 0)
+        cached = level = detect_level(getenv("CNN_SIMD"));
+    return level;
 }
+
+static const char *const level_names[] = {"generic", "avx2", "avx512"};
+
+const char *gemm_path(void) { return level_names[cpu_level()]; }
+
+const char *gemm_path_capped(const char *cap) { return level_names[detect_level(cap)]; }
 
 void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc)

@@ -7,12 +7,8 @@
 
 #define GEMM_NAME gemm_avx512
 #define VL 16
-#ifndef MR
 #define MR 8
-#endif
-#ifndef NV
 #define NV 2
-#endif
 typedef __m512 vec;
 typedef __mmask16 vmask;
 #define vzero() _mm512_setzero_ps()

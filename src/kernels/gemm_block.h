@@ -2,7 +2,8 @@
  * operations and tile size, then includes this file, so the packing, the
  * blocking and the order of every sum are written once.
  *
- * The including file defines:
+ * The including file defines (and compiles for at least AVX, which the
+ * transposing packer uses):
  *   GEMM_NAME              the public function to define (a gemm_fn)
  *   VL                     floats per vector
  *   MR, NV                 the register tile: MR rows of C by NV vectors (NR = NV * VL)
@@ -12,11 +13,13 @@
  *   vload_mask(p, m) vstore_mask(p, m, v)  touch only the masked lanes
  *
  * The algorithm (Goto / BLIS style, sized for these small CNN shapes):
- *   for each block of NC columns of C
- *     for each block of k (fixed blocks of kc, ascending)
- *       B^T: pack the block into NR-wide panels; plain B is read in place
- *       for each MR rows of C: pack A's rows (k-major), then
- *         for each NR columns: the micro-kernel, C tile held in registers
+ *   for each block of k (equal blocks of at most KC_MAX, ascending)
+ *     for each block of MC rows of C: pack them of op(A), k-major
+ *       for each NR columns of C: pack them of op(B), k-major (or, when C
+ *       has a single row of tiles, read plain B in place)
+ *         for each MR rows: the micro-kernel, the C tile in registers
+ * Small M (6, 8, 16 ...) and ragged N run tile variants compiled for their
+ * exact rows and vectors, so they cost only the lanes they use.
  *
  * Determinism: an element of C is  (((C0 + s1) + s2) + ...)  (no C0 when
  * beta = 0), where s1, s2, ... are the sums over the k blocks, each an FMA
@@ -24,30 +27,19 @@
  * edge tiles run the same FMA chain with masked lanes, so an element's value
  * does not depend on where it sits in C: splitting C between threads, at any
  * row or column, gives bit-identical results. */
+#include <immintrin.h>
 #include <stddef.h>
 #include <string.h>
 
 #define NR (NV * VL)
 
-/* kc is at most KC_MAX; KC_MAX = 320 keeps the K = 150 and K = 288 conv
- * shapes in one block, and an A panel (MR x KC_MAX) in L1. */
-#ifndef KC_MAX
-#define KC_MAX 320
-#endif
-/* Columns per block.  Packed B^T panels live on the stack: KC_MAX x NC_PACK
- * floats = 160 KB, modest enough for worker-thread stacks.  Plain B is read in
- * place, so its block is bounded only by L2 (KC_MAX x NC_DIRECT = 480 KB). */
-#ifndef NC_PACK
-#define NC_PACK 128
-#endif
-#ifndef NC_DIRECT
-#define NC_DIRECT 384
-#endif
-#ifndef KUNROLL
-#define KUNROLL 1
-#endif
-#define PRAGMA_(x) _Pragma(#x)
-#define UNROLL_K(n) PRAGMA_(GCC unroll n)
+/* Blocking, for L1 = 32 KB and L2 >= 256 KB, and the stack: the packed
+ * B micro-panel (kc x NR, read once per MR rows) stays in L1, the packed A
+ * block (MC x kc, MC a multiple of MR) in L2; together at most
+ * (MC + NR) x KC_MAX floats = 160 KB on the stack, modest enough for worker
+ * threads.  k blocks are equal and at most KC_MAX long, so K = 150 is one
+ * block and K = 288 two. */
+enum { KC_MAX = 256, MC = 128 / MR * MR };
 
 /* One MR x NR tile (mr x nr live): C = acc or C += acc.  Called with
  * constant mr, nv and edge so that the accumulators stay in registers. */
@@ -62,7 +54,6 @@ tile(const int mr, const int nv, const int edge, int kc, const float *ap, const 
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
             acc[i][v] = vzero();
-    UNROLL_K(KUNROLL)
     for (int p = 0; p < kc; p++, ap += MR, b += ldb) {
         vec bv[NV];
 #pragma GCC unroll 4
@@ -138,53 +129,92 @@ static void kernel(int mr, int nr, int kc, const float *ap, const float *b, int 
     }
 }
 
-/* A's rows [i0, i0 + mr) and k range [p0, p0 + kc) as a k-major panel:
+/* 8 rows of 8 floats, transposed in registers: r[t][j] <- r[j][t]. */
+static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
+{
+    __m256 a0 = _mm256_unpacklo_ps(r[0], r[1]), a1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 a2 = _mm256_unpacklo_ps(r[2], r[3]), a3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 a4 = _mm256_unpacklo_ps(r[4], r[5]), a5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 a6 = _mm256_unpacklo_ps(r[6], r[7]), a7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
+    __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
+    __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
+    __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
+    r[0] = _mm256_permute2f128_ps(b0, b4, 0x20);
+    r[1] = _mm256_permute2f128_ps(b1, b5, 0x20);
+    r[2] = _mm256_permute2f128_ps(b2, b6, 0x20);
+    r[3] = _mm256_permute2f128_ps(b3, b7, 0x20);
+    r[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
+    r[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
+    r[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
+    r[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+}
+
+/* Rows [0, rows) of src, k range [0, kc), transposed into a k-major panel
+ * dst[p * width + j], rows <= width, zero padded to width.  Blocks of 8 x 8
+ * go through registers (AVX, present on both paths); the rest is scalar. */
+static void pack_t(const float *src, int ld, int rows, int kc, float *dst, int width)
+{
+    for (int j0 = 0; j0 < width; j0 += 8) {
+        int w = width - j0 < 8 ? width - j0 : 8;
+        int live = rows - j0 < 0 ? 0 : rows - j0 < 8 ? rows - j0 : 8;
+        const float *s0 = src + (size_t)j0 * ld;
+        __m256i wmask = _mm256_cmpgt_epi32(_mm256_set1_epi32(w),
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        int p = 0;
+        for (; p + 8 <= kc && live > 0; p += 8) {
+            __m256 r[8];
+            for (int t = 0; t < 8; t++)
+                r[t] = t < live ? _mm256_loadu_ps(s0 + (size_t)t * ld + p) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int t = 0; t < 8; t++) {
+                float *d = dst + (size_t)(p + t) * width + j0;
+                if (w == 8)
+                    _mm256_storeu_ps(d, r[t]);
+                else
+                    _mm256_maskstore_ps(d, wmask, r[t]);
+            }
+        }
+        for (; p < kc; p++)
+            for (int t = 0; t < w; t++)
+                dst[(size_t)p * width + j0 + t] = t < live ? s0[(size_t)t * ld + p] : 0.0f;
+    }
+}
+
+/* A's rows [i0, i0 + mr), k range [p0, p0 + kc), as a k-major micro-panel
  * ap[p * MR + i], so the micro-kernel broadcasts from consecutive floats. */
 static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int kc,
                    float *ap)
 {
-    if (ta) {
-        for (int p = 0; p < kc; p++) {
-            const float *src = a + (size_t)(p0 + p) * lda + i0;
+    if (!ta) {
+        pack_t(a + (size_t)i0 * lda + p0, lda, mr, kc, ap, MR);
+        return;
+    }
+    for (int p = 0; p < kc; p++) {
+        const float *src = a + (size_t)(p0 + p) * lda + i0;
+        if (mr == MR)
+            memcpy(ap + p * MR, src, sizeof(float) * MR);
+        else
             for (int i = 0; i < mr; i++)
                 ap[p * MR + i] = src[i];
-        }
-    } else {
-        for (int i = 0; i < mr; i++) {
-            const float *src = a + (size_t)(i0 + i) * lda + p0;
-            for (int p = 0; p < kc; p++)
-                ap[p * MR + i] = src[p];
-        }
     }
 }
 
-/* B^T's block (B is n x k): columns [j0, j0 + nc) of op(B) and k range
- * [p0, p0 + kc) as NR-wide k-major panels, zero padded to NR. */
-static void pack_bt(const float *b, int ldb, int j0, int nc, int p0, int kc, float *bp)
+/* op(B)'s columns [j0, j0 + nr), k range [p0, p0 + kc), as a k-major
+ * micro-panel bp[p * NR + j], zero padded to NR. */
+static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, float *bp)
 {
-    for (int jr = 0; jr < nc; jr += NR) {
-        float *panel = bp + (size_t)jr * kc;
-        int nr = nc - jr < NR ? nc - jr : NR;
-        for (int j = 0; j < nr; j++) {
-            const float *src = b + (size_t)(j0 + jr + j) * ldb + p0;
-            for (int p = 0; p < kc; p++)
-                panel[p * NR + j] = src[p];
-        }
-        for (int p = 0; p < kc && nr < NR; p++)
-            memset(panel + p * NR + nr, 0, sizeof(float) * (size_t)(NR - nr));
+    if (tb) {
+        pack_t(b + (size_t)j0 * ldb + p0, ldb, nr, kc, bp, NR);
+        return;
     }
-}
-
-/* B's block (B is k x n) as NR-wide k-major panels, zero padded to NR. */
-static void pack_b(const float *b, int ldb, int j0, int nc, int p0, int kc, float *bp)
-{
-    for (int jr = 0; jr < nc; jr += NR) {
-        float *panel = bp + (size_t)jr * kc;
-        int nr = nc - jr < NR ? nc - jr : NR;
-        for (int p = 0; p < kc; p++) {
-            memcpy(panel + p * NR, b + (size_t)(p0 + p) * ldb + j0 + jr, sizeof(float) * (size_t)nr);
-            if (nr < NR)
-                memset(panel + p * NR + nr, 0, sizeof(float) * (size_t)(NR - nr));
+    for (int p = 0; p < kc; p++) {
+        const float *src = b + (size_t)(p0 + p) * ldb + j0;
+        if (nr == NR) {
+            memcpy(bp + p * NR, src, sizeof(float) * NR);
+        } else {
+            memcpy(bp + p * NR, src, sizeof(float) * (size_t)nr);
+            memset(bp + p * NR + nr, 0, sizeof(float) * (size_t)(NR - nr));
         }
     }
 }
@@ -203,61 +233,33 @@ void GEMM_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda, con
     /* Equal k blocks, a function of k alone (see Determinism above). */
     int nblocks = (k + KC_MAX - 1) / KC_MAX;
     int kblock = (k + nblocks - 1) / nblocks;
-#ifndef MC
-#define MC 64
-#endif
-#ifdef IR_INNER
     _Alignas(64) float ap[MC * KC_MAX];
-#else
-    _Alignas(64) float ap[MR * KC_MAX];
-#endif
-    _Alignas(64) float bp[KC_MAX * NC_PACK]; /* used only for B^T */
-#ifdef PACK_ALL
-    int packb = 1;
-#else
-    int packb = tb;
-#endif
-    int ncmax = packb ? NC_PACK : NC_DIRECT;
+    _Alignas(64) float bp[KC_MAX * NR];
+    /* A single row of tiles reads plain B in place; more rows reuse a packed
+     * panel, contiguous and aligned.  Either way the arithmetic is the same. */
+    int packb = tb || m > MR;
 
-    for (int jc = 0; jc < n; jc += ncmax) {
-        int nc = n - jc < ncmax ? n - jc : ncmax;
-        for (int pc = 0; pc < k; pc += kblock) {
-            int kc = k - pc < kblock ? k - pc : kblock;
-            int add = pc > 0 || beta != 0.0f;
-            if (tb)
-                pack_bt(b, ldb, jc, nc, pc, kc, bp);
-            else if (packb)
-                pack_b(b, ldb, jc, nc, pc, kc, bp);
-#ifdef IR_INNER
-            for (int ic = 0; ic < m; ic += MC) {
-                int mc = m - ic < MC ? m - ic : MC;
+    for (int pc = 0; pc < k; pc += kblock) {
+        int kc = k - pc < kblock ? k - pc : kblock;
+        int add = pc > 0 || beta != 0.0f;
+        for (int ic = 0; ic < m; ic += MC) {
+            int mc = m - ic < MC ? m - ic : MC;
+            for (int ir = 0; ir < mc; ir += MR)
+                pack_a(ta, a, lda, ic + ir, mc - ir < MR ? mc - ir : MR, pc, kc,
+                       ap + (size_t)ir * kc);
+            for (int jr = 0; jr < n; jr += NR) {
+                int nr = n - jr < NR ? n - jr : NR;
+                const float *bb = b + (size_t)pc * ldb + jr;
+                int bld = ldb;
+                if (packb) {
+                    pack_b(tb, b, ldb, jr, nr, pc, kc, bp);
+                    bb = bp;
+                    bld = NR;
+                }
                 for (int ir = 0; ir < mc; ir += MR)
-                    pack_a(ta, a, lda, ic + ir, mc - ir < MR ? mc - ir : MR, pc, kc, ap + (size_t)ir * kc);
-                for (int jr = 0; jr < nc; jr += NR) {
-                    int nr = nc - jr < NR ? nc - jr : NR;
-                    const float *bb = packb ? bp + (size_t)jr * kc : b + (size_t)pc * ldb + jc + jr;
-                    int bld = packb ? NR : ldb;
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int mr = mc - ir < MR ? mc - ir : MR;
-                        kernel(mr, nr, kc, ap + (size_t)ir * kc, bb, bld, c + (size_t)(ic + ir) * ldc + jc + jr, ldc, add);
-                    }
-                }
+                    kernel(mc - ir < MR ? mc - ir : MR, nr, kc, ap + (size_t)ir * kc, bb, bld,
+                           c + (size_t)(ic + ir) * ldc + jr, ldc, add);
             }
-#else
-            for (int ir = 0; ir < m; ir += MR) {
-                int mr = m - ir < MR ? m - ir : MR;
-                pack_a(ta, a, lda, ir, mr, pc, kc, ap);
-                float *cr = c + (size_t)ir * ldc + jc;
-                for (int jr = 0; jr < nc; jr += NR) {
-                    int nr = nc - jr < NR ? nc - jr : NR;
-                    if (packb)
-                        kernel(mr, nr, kc, ap, bp + (size_t)jr * kc, NR, cr + jr, ldc, add);
-                    else
-                        kernel(mr, nr, kc, ap, b + (size_t)pc * ldb + jc + jr, ldb, cr + jr,
-                               ldc, add);
-                }
-            }
-#endif
         }
     }
 }

@@ -4,12 +4,12 @@
 #include <string.h>
 
 void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int sw,
-            int ph, int pw, int oh, int ow, float *cols)
+            int ph, int pw, int oh, int ow, float *cols, size_t ld)
 {
     for (int ch = 0; ch < c; ch++)
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++) {
-                float *row = cols + ((size_t)(ch * kh + ky) * kw + kx) * oh * ow;
+                float *row = cols + ((size_t)(ch * kh + ky) * kw + kx) * ld;
                 for (int oy = 0; oy < oh; oy++) {
                     int y = oy * sh - ph + ky;
                     float *out = row + (size_t)oy * ow;
@@ -18,6 +18,17 @@ void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int s
                         continue;
                     }
                     const float *in = img + ((size_t)ch * h + y) * w;
+                    if (sw == 1) { /* zeros, one contiguous run, zeros */
+                        int lo = pw - kx > 0 ? pw - kx : 0;
+                        int hi = w + pw - kx < ow ? w + pw - kx : ow;
+                        lo = lo < ow ? lo : ow;
+                        hi = hi > lo ? hi : lo;
+                        memset(out, 0, sizeof(float) * (size_t)lo);
+                        if (hi > lo)
+                            memcpy(out + lo, in + lo - pw + kx, sizeof(float) * (size_t)(hi - lo));
+                        memset(out + hi, 0, sizeof(float) * (size_t)(ow - hi));
+                        continue;
+                    }
                     for (int ox = 0; ox < ow; ox++) {
                         int x = ox * sw - pw + kx;
                         out[ox] = (x >= 0 && x < w) ? in[x] : 0.0f;
@@ -26,19 +37,26 @@ void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int s
             }
 }
 
-void col2im(const float *cols, int c, int h, int w, int kh, int kw, int sh, int sw,
-            int ph, int pw, int oh, int ow, float *img)
+void col2im(const float *cols, size_t ld, int c, int h, int w, int kh, int kw, int sh,
+            int sw, int ph, int pw, int oh, int ow, float *img)
 {
     for (int ch = 0; ch < c; ch++)
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++) {
-                const float *row = cols + ((size_t)(ch * kh + ky) * kw + kx) * oh * ow;
+                const float *row = cols + ((size_t)(ch * kh + ky) * kw + kx) * ld;
                 for (int oy = 0; oy < oh; oy++) {
                     int y = oy * sh - ph + ky;
                     if (y < 0 || y >= h)
                         continue;
                     float *out = img + ((size_t)ch * h + y) * w;
                     const float *in = row + (size_t)oy * ow;
+                    if (sw == 1) { /* the in-bounds run, as in im2col */
+                        int lo = pw - kx > 0 ? pw - kx : 0;
+                        int hi = w + pw - kx < ow ? w + pw - kx : ow;
+                        for (int ox = lo; ox < hi; ox++)
+                            out[ox - pw + kx] += in[ox];
+                        continue;
+                    }
                     for (int ox = 0; ox < ow; ox++) {
                         int x = ox * sw - pw + kx;
                         if (x >= 0 && x < w)

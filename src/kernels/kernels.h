@@ -21,14 +21,27 @@ gemm_fn gemm;        /* the fastest path this CPU supports         */
 /* Name of the path gemm() takes on this CPU: "avx512", "avx2" or "generic".
  * The environment variable CNN_SIMD=generic|avx2|avx512 caps the choice. */
 const char *gemm_path(void);
+/* The path a given CNN_SIMD value would choose (for tests). */
+const char *gemm_path_capped(const char *cap);
+
+/* C[m x n] = A[m x k] B[n x k]^T + beta C, each element one dot product of
+ * two contiguous rows (dot.c): for a matrix-vector product and for GEMMs
+ * with very few columns. */
+void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+              float *c, int ldc);
+
+/* The sum of k floats, in the same fixed order as dot_rows. */
+float sum_floats(const float *a, int k);
 
 /* Unrolls the receptive fields of one image (c x h x w) into a matrix of
- * (c*kh*kw) rows and (oh*ow) columns, zeros where the window is in padding. */
+ * (c*kh*kw) rows and (oh*ow) columns, zeros where the window is in padding.
+ * Rows are ld floats apart (ld >= oh*ow), so several images can be unrolled
+ * side by side into one wider matrix. */
 void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int sw,
-            int ph, int pw, int oh, int ow, float *cols);
+            int ph, int pw, int oh, int ow, float *cols, size_t ld);
 /* The adjoint: adds each column entry back to its pixel (img += ...). */
-void col2im(const float *cols, int c, int h, int w, int kh, int kw, int sh, int sw,
-            int ph, int pw, int oh, int ow, float *img);
+void col2im(const float *cols, size_t ld, int c, int h, int w, int kh, int kw, int sh,
+            int sw, int ph, int pw, int oh, int ow, float *img);
 
 /* The FP32 FMA peak in GFLOP/s, measured (about 0.1 s): threads_hint threads
  * (1 if less) each run independent FMA chains on the vectors of the path
