@@ -32,6 +32,9 @@ $(BUILD)/%.o: %.c include/cnn.h $(wildcard src/*.h src/*/*.h)
 	@echo "  CC  $<"
 	@$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -fPIC $(XFLAGS) -c $< -o $@
 
+# the drawing tests read tools/viz.c's layout constants: they include it
+$(BUILD)/tests/test_viz.o: tools/viz.c tools/viz.h
+
 # SIMD kernels: compiled for their instruction set, chosen at run time.
 $(BUILD)/%_avx2.o: XFLAGS = -mavx2 -mfma
 $(BUILD)/%_avx512.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma

@@ -12,6 +12,10 @@ static const struct {
     {"eval", cmd_eval, "accuracy, loss and confusion matrix of a model on test data"},
     {"predict", cmd_predict, "classify image files with a model"},
     {"summary", cmd_summary, "the layers, shapes, parameters and FLOPs of a network"},
+    {"show", cmd_show, "feature maps, filters and probabilities of a model for one image"},
+    {"report", cmd_report, "one HTML page: layers, curves, filters, maps, confusion, mistakes"},
+    {"xo", cmd_xo, "the X-or-O walkthrough of how a CNN sees, by the real layers"},
+    {"bench", cmd_bench, "training and inference speed, latency, memory of the reference nets"},
 };
 
 static int usage(FILE *to)
@@ -40,6 +44,5 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 2, argv + 2);
-    cli_error(EXIT_USAGE, "unknown command '%s'", argv[1]);
-    return usage(stderr);
+    return cli_error(EXIT_USAGE, "unknown command '%s' (see cnn --help)", argv[1]);
 }

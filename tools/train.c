@@ -2,6 +2,7 @@
  * end.  A run stopped at any moment resumes (--resume) to the same weights as
  * an uninterrupted one. */
 #include "cli.h"
+#include "viz.h"
 
 #include <libgen.h>
 #include <math.h>
@@ -31,6 +32,7 @@ static const char HELP[] =
     "  --seed N           seed for weights and shuffling [1]\n"
     "  --out MODEL        where to save the model [model.cnn]\n"
     "  --checkpoint FILE  checkpoint after each epoch [MODEL.ckpt]\n"
+    "                     (and a chart of the curves: MODEL.curves.png)\n"
     "  --resume           continue from the checkpoint\n"
     "  --threads N        threads (results are identical for any N)\n"
     "  --json             one JSON line of metrics per epoch on stdout\n"
@@ -217,6 +219,8 @@ int cmd_train(int argc, char **argv)
     char ckpt[4096];
     const char *ckpt_opt = cli_value(opts, nopts, "checkpoint");
     snprintf(ckpt, sizeof ckpt, "%s%s", ckpt_opt ? ckpt_opt : out, ckpt_opt ? "" : ".ckpt");
+    char curves[4096 + 16]; /* loss and accuracy per epoch, redrawn each epoch */
+    snprintf(curves, sizeof curves, "%s.curves.png", out);
 
     int rc = EXIT_FAIL;
     cnn_error err;
@@ -294,6 +298,10 @@ int cmd_train(int argc, char **argv)
         meta.loss = (float)vm.loss;
         meta.created = (int64_t)time(NULL);
         if (cnn_model_save(ckpt, net, &meta, opt, &err)) {
+            cli_error(EXIT_FAIL, "%s", err.msg);
+            goto done;
+        }
+        if (viz_curves_png(curves, meta.history, meta.history_count, &err)) {
             cli_error(EXIT_FAIL, "%s", err.msg);
             goto done;
         }

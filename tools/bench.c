@@ -1,0 +1,620 @@
+/* cnn bench: how fast the reference networks train and run, measured the way
+ * the PyTorch peer (../shared/bench/torch_ref.py) measures itself, so the two
+ * can be put side by side.
+ *
+ * Each (network, thread count) is measured in a fresh process (this program
+ * re-executed with --child): peak resident memory is a per-process high-water
+ * mark, and a fresh OpenMP runtime keeps one run's thread pool out of the
+ * next one's figures.
+ *
+ * FLOPs are counted as common.py counts them: 2 per multiply-add of the conv
+ * and dense layers only; training = 3 x forward.
+ *
+ * The per-layer profile drives the layers one by one through their private
+ * function tables (src/layer.h): it is the one place the tool looks inside
+ * the library, and only to time what cnn_forward and cnn_backward run. */
+#include "cli.h"
+#include "kernels/kernels.h"
+#include "layer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char HELP[] =
+    "usage: cnn bench [--net seed|lenet|convnet|all] [--threads N|N,M,...] [OPTIONS]\n"
+    "\n"
+    "Trains one epoch, then measures test accuracy, batch-256 inference,\n"
+    "batch-1 latency, peak memory and GFLOP/s against the FP32 FMA peak; each\n"
+    "network and thread count in its own process.\n"
+    "\n"
+    "  --net NAME       seed, lenet, convnet or all [all]\n"
+    "  --threads LIST   thread counts, e.g. 2 or 1,2 [the CPUs online]\n"
+    "  --data DIR       MNIST-style IDX folder [../shared/data/mnist if present,\n"
+    "                   else " CLI_DEFAULT_DATA "]\n"
+    "  --train-n N      training images for the timed epoch [60000]\n"
+    "  --lat-n N        single-image forwards for the latency [2000]\n"
+    "  --infer-reps N   timed batch-256 passes over the test set [5]\n"
+    "  --no-layers      skip the per-layer profile\n"
+    "  --seed N         seed for weights and shuffling [1]\n"
+    "  --json           one JSON line per network and thread count\n";
+
+enum { INFER_BATCH = 256, WARM_LAT = 100, MAX_THREAD_LIST = 16 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v; the median as Python's statistics.median takes it. */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int is_idx_dir(const char *dir)
+{
+    char p[4096 + 64];
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
+    if (access(p, R_OK) == 0)
+        return 1;
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", dir);
+    return access(p, R_OK) == 0;
+}
+
+/* ../shared/data/mnist next to the repository (from the working directory,
+ * then from where this program lives: REPO/build/cnn), else Fashion-MNIST. */
+static const char *default_data(char *buf, size_t size)
+{
+    if (is_idx_dir("../shared/data/mnist"))
+        return "../shared/data/mnist";
+    char exe[2048];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        for (int up = 0; up < 2; up++) { /* strip "cnn", then "build" */
+            char *slash = strrchr(exe, '/');
+            if (slash)
+                *slash = '\0';
+        }
+        int w = snprintf(buf, size, "%s/../shared/data/mnist", exe);
+        if (w > 0 && (size_t)w < size && is_idx_dir(buf))
+            return buf;
+    }
+    return CLI_DEFAULT_DATA;
+}
+
+/* ---- the per-layer profile ---------------------------------------------- */
+
+static const layer_ops *ops_of(cnn_layer_kind kind)
+{
+    switch (kind) {
+    case CNN_CONV: return &conv_ops;
+    case CNN_RELU: case CNN_LEAKY_RELU: case CNN_SIGMOID: case CNN_TANH: return &activation_ops;
+    case CNN_MAXPOOL: case CNN_AVGPOOL: case CNN_SUMPOOL: return &pool_ops;
+    case CNN_DENSE: return &dense_ops;
+    case CNN_DROPOUT: return &dropout_ops;
+    case CNN_FLATTEN: return &flatten_ops;
+    case CNN_SOFTMAX: return &softmax_ops;
+    default: return NULL;
+    }
+}
+
+typedef struct {
+    int count, batch;
+    double fwd_us[64], bwd_us[64]; /* per batch */
+    double flops[64];              /* forward, per image, conv and dense only */
+    int has_dx[64];
+} profile;
+
+/* Times each layer's forward (and backward, if with_backward) over batches of
+ * n test images, with the network's current weights; the layers get their own
+ * buffers, set up exactly as cnn_net_init sets them up.  Repeats for about
+ * budget seconds and keeps the mean per batch. */
+static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int threads,
+                          int with_backward, double budget, profile *out)
+{
+    int count = cnn_net_layers(net);
+    if (count > 64)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->count = count;
+    out->batch = n;
+    layer *ls = calloc((size_t)count, sizeof *ls);
+    float **act = calloc((size_t)count, sizeof *act);
+    size_t widest = 0;
+    uint64_t step = 0;
+    float *params = cnn_net_params(net), *grads = cnn_net_grads(net);
+    int ok = ls && act;
+    cnn_error err;
+    for (int i = 0; ok && i < count; i++) {
+        layer *l = &ls[i];
+        l->spec = cnn_net_layer(net, i);
+        l->ops = ops_of(l->spec.kind);
+        l->in = i ? ls[i - 1].out : cnn_net_input_shape(net);
+        l->max_batch = n;
+        l->threads = threads;
+        l->step = &step;
+        l->seed = 1;
+        if (!l->ops || l->ops->setup(l, &err)) {
+            ok = 0;
+            break;
+        }
+        l->w = cnn_net_layer_weights(net, i);
+        l->b = cnn_net_layer_bias(net, i);
+        l->dw = l->w ? grads + (l->w - params) : NULL;
+        l->db = l->b ? grads + (l->b - params) : NULL;
+        if (l->scratch_bytes && !(l->scratch = aligned_alloc(64, (l->scratch_bytes + 63) & ~(size_t)63)))
+            ok = 0;
+        size_t size = cnn_shape_size(l->out);
+        widest = size > widest ? size : widest;
+        if (!(act[i] = malloc(sizeof(float) * size * (size_t)n)))
+            ok = 0;
+        if (l->spec.kind == CNN_CONV || l->spec.kind == CNN_DENSE)
+            out->flops[i] = cnn_net_layer_flops(net, i);
+        out->has_dx[i] = i > 0;
+    }
+    size_t in_size = cnn_shape_size(cnn_net_input_shape(net));
+    float *x = ok ? malloc(sizeof(float) * in_size * (size_t)n) : NULL;
+    float *delta[2] = {ok ? malloc(sizeof(float) * widest * (size_t)n) : NULL,
+                       ok ? malloc(sizeof(float) * widest * (size_t)n) : NULL};
+    uint8_t *labels = ok ? malloc((size_t)n) : NULL;
+    ok = ok && x && delta[0] && delta[1] && labels;
+    if (ok) {
+        float mean, std;
+        cnn_net_normalization(net, &mean, &std);
+        int take = n < test->n ? n : test->n, have = 0;
+        while (have < n) { /* repeat the test set if the batch is larger */
+            int m = n - have < take ? n - have : take;
+            cnn_dataset_batch(test, NULL, 0, m, mean, std, x + (size_t)have * in_size,
+                              labels + have);
+            have += m;
+        }
+        /* rep -1 is a warm-up: it takes the first-touch page faults of the
+         * fresh buffers, which the network's own workspace pays only once */
+        double start = now();
+        int reps = -1;
+        while (reps < 3 || (now() - start < budget && reps < 100000)) {
+            if (reps == 0) {
+                memset(out->fwd_us, 0, sizeof out->fwd_us);
+                memset(out->bwd_us, 0, sizeof out->bwd_us);
+            }
+            const float *in = x;
+            for (int i = 0; i < count; i++) {
+                double t0 = now();
+                ls[i].ops->forward(&ls[i], in, act[i], n, with_backward);
+                out->fwd_us[i] += now() - t0;
+                in = act[i];
+            }
+            if (with_backward && ls[count - 1].spec.kind == CNN_SOFTMAX) {
+                int k = (int)cnn_shape_size(ls[count - 1].out), cur = 0;
+                double t0 = now();
+                softmax_cross_entropy_grad(act[count - 1], labels, n, k, delta[cur]);
+                out->bwd_us[count - 1] += now() - t0;
+                for (int i = count - 2; i >= 0; i--) {
+                    t0 = now();
+                    ls[i].ops->backward(&ls[i], i ? act[i - 1] : x, act[i], delta[cur],
+                                        i ? delta[1 - cur] : NULL, n);
+                    out->bwd_us[i] += now() - t0;
+                    cur = 1 - cur;
+                }
+            }
+            reps++;
+        }
+        for (int i = 0; i < count; i++) {
+            out->fwd_us[i] *= 1e6 / reps;
+            out->bwd_us[i] *= 1e6 / reps;
+        }
+    }
+    for (int i = 0; ls && act && i < count; i++) {
+        free(ls[i].scratch);
+        free(act[i]);
+    }
+    free(ls), free(act), free(x), free(delta[0]), free(delta[1]), free(labels);
+    return ok ? 0 : -1;
+}
+
+/* ---- one network, one thread count (the child process) ------------------- */
+
+typedef struct {
+    const char *net, *data;
+    int threads, train_n, lat_n, infer_reps, layers, json;
+    uint64_t seed;
+} bench_opts;
+
+typedef struct {
+    double load1, peak, train_s, train_ips, acc, infer_best, infer_med, lat_med, lat_p90;
+    double fwd_flops, step_us, data_us;
+    long rss_kb;
+    int train_images, test_images, batch;
+    cnn_train_config cfg;
+    profile train_prof, lat_prof;
+    int have_prof;
+} bench_result;
+
+static const char *opt_name(cnn_optimizer o)
+{
+    return o == CNN_SGD ? "sgd" : o == CNN_MOMENTUM ? "momentum" : "adam";
+}
+
+/* conv layers during training: forward + weight gradient + (but for the first
+ * layer) input gradient, per the profile at the training batch. */
+static double conv_train_gflops(const profile *p, const cnn_net *net)
+{
+    double flops = 0, us = 0;
+    for (int i = 0; i < p->count; i++) {
+        if (cnn_net_layer(net, i).kind != CNN_CONV)
+            continue;
+        flops += p->flops[i] * p->batch * (2 + p->has_dx[i]);
+        us += p->fwd_us[i] + p->bwd_us[i];
+    }
+    return us > 0 ? flops / us * 1e-3 : 0;
+}
+
+static void print_json(const bench_opts *o, const bench_result *r, const cnn_net *net)
+{
+    double train_gf = r->train_ips * 3 * r->fwd_flops * 1e-9;
+    double infer_gf = r->infer_best * r->fwd_flops * 1e-9;
+    printf("{\"peer\":\"cnn\",\"net\":\"%s\",\"threads\":%d,\"simd\":\"%s\",\"data\":\"%s\","
+           "\"batch\":%d,\"opt\":\"%s\",\"lr\":%g,\"train_images\":%d,\"train_s\":%.4f,"
+           "\"train_ips\":%.1f,\"acc_test\":%.4f,\"infer_b256_ips_best\":%.1f,"
+           "\"infer_b256_ips_median\":%.1f,\"lat_b1_us_median\":%.2f,\"lat_b1_us_p90\":%.2f,"
+           "\"rss_kb\":%ld,\"train_gflops\":%.3f,\"infer_gflops\":%.3f,\"peak_gflops\":%.1f,"
+           "\"train_peak_pct\":%.2f,\"infer_peak_pct\":%.2f,\"load1\":%.2f",
+           o->net, o->threads, gemm_path(), o->data, r->batch, opt_name(r->cfg.optimizer),
+           r->cfg.lr, r->train_images, r->train_s, r->train_ips, r->acc, r->infer_best,
+           r->infer_med, r->lat_med, r->lat_p90, r->rss_kb, train_gf, infer_gf, r->peak,
+           100 * train_gf / r->peak, 100 * infer_gf / r->peak, r->load1);
+    if (r->have_prof) {
+        double conv = conv_train_gflops(&r->train_prof, net);
+        printf(",\"conv_train_gflops\":%.3f,\"conv_peak_pct\":%.2f,\"step_us\":%.2f,"
+               "\"data_us\":%.2f,\"layers\":[",
+               conv, 100 * conv / r->peak, r->step_us, r->data_us);
+        for (int i = 0; i < r->train_prof.count; i++)
+            printf("%s{\"kind\":\"%s\",\"fwd_us\":%.2f,\"bwd_us\":%.2f,\"fwd_b1_us\":%.2f}",
+                   i ? "," : "", cnn_layer_name(cnn_net_layer(net, i).kind),
+                   r->train_prof.fwd_us[i], r->train_prof.bwd_us[i], r->lat_prof.fwd_us[i]);
+        printf("]");
+    }
+    printf("}\n");
+}
+
+static void print_text(const bench_opts *o, const bench_result *r, const cnn_net *net)
+{
+    double train_gf = r->train_ips * 3 * r->fwd_flops * 1e-9;
+    double infer_gf = r->infer_best * r->fwd_flops * 1e-9;
+    printf("%s: %d thread%s, %s, FP32 FMA peak %.1f GFLOP/s, load %.2f\n", o->net, o->threads,
+           o->threads == 1 ? "" : "s", gemm_path(), r->peak, r->load1);
+    printf("  data           %s (%d training, %d test images)\n", o->data, r->train_images,
+           r->test_images);
+    printf("  training       %.0f img/s (%s lr %g, batch %d; %.2f s)  %.2f GFLOP/s = %.1f%% of "
+           "peak\n",
+           r->train_ips, opt_name(r->cfg.optimizer), r->cfg.lr, r->batch, r->train_s, train_gf,
+           100 * train_gf / r->peak);
+    printf("  test accuracy  %.2f%%\n", 100 * r->acc);
+    printf("  inference b256 best %.0f img/s, median %.0f img/s  %.2f GFLOP/s = %.1f%% of peak\n",
+           r->infer_best, r->infer_med, infer_gf, 100 * infer_gf / r->peak);
+    printf("  latency b1     median %.1f us, p90 %.1f us\n", r->lat_med, r->lat_p90);
+    printf("  peak memory    %.1f MiB (%ld kB)\n", r->rss_kb / 1024.0, r->rss_kb);
+    if (!r->have_prof) {
+        fflush(stdout);
+        return;
+    }
+    const profile *p = &r->train_prof;
+    double total = r->step_us + r->data_us;
+    for (int i = 0; i < p->count; i++)
+        total += p->fwd_us[i] + p->bwd_us[i];
+    double epoch_us = r->train_s * 1e6 / ((r->train_images + r->batch - 1) / r->batch);
+    printf("  per layer, training batch %d (us per batch; GFLOP/s of conv and dense):\n",
+           p->batch);
+    printf("    %-3s %-8s %10s %10s %6s %9s %9s %11s\n", "#", "layer", "forward", "backward",
+           "share", "fwd GF/s", "bwd GF/s", "fwd b1 us");
+    for (int i = 0; i < p->count; i++) {
+        double f = p->flops[i] * p->batch;
+        printf("    %-3d %-8s %10.1f %10.1f %5.1f%%", i + 1,
+               cnn_layer_name(cnn_net_layer(net, i).kind), p->fwd_us[i], p->bwd_us[i],
+               100 * (p->fwd_us[i] + p->bwd_us[i]) / total);
+        if (f > 0)
+            printf(" %9.2f %9.2f", f / p->fwd_us[i] * 1e-3,
+                   f * (1 + p->has_dx[i]) / p->bwd_us[i] * 1e-3);
+        else
+            printf(" %9s %9s", "", "");
+        printf(" %11.2f\n", r->lat_prof.fwd_us[i]);
+    }
+    printf("    optimiser step %.1f us, batch conversion %.1f us; sum %.1f us vs %.1f us "
+           "per batch in the epoch\n",
+           r->step_us, r->data_us, total, epoch_us);
+    double conv = conv_train_gflops(p, net);
+    printf("    conv layers in training: %.2f GFLOP/s = %.1f%% of peak\n", conv,
+           100 * conv / r->peak);
+    fflush(stdout);
+}
+
+static int run_one(const bench_opts *o)
+{
+#ifdef _OPENMP
+    omp_set_num_threads(o->threads);
+#endif
+    bench_result r;
+    memset(&r, 0, sizeof r);
+    double load[1] = {0};
+    if (getloadavg(load, 1) == 1)
+        r.load1 = load[0];
+    cnn_train_config cfg;
+    cnn_net *net = cli_load_net(o->net, &cfg, NULL, NULL);
+    if (!net)
+        return EXIT_FAIL;
+    /* one epoch at the preset's learning rate, as the peer runs it */
+    cfg.schedule = CNN_CONSTANT;
+    r.cfg = cfg;
+    r.batch = cfg.batch;
+    int rc = EXIT_FAIL;
+    cnn_error err;
+    cnn_optim *opt = NULL;
+    cnn_dataset train = {0}, test = {0};
+    float *x = NULL;
+    uint8_t *labels = NULL;
+    double *lat = NULL;
+    cnn_shape in = cnn_net_input_shape(net);
+    size_t in_size = cnn_shape_size(in);
+    if (cli_load_data(o->data, "train", (size_t)o->train_n, in, &train) ||
+        cli_load_data(o->data, "test", 0, in, &test))
+        goto done;
+    int max_batch = cfg.batch > INFER_BATCH ? cfg.batch : INFER_BATCH;
+    if (cnn_net_init(net, max_batch, o->seed, &err) || !(opt = cnn_optim_new(net, &cfg, &err))) {
+        cli_error(EXIT_FAIL, "%s", err.msg);
+        goto done;
+    }
+    for (int i = 0; i < cnn_net_layers(net); i++) {
+        cnn_layer_kind k = cnn_net_layer(net, i).kind;
+        if (k == CNN_CONV || k == CNN_DENSE)
+            r.fwd_flops += cnn_net_layer_flops(net, i);
+    }
+    r.train_images = train.n;
+    r.test_images = test.n;
+
+    /* training: one epoch */
+    cnn_metrics tm;
+    double t0 = now();
+    if (cnn_train_epoch(net, opt, &train, 0, cfg.batch, o->seed, NULL, NULL, &tm, &err)) {
+        cli_error(EXIT_FAIL, "training: %s", err.msg);
+        goto done;
+    }
+    r.train_s = now() - t0;
+    r.train_ips = train.n / r.train_s;
+    cnn_metrics vm;
+    if (cnn_evaluate(net, &test, &vm, NULL, &err)) {
+        cli_error(EXIT_FAIL, "%s", err.msg);
+        goto done;
+    }
+    r.acc = vm.accuracy;
+
+    /* inference at batch 256: forwards only are timed, the byte-to-float
+     * conversion of each batch is not (the peer converts the set up front) */
+    float mean, std;
+    cnn_net_normalization(net, &mean, &std);
+    x = malloc(sizeof(float) * in_size * INFER_BATCH);
+    labels = malloc(INFER_BATCH);
+    int reps = o->infer_reps;
+    lat = malloc(sizeof(double) * (size_t)(o->lat_n > reps ? o->lat_n : reps));
+    if (!x || !labels || !lat) {
+        cli_error(EXIT_FAIL, "out of memory");
+        goto done;
+    }
+    for (int pass = -1; pass < reps; pass++) { /* pass -1: warm-up */
+        double t = 0;
+        for (int first = 0; first < test.n; first += INFER_BATCH) {
+            int n = test.n - first < INFER_BATCH ? test.n - first : INFER_BATCH;
+            cnn_dataset_batch(&test, NULL, first, n, mean, std, x, labels);
+            double s = now();
+            cnn_forward(net, x, n, 0, &err);
+            t += now() - s;
+        }
+        if (pass >= 0)
+            lat[pass] = t;
+    }
+    r.infer_med = test.n / median(lat, reps);
+    r.infer_best = test.n / lat[0];
+
+    /* latency: single images, after a warm-up */
+    for (int i = 0; i < WARM_LAT + o->lat_n; i++) {
+        int j = (i < WARM_LAT ? i : i - WARM_LAT) % test.n;
+        cnn_dataset_batch(&test, NULL, j, 1, mean, std, x, labels);
+        double s = now();
+        cnn_forward(net, x, 1, 0, &err);
+        if (i >= WARM_LAT)
+            lat[i - WARM_LAT] = (now() - s) * 1e6;
+    }
+    qsort(lat, (size_t)o->lat_n, sizeof *lat, cmp_double);
+    r.lat_med = lat[o->lat_n / 2];
+    r.lat_p90 = lat[(int)(o->lat_n * 0.9)];
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r.rss_kb = ru.ru_maxrss; /* before the profile, which has buffers of its own */
+    r.peak = fp32_peak_gflops(o->threads);
+
+    if (o->layers) {
+        double budget = 0.5;
+        if (profile_layers(net, &test, cfg.batch, o->threads, 1, budget, &r.train_prof) ||
+            profile_layers(net, &test, 1, o->threads, 0, 0.2, &r.lat_prof)) {
+            cli_error(EXIT_FAIL, "the per-layer profile could not be set up");
+            goto done;
+        }
+        /* the optimiser step and the batch conversion, the rest of a batch */
+        int n = 0;
+        double s = now();
+        do {
+            cnn_optim_step(opt, net, 0);
+            n++;
+        } while (now() - s < 0.1);
+        r.step_us = (now() - s) * 1e6 / n;
+        float *bx = malloc(sizeof(float) * in_size * (size_t)cfg.batch);
+        uint8_t *bl = malloc((size_t)cfg.batch);
+        int *order = malloc(sizeof(int) * (size_t)train.n);
+        if (bx && bl && order) {
+            for (int i = 0; i < train.n; i++)
+                order[i] = (int)(((uint64_t)i * 7919) % (uint64_t)train.n);
+            int b = cfg.batch < train.n ? cfg.batch : train.n;
+            n = 0;
+            s = now();
+            do {
+                cnn_dataset_batch(&train, order, (n * b) % (train.n - b + 1), b, mean, std, bx,
+                                  bl);
+                n++;
+            } while (now() - s < 0.05);
+            r.data_us = (now() - s) * 1e6 / n;
+        }
+        free(bx), free(bl), free(order);
+        r.have_prof = 1;
+    }
+    if (o->json)
+        print_json(o, &r, net);
+    else
+        print_text(o, &r, net);
+    rc = 0;
+done:
+    free(x), free(labels), free(lat);
+    cnn_dataset_free(&train);
+    cnn_dataset_free(&test);
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+    return rc;
+}
+
+/* ---- the parent: one child per (network, thread count) ------------------- */
+
+static int parse_threads(const char *v, int *list, int max)
+{
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        char *end;
+        long t = strtol(p, &end, 10);
+        if (end == p || t < 1 || t > 1024 || n == max || (*end && *end != ','))
+            return -1;
+        list[n++] = (int)t;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static int spawn(char **args)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return cli_error(EXIT_FAIL, "bench: cannot start a child process");
+    if (pid == 0) {
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+        return EXIT_FAIL;
+    return WEXITSTATUS(status);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    cli_option opts[] = {
+        {"help", 0, NULL},       {"net", 1, NULL},      {"threads", 1, NULL},
+        {"data", 1, NULL},       {"train-n", 1, NULL},  {"lat-n", 1, NULL},
+        {"infer-reps", 1, NULL}, {"no-layers", 0, NULL}, {"seed", 1, NULL},
+        {"json", 0, NULL},       {"child", 0, NULL},
+    };
+    int nopts = sizeof opts / sizeof opts[0], npos;
+    const char *pos[1];
+    if (cli_parse("bench", argc, argv, opts, nopts, pos, 0, &npos))
+        return EXIT_USAGE;
+    if (cli_flag(opts, nopts, "help")) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    long train_n = 60000, lat_n = 2000, infer_reps = 5, seed = 1;
+    if (cli_int(opts, nopts, "train-n", 1, 1L << 30, &train_n) ||
+        cli_int(opts, nopts, "lat-n", 1, 10000000, &lat_n) ||
+        cli_int(opts, nopts, "infer-reps", 1, 1000, &infer_reps) ||
+        cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed))
+        return EXIT_USAGE;
+    const char *net = cli_value(opts, nopts, "net");
+    net = net ? net : "all";
+    const char *nets[3] = {"seed", "lenet", "convnet"};
+    int nnets = 3;
+    if (strcmp(net, "all") != 0) {
+        if (strcmp(net, "seed") && strcmp(net, "lenet") && strcmp(net, "convnet"))
+            return cli_error(EXIT_USAGE, "--net: expected seed, lenet, convnet or all, got '%s'",
+                             net);
+        nets[0] = net;
+        nnets = 1;
+    }
+    int threads[MAX_THREAD_LIST], nthreads = 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    threads[0] = cpus > 0 ? (int)cpus : 1;
+    const char *tv = cli_value(opts, nopts, "threads");
+    if (tv && (nthreads = parse_threads(tv, threads, MAX_THREAD_LIST)) < 1)
+        return cli_error(EXIT_USAGE, "--threads: expected N or a list such as 1,2, got '%s'",
+                         tv);
+    char data_buf[4096];
+    const char *data = cli_value(opts, nopts, "data");
+    data = data ? data : default_data(data_buf, sizeof data_buf);
+
+    if (cli_flag(opts, nopts, "child")) {
+        if (nnets != 1 || nthreads != 1)
+            return cli_error(EXIT_USAGE, "bench --child: one --net and one --threads");
+        bench_opts o = {nets[0], data, threads[0], (int)train_n, (int)lat_n, (int)infer_reps,
+                        !cli_flag(opts, nopts, "no-layers"), cli_flag(opts, nopts, "json"),
+                        (uint64_t)seed};
+        return run_one(&o);
+    }
+    int rc = 0;
+    for (int i = 0; i < nnets; i++)
+        for (int t = 0; t < nthreads; t++) {
+            char tbuf[16], nbuf[16], lbuf[16], rbuf[16], sbuf[16];
+            snprintf(tbuf, sizeof tbuf, "%d", threads[t]);
+            snprintf(nbuf, sizeof nbuf, "%ld", train_n);
+            snprintf(lbuf, sizeof lbuf, "%ld", lat_n);
+            snprintf(rbuf, sizeof rbuf, "%ld", infer_reps);
+            snprintf(sbuf, sizeof sbuf, "%ld", seed);
+            char *args[24];
+            int a = 0;
+            args[a++] = "cnn";
+            args[a++] = "bench";
+            args[a++] = "--child";
+            args[a++] = "--net", args[a++] = (char *)nets[i];
+            args[a++] = "--threads", args[a++] = tbuf;
+            args[a++] = "--data", args[a++] = (char *)data;
+            args[a++] = "--train-n", args[a++] = nbuf;
+            args[a++] = "--lat-n", args[a++] = lbuf;
+            args[a++] = "--infer-reps", args[a++] = rbuf;
+            args[a++] = "--seed", args[a++] = sbuf;
+            if (cli_flag(opts, nopts, "json"))
+                args[a++] = "--json";
+            if (cli_flag(opts, nopts, "no-layers"))
+                args[a++] = "--no-layers";
+            args[a] = NULL;
+            int child = spawn(args);
+            if (child) {
+                cli_error(EXIT_FAIL, "bench: %s on %d thread(s) failed", nets[i], threads[t]);
+                rc = EXIT_FAIL;
+            }
+        }
+    return rc;
+}
