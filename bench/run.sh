@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# cnn against PyTorch, in one go: `cnn bench --json` for seed, lenet and
+# convnet on 2 threads and on 1, the PyTorch peer (../shared/bench/torch_ref.py)
+# on 1 and 2 threads, NCHW and channels-last, then a table of ratios and the
+# issue's targets, each PASS or FAIL.  Raw JSON lines: bench/results/.
+#
+#   bench/run.sh [--quick] [--repeat R] [--nets "seed lenet convnet"]
+#                [--threads "2 1"] [--no-torch] [--train-n N] [--table FILE.jsonl]
+#
+#   --quick      10000 training images instead of 60000 (about 3 min with the
+#                peer instead of about 9; cnn alone ~1 min vs ~2)
+#   --repeat R   run every configuration R times; the table keeps the best
+#   --table F    only print the table of an earlier run's JSON lines
+#
+# Figures drift on a shared machine: the load average is recorded with every
+# line; run when `uptime` shows the machine idle, or use --repeat.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+train_n=60000 repeat=1 nets="seed lenet convnet" threads="2 1" torch=1 table_only=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) train_n=10000 ;;
+    --train-n) train_n=$2; shift ;;
+    --repeat) repeat=$2; shift ;;
+    --nets) nets=$2; shift ;;
+    --threads) threads=$2; shift ;;
+    --no-torch) torch= ;;
+    --table) table_only=$2; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# The table: per net, cnn's best thread count against PyTorch's best
+# configuration for each figure (its fastest, its smallest), then the targets.
+table() {
+    /usr/bin/python3 - "$1" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def best(rs, key, low=False):
+    rs = [r for r in rs if key in r]
+    if not rs:
+        return None, None
+    r = (min if low else max)(rs, key=lambda r: r[key])
+    return r[key], r
+def cfg(r):
+    if r is None:
+        return "-"
+    return "%dt%s" % (r["threads"], " cl" if r.get("layout") == "channels_last" else "")
+def fmt(v, unit=""):
+    return "-" if v is None else ("%.0f%s" % (v, unit) if v >= 100 else "%.3g%s" % (v, unit))
+results = []
+def target(name, ok, text):
+    results.append((name, ok, text))
+print()
+print("%-8s %-22s %14s %-6s %14s %-7s %8s" % ("net", "figure", "cnn", "", "pytorch best", "", "ratio"))
+for net in ("seed", "lenet", "convnet"):
+    c = [r for r in rows if r.get("peer") == "cnn" and r["net"] == net]
+    t = [r for r in rows if r.get("peer") == "pytorch" and r["net"] == net]
+    if not c:
+        continue
+    figs = [("train img/s", "train_ips", False), ("infer b256 img/s", "infer_b256_ips_best", False),
+            ("latency b1 us (med)", "lat_b1_us_median", True), ("latency b1 us (p90)", "lat_b1_us_p90", True),
+            ("peak RSS MiB", "rss_kb", True), ("test accuracy", "acc_test", False),
+            ("train GFLOP/s", "train_gflops", False), ("infer GFLOP/s", "infer_gflops", False)]
+    ratio = {}
+    for label, key, low in figs:
+        cv, cr = best(c, key, low)
+        tv, tr = best(t, key, low)
+        scale = 1 / 1024 if key == "rss_kb" else 1
+        rt = None
+        if cv and tv:
+            rt = tv / cv if low else cv / tv
+        ratio[key] = rt
+        print("%-8s %-22s %14s %-6s %14s %-7s %8s" % (
+            net, label, fmt(cv and cv * scale), cfg(cr), fmt(tv and tv * scale), cfg(tr),
+            "-" if rt is None else "%.2fx" % rt))
+    pk, pr = best(c, "peak_gflops")
+    cp, cr = best(c, "conv_peak_pct")
+    print("%-8s %-22s %14s %-6s (FP32 FMA peak %s GFLOP/s, %s; conv layers in training %s%% of peak)" % (
+        net, "simd", c[0]["simd"], "", fmt(pk), cfg(pr), fmt(cp)))
+    by_t = {}
+    for r in c:
+        by_t[r["threads"]] = max(by_t.get(r["threads"], 0), r["train_ips"])
+    scal = by_t[2] / by_t[1] if 1 in by_t and 2 in by_t else None
+    if scal:
+        print("%-8s %-22s %14s" % (net, "train 2t/1t scaling", "%.2fx" % scal))
+    loads = sorted(r.get("load1", 0) for r in rows if r["net"] == net)
+    print("%-8s %-22s %14s" % (net, "load avg (min..max)", "%.2f..%.2f" % (loads[0], loads[-1])))
+    print()
+    def tgt(name, key, want):
+        v = ratio.get(key)
+        target(name, None if v is None else v >= want, "%s >= %gx" % ("-" if v is None else "%.2fx" % v, want))
+    if net == "seed":
+        tgt("N1 seed training vs PyTorch", "train_ips", 20)
+        tgt("N1 seed latency vs PyTorch", "lat_b1_us_median", 8)
+    if net == "lenet":
+        tgt("N2 lenet training vs PyTorch", "train_ips", 4)
+    if net == "convnet":
+        tgt("N3 convnet training vs PyTorch", "train_ips", 2)
+        target("N3 convnet conv layers % of FP32 peak", None if cp is None else cp >= 50,
+               "%s%% >= 50%%" % fmt(cp))
+        tgt("N3 convnet inference b256 vs PyTorch", "infer_b256_ips_best", 2.5)
+        tgt("N3 convnet peak memory vs PyTorch", "rss_kb", 5)
+    if net in ("lenet", "convnet"):
+        target("%s training 2t/1t scaling" % net, None if scal is None else scal >= 1.8,
+               "%s >= 1.8x" % ("-" if scal is None else "%.2fx" % scal))
+print("targets:")
+for name, ok, text in results:
+    print("  %-4s %-40s %s" % ("-" if ok is None else "PASS" if ok else "FAIL", name, text))
+PY
+}
+if [ -n "$table_only" ]; then table "$table_only"; exit; fi
+
+# the dataset: real MNIST next to the repository if present, else Fashion-MNIST
+if [ -e "$repo/../shared/data/mnist/train-images-idx3-ubyte.gz" ] ||
+   [ -e "$repo/../shared/data/mnist/train-images-idx3-ubyte" ]; then
+    data_dir=$(cd "$repo/../shared/data/mnist" && pwd) torch_data=mnist
+else
+    data_dir=/usr/share/datasets/fashion-mnist torch_data=fashion
+fi
+peer=$repo/../shared/bench/torch_ref.py
+if [ -n "$torch" ]; then
+    missing=
+    [ -f "$peer" ] || missing="$missing $peer"
+    /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || missing="$missing python3-torch/python3-numpy"
+    ls /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas*.so* >/dev/null 2>&1 ||
+        ls /usr/lib/*/openblas-pthread/libopenblas*.so* >/dev/null 2>&1 || missing="$missing libopenblas0-pthread"
+    [ -x /usr/bin/time ] || missing="$missing time"
+    if [ -n "$missing" ]; then
+        echo "run.sh: the PyTorch peer needs:$missing" >&2
+        echo "  apt-get install -y python3-torch python3-numpy libopenblas0-pthread time" >&2
+        echo "  (or run with --no-torch for cnn's figures alone)" >&2
+        exit 1
+    fi
+fi
+
+# a private copy of the binary: others may rebuild ./cnn while this runs
+make -C "$repo" -s >/dev/null
+mkdir -p "$here/results"
+stamp=$(date +%Y%m%d-%H%M%S)
+out="$here/results/run-$stamp.jsonl"
+bin=$(mktemp -d)/cnn
+cp "$repo/build/cnn" "$bin"
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+load() { cut -d' ' -f1 /proc/loadavg; }
+start=$(date +%s)
+echo "# $(date -Is) $(uname -n) $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(load); data $data_dir; train-n $train_n" >&2
+
+for r in $(seq "$repeat"); do
+    for net in $nets; do
+        for t in $threads; do
+            echo "cnn bench --net $net --threads $t (load $(load))" >&2
+            "$bin" bench --json --net "$net" --threads "$t" --data "$data_dir" --train-n "$train_n" >>"$out"
+        done
+        [ -n "$torch" ] || continue
+        for t in $threads; do
+            for layout in "" --channels-last; do
+                echo "torch_ref.py --net $net --threads $t $layout (load $(load))" >&2
+                l0=$(load)
+                tf=$(mktemp)
+                line=$(/usr/bin/time -f %M -o "$tf" /usr/bin/python3 "$peer" --net "$net" --threads "$t" \
+                       --data "$torch_data" --train-n "$train_n" $layout | tail -1)
+                rss=$(tail -1 "$tf"); rm -f "$tf"
+                # the peer reports no memory figure: its peak RSS comes from time(1)
+                echo "${line%\}}, \"rss_kb\": $rss, \"load1\": $l0}" >>"$out"
+            done
+        done
+    done
+done
+echo "# $(( $(date +%s) - start )) s, load $(load) at the end; raw: $out" >&2
+table "$out"
