@@ -105,6 +105,24 @@ static int pnm_header_ok(const uint8_t *b, size_t len)
     return 1;
 }
 
+/* stb_image allocates room for a PNG chunk from the length it claims before
+ * reading it, so a few bytes that claim a 2 GiB chunk cost 2 GiB (found by
+ * fuzz/fuzz_image).  Every chunk must fit in the file: length, type, data,
+ * CRC, one after another up to IEND. */
+static int png_chunks_ok(const uint8_t *b, size_t len)
+{
+    size_t i = 8;
+    while (i + 8 <= len) {
+        size_t n = (size_t)b[i] << 24 | (size_t)b[i + 1] << 16 | (size_t)b[i + 2] << 8 | b[i + 3];
+        if (n > len - i - 8 || len - i - 8 - n < 4)
+            return 0;
+        if (!memcmp(b + i + 4, "IEND", 4))
+            return 1;
+        i += 12 + n;
+    }
+    return 1; /* stb reports the missing end itself */
+}
+
 /* Source pixels (comp 1..4 interleaved) to c planes of bytes. */
 static void to_planes(const uint8_t *px, int comp, size_t npix, int c, int invert,
                       uint8_t *planes)
@@ -176,6 +194,8 @@ int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int 
         return cnn_fail(err, CNN_EFORMAT, "image file too large (%zu bytes)", len);
     if (bytes[0] == 0xff && !jpeg_tables_ok(bytes, len))
         return cnn_fail(err, CNN_EFORMAT, "corrupt JPEG (a Huffman table of more than 256 codes)");
+    if (bytes[0] == 0x89 && !png_chunks_ok(bytes, len))
+        return cnn_fail(err, CNN_EFORMAT, "truncated PNG (a chunk runs past the end of the file)");
     if (bytes[0] == 'P' && !pnm_header_ok(bytes, len))
         return cnn_fail(err, CNN_EFORMAT, "corrupt PGM/PPM header (a number of more than 6 digits)");
     int iw, ih, comp;
