@@ -4,7 +4,8 @@
 # crashes, leaks, times out or runs out of memory.
 #   fuzz/run.sh [SECONDS] [TARGET...]      targets: idx image spec model
 # Environment: CC (default clang), FUZZ_DIR (work folder, default
-# build-fuzz), FUZZ_JOBS (targets run at once, default 2).
+# build-fuzz), FUZZ_JOBS (targets run at once, default 2), FUZZ_SEED (libFuzzer
+# -seed, default 1: the same mutations on every run of the same corpus).
 set -u
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -53,6 +54,7 @@ run_one() {
     mkdir -p "$corpus" "$out/crashes/$t"
     # -rss_limit_mb: an input that makes the library allocate more is a bug.
     "$out/fuzz_$t" "$corpus" "$out/seeds/$t" -max_total_time="$secs" -rss_limit_mb=2048 \
+        -seed="${FUZZ_SEED:-1}" \
         -timeout=20 -max_len=$([ "$t" = model ] && echo 65536 || echo 8192) \
         -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 >"$out/$t.log" 2>&1
     local rc=$?

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define MAX_SIDE 16384
+#define MAX_PIXELS_PER_BYTE 2048
 #define MAX_FILE ((size_t)1 << 30)
 
 /* Only the formats we promise; stb's other decoders (TGA in particular
@@ -208,6 +209,13 @@ int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int 
     if (iw < 1 || ih < 1 || iw > MAX_SIDE || ih > MAX_SIDE)
         return cnn_fail(err, CNN_EFORMAT, "image of %dx%d pixels (at most %dx%d)", iw, ih,
                         MAX_SIDE, MAX_SIDE);
+    /* No real PNG, JPEG or BMP packs more than about a thousand pixels into
+     * a byte (deflate's limit is 1032:1); a file that claims far more would
+     * only make the decoder allocate and fill a picture that is not there. */
+    if ((uint64_t)iw * (uint64_t)ih > (uint64_t)len * MAX_PIXELS_PER_BYTE)
+        return cnn_fail(err, CNN_EFORMAT,
+                        "the header claims %dx%d pixels, more than a %zu-byte file can hold", iw,
+                        ih, len);
     int dw, dh;
     uint8_t *px = stbi_load_from_memory(bytes, (int)len, &dw, &dh, &comp, 0);
     if (!px) {
