@@ -10,7 +10,7 @@ CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wno-unknown-pragmas
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc $(shell pkg-config --cflags stb 2>/dev/null)
 OMP     ?= -fopenmp
-LIBS    := -lz -lpng $(shell pkg-config --libs stb 2>/dev/null || echo -lstb) -lm
+LIBS    := -lz -lpng -ljpeg $(shell pkg-config --libs stb 2>/dev/null || echo -lstb) -lm
 BUILD   ?= build
 
 ARCH := $(shell $(CC) -dumpmachine)
@@ -61,6 +61,11 @@ test: $(BUILD)/unit $(BUILD)/cnn
 sanitize:
 	KILLS=6 $(MAKE) BUILD=build-san OPT=-O1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
 
+# leaks: the unit tests and CLI error paths under LeakSanitizer, some commands
+# under valgrind memcheck
+leakcheck:
+	tests/leaks.sh
+
 install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/cnn.h $(DESTDIR)$(PREFIX)/include/
@@ -73,4 +78,4 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 clean:
 	rm -rf build build-san cnn
 
-.PHONY: all test sanitize install clean cnn
+.PHONY: all test sanitize leakcheck install clean cnn

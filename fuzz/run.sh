@@ -43,9 +43,9 @@ for f in $lib fuzz/stb_impl.c; do
     objs+=("$o")
 done
 for t in $targets; do
-    $cc $flags $san "fuzz/fuzz_$t.c" "${objs[@]}" -lz -lm -o "$out/fuzz_$t" || exit 1
+    $cc $flags $san "fuzz/fuzz_$t.c" "${objs[@]}" -lz -ljpeg -lm -o "$out/fuzz_$t" || exit 1
 done
-$cc $flags fuzz/make_corpus.c $lib -lz -lstb -lm -o "$out/make_corpus" || exit 1
+$cc $flags fuzz/make_corpus.c $lib -lz -ljpeg -lstb -lm -o "$out/make_corpus" || exit 1
 rm -rf "$out/seeds"
 "$out/make_corpus" "$out/seeds" || exit 1
 

@@ -5,7 +5,7 @@
 #                              fuzzers, chromium for the report test, valgrind)
 #   scripts/deps.sh bench      also the PyTorch peer for bench/run.sh
 set -eu
-pkgs="build-essential pkg-config zlib1g-dev libpng-dev libstb-dev dataset-fashion-mnist python3"
+pkgs="build-essential pkg-config zlib1g-dev libpng-dev libjpeg-dev libstb-dev dataset-fashion-mnist python3"
 case "${1:-}" in
     ci) pkgs="$pkgs clang libclang-rt-14-dev chromium valgrind" ;;
     bench) pkgs="$pkgs python3-torch python3-numpy libopenblas0-pthread" ;;

@@ -15,7 +15,10 @@
 #include "data.h"
 
 #include <limits.h>
+#include <setjmp.h>
 #include <stb_image.h>
+#include <stdio.h> /* before jpeglib.h, which uses FILE */
+#include <jpeglib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,51 +37,6 @@ static int known_format(const uint8_t *b, size_t len)
     if (len >= 2 && b[0] == 'B' && b[1] == 'M')
         return 1;
     return len >= 2 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'); /* binary PGM, PPM */
-}
-
-/* stb_image 2.27 (the libstb of current Debian and Ubuntu) does not check
- * that a JPEG Huffman table (DHT) holds at most 256 symbols, and writes past
- * its tables when one claims more (found by fuzz/fuzz_image; stb_image 2.28
- * checks it).  So the segments are walked here the way stb reads them, and a
- * file with such a table is refused before stb sees it: markers are FF xx
- * (xx not 00, FF or a restart), each segment is skipped by its length except
- * DHT, whose tables stb reads one after another from the segment's start. */
-static int jpeg_tables_ok(const uint8_t *b, size_t len)
-{
-    size_t i = 2; /* after SOI */
-    while (i + 1 < len) {
-        int m = b[i + 1];
-        if (b[i] != 0xff || m == 0x00 || m == 0xff || (m >= 0xd0 && m <= 0xd7)) {
-            i++; /* entropy-coded data, stuffing, fill, restart markers */
-            continue;
-        }
-        if (m == 0xd9)
-            return 1; /* EOI: stb stops here */
-        if (m == 0xd8 || m == 0x01) {
-            i += 2;
-            continue;
-        }
-        if (i + 4 > len)
-            return 1;
-        size_t seg = (size_t)b[i + 2] << 8 | b[i + 3];
-        if (m != 0xc4) {
-            i += 2 + seg;
-            continue;
-        }
-        size_t p = i + 4;
-        long left = (long)seg - 2;
-        while (left > 0 && p < len) {
-            size_t n = 0; /* stb reads 0 past the end */
-            for (size_t j = p + 1; j < p + 17 && j < len; j++)
-                n += b[j];
-            if (n > 256)
-                return 0;
-            p += 17 + n;
-            left -= 17 + (long)n;
-        }
-        i = p;
-    }
-    return 1;
 }
 
 /* stb_image 2.27 reads the numbers of a PGM/PPM header into an int without
@@ -182,6 +140,114 @@ static void resize(const uint8_t *src, int ih, int iw, uint8_t *dst, int w, int 
     }
 }
 
+/* Checked before decoding: a tiny file may claim a huge picture.  No real
+ * PNG, JPEG or BMP packs more than about a thousand pixels into a byte
+ * (deflate's limit is 1032:1); a file that claims far more would only make
+ * the decoder allocate and fill a picture that is not there. */
+static int plausible_size(int iw, int ih, size_t len, cnn_error *err)
+{
+    if (iw < 1 || ih < 1 || iw > MAX_SIDE || ih > MAX_SIDE)
+        return cnn_fail(err, CNN_EFORMAT, "image of %dx%d pixels (at most %dx%d)", iw, ih,
+                        MAX_SIDE, MAX_SIDE);
+    if ((uint64_t)iw * (uint64_t)ih > (uint64_t)len * MAX_PIXELS_PER_BYTE)
+        return cnn_fail(err, CNN_EFORMAT,
+                        "the header claims %dx%d pixels, more than a %zu-byte file can hold", iw,
+                        ih, len);
+    return CNN_OK;
+}
+
+/* PNG, BMP, PGM/PPM through stb_image; the pixels are malloc'ed (stb's
+ * default allocator), comp 1..4 interleaved. */
+static uint8_t *decode_stb(const uint8_t *bytes, size_t len, int *iw, int *ih, int *comp,
+                           cnn_error *err)
+{
+    if (!stbi_info_from_memory(bytes, (int)len, iw, ih, comp)) {
+        const char *why = stbi_failure_reason();
+        cnn_fail(err, CNN_EFORMAT, "cannot read the image header (%s)",
+                 why && *why ? why : "corrupt or truncated");
+        return NULL;
+    }
+    if (plausible_size(*iw, *ih, len, err))
+        return NULL;
+    int dw, dh;
+    uint8_t *px = stbi_load_from_memory(bytes, (int)len, &dw, &dh, comp, 0);
+    if (!px) {
+        const char *why = stbi_failure_reason();
+        cnn_fail(err, CNN_EFORMAT, "cannot decode the image (%s)",
+                 why && *why ? why : "corrupt or truncated");
+        return NULL;
+    }
+    if (dw != *iw || dh != *ih || *comp < 1 || *comp > 4) {
+        free(px);
+        cnn_fail(err, CNN_EFORMAT, "the image decoded to an unexpected shape");
+        return NULL;
+    }
+    return px;
+}
+
+/* JPEG through libjpeg-turbo, the decoder browsers fuzz continuously: Debian's
+ * stb_image 2.27 is built with assertions on, and a crafted JPEG can trip
+ * one and abort the program.  libjpeg reports errors through error_exit,
+ * which must not return: it jumps back here. */
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf back;
+} jpeg_errors;
+
+static void jpeg_error_exit(j_common_ptr cinfo) { longjmp(((jpeg_errors *)cinfo->err)->back, 1); }
+static void jpeg_quiet(j_common_ptr cinfo) { (void)cinfo; }
+
+static uint8_t *decode_jpeg(const uint8_t *bytes, size_t len, int *iw, int *ih, int *comp,
+                            cnn_error *err)
+{
+    struct jpeg_decompress_struct cinfo;
+    jpeg_errors jerr;
+    uint8_t *volatile px = NULL;
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = jpeg_error_exit;
+    jerr.pub.output_message = jpeg_quiet; /* warnings about corrupt data: not ours to print */
+    if (setjmp(jerr.back)) {
+        char why[JMSG_LENGTH_MAX];
+        cinfo.err->format_message((j_common_ptr)&cinfo, why);
+        jpeg_destroy_decompress(&cinfo);
+        free(px);
+        cnn_fail(err, CNN_EFORMAT, "cannot decode the JPEG (%s)", why);
+        return NULL;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.num_components != 1 && cinfo.num_components != 3) {
+        jpeg_destroy_decompress(&cinfo);
+        cnn_fail(err, CNN_EFORMAT, "JPEG with %d colour components (CMYK?): only gray and colour",
+                 cinfo.num_components);
+        return NULL;
+    }
+    if (plausible_size((int)cinfo.image_width, (int)cinfo.image_height, len, err)) {
+        jpeg_destroy_decompress(&cinfo);
+        return NULL;
+    }
+    cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    *iw = (int)cinfo.output_width;
+    *ih = (int)cinfo.output_height;
+    *comp = cinfo.output_components;
+    size_t stride = (size_t)*iw * (size_t)*comp;
+    px = malloc(stride * (size_t)*ih);
+    if (!px) {
+        jpeg_destroy_decompress(&cinfo);
+        cnn_fail(err, CNN_ENOMEM, "out of memory for a %dx%d image", *iw, *ih);
+        return NULL;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = px + cinfo.output_scanline * stride;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    return px;
+}
+
 int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int invert,
                      uint8_t *out, cnn_error *err)
 {
@@ -193,40 +259,15 @@ int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int 
         return cnn_fail(err, CNN_EFORMAT, "not a PNG, JPEG, BMP, PGM or PPM image");
     if (len > INT_MAX)
         return cnn_fail(err, CNN_EFORMAT, "image file too large (%zu bytes)", len);
-    if (bytes[0] == 0xff && !jpeg_tables_ok(bytes, len))
-        return cnn_fail(err, CNN_EFORMAT, "corrupt JPEG (a Huffman table of more than 256 codes)");
     if (bytes[0] == 0x89 && !png_chunks_ok(bytes, len))
         return cnn_fail(err, CNN_EFORMAT, "truncated PNG (a chunk runs past the end of the file)");
     if (bytes[0] == 'P' && !pnm_header_ok(bytes, len))
         return cnn_fail(err, CNN_EFORMAT, "corrupt PGM/PPM header (a number of more than 6 digits)");
     int iw, ih, comp;
-    if (!stbi_info_from_memory(bytes, (int)len, &iw, &ih, &comp)) {
-        const char *why = stbi_failure_reason();
-        return cnn_fail(err, CNN_EFORMAT, "cannot read the image header (%s)",
-                        why && *why ? why : "corrupt or truncated");
-    }
-    /* Checked before decoding: a tiny file may claim a huge picture. */
-    if (iw < 1 || ih < 1 || iw > MAX_SIDE || ih > MAX_SIDE)
-        return cnn_fail(err, CNN_EFORMAT, "image of %dx%d pixels (at most %dx%d)", iw, ih,
-                        MAX_SIDE, MAX_SIDE);
-    /* No real PNG, JPEG or BMP packs more than about a thousand pixels into
-     * a byte (deflate's limit is 1032:1); a file that claims far more would
-     * only make the decoder allocate and fill a picture that is not there. */
-    if ((uint64_t)iw * (uint64_t)ih > (uint64_t)len * MAX_PIXELS_PER_BYTE)
-        return cnn_fail(err, CNN_EFORMAT,
-                        "the header claims %dx%d pixels, more than a %zu-byte file can hold", iw,
-                        ih, len);
-    int dw, dh;
-    uint8_t *px = stbi_load_from_memory(bytes, (int)len, &dw, &dh, &comp, 0);
-    if (!px) {
-        const char *why = stbi_failure_reason();
-        return cnn_fail(err, CNN_EFORMAT, "cannot decode the image (%s)",
-                        why && *why ? why : "corrupt or truncated");
-    }
-    if (dw != iw || dh != ih || comp < 1 || comp > 4) {
-        stbi_image_free(px);
-        return cnn_fail(err, CNN_EFORMAT, "the image decoded to an unexpected shape");
-    }
+    uint8_t *px = bytes[0] == 0xff ? decode_jpeg(bytes, len, &iw, &ih, &comp, err)
+                                   : decode_stb(bytes, len, &iw, &ih, &comp, err);
+    if (!px)
+        return err ? err->status : CNN_EFORMAT;
 
     /* Fit inside h x w keeping the aspect ratio, rounded, at least 1 pixel. */
     int nh, nw;
@@ -244,13 +285,13 @@ int cnn_image_decode(const uint8_t *bytes, size_t len, int c, int h, int w, int 
     uint8_t *planes = malloc(npix * c);
     uint64_t *tmp = malloc(((size_t)ih * nw + nw) * sizeof *tmp);
     if (!planes || !tmp) {
-        stbi_image_free(px);
+        free(px);
         free(planes);
         free(tmp);
         return cnn_fail(err, CNN_ENOMEM, "out of memory for a %dx%d image", iw, ih);
     }
     to_planes(px, comp, npix, c, invert, planes);
-    stbi_image_free(px);
+    free(px);
     memset(out, 0, (size_t)c * h * w);
     for (int ch = 0; ch < c; ch++)
         resize(planes + ch * npix, ih, iw, out + (size_t)ch * h * w, w, (h - nh) / 2,

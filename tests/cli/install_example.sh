@@ -12,5 +12,5 @@ LD_LIBRARY_PATH="$prefix/lib" ./train_xo | tee out.txt
 grep -q "held-out images right" out.txt
 # static linking works too
 cc -std=c11 "$root/examples/train_xo.c" $(pkg-config --cflags cnn) "$prefix/lib/libcnn.a" \
-    $(pkg-config --libs-only-other cnn) -lz -lpng -lstb -lm -o train_xo_static
+    $(pkg-config --libs-only-other cnn) -lz -lpng -ljpeg -lstb -lm -o train_xo_static
 ./train_xo_static > /dev/null
