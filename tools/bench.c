@@ -535,19 +535,16 @@ static int spawn(char **args)
 int cmd_bench(int argc, char **argv)
 {
     cli_option opts[] = {
-        {"help", 0, NULL},       {"net", 1, NULL},      {"threads", 1, NULL},
+        {"net", 1, NULL},      {"threads", 1, NULL},
         {"data", 1, NULL},       {"train-n", 1, NULL},  {"lat-n", 1, NULL},
         {"infer-reps", 1, NULL}, {"no-layers", 0, NULL}, {"seed", 1, NULL},
         {"json", 0, NULL},       {"child", 0, NULL},
     };
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
-    if (cli_parse("bench", argc, argv, opts, nopts, pos, 0, &npos))
-        return EXIT_USAGE;
-    if (cli_flag(opts, nopts, "help")) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    int parsed = cli_parse("bench", HELP, argc, argv, opts, nopts, pos, 0, &npos);
+    if (parsed)
+        return CLI_PARSE_EXIT(parsed);
     long train_n = 60000, lat_n = 2000, infer_reps = 5, seed = 1;
     if (cli_int(opts, nopts, "train-n", 1, 1L << 30, &train_n) ||
         cli_int(opts, nopts, "lat-n", 1, 10000000, &lat_n) ||

@@ -27,10 +27,15 @@ static cli_option *find(cli_option *opts, int nopts, const char *name, size_t le
     return NULL;
 }
 
-int cli_parse(const char *command, int argc, char **argv, cli_option *opts, int nopts,
-              const char **positional, int max_positional, int *npositional)
+int cli_parse(const char *command, const char *help, int argc, char **argv, cli_option *opts,
+              int nopts, const char **positional, int max_positional, int *npositional)
 {
     *npositional = 0;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help, stdout);
+            return 1;
+        }
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0 || strcmp(a, "--") == 0 || a[2] == '\0') {

@@ -18,10 +18,13 @@ typedef struct {
     const char *value; /* after parsing: the value, or "" for a set flag */
 } cli_option;
 
-/* Parses argv[first..] into opts and positional arguments.  Unknown options
- * and missing values are reported and give -1. */
-int cli_parse(const char *command, int argc, char **argv, cli_option *opts, int nopts,
-              const char **positional, int max_positional, int *npositional);
+/* Parses argv into opts and positional arguments.  --help prints help and
+ * gives 1 (exit 0); unknown options and missing values are reported and give
+ * -1 (exit 2). */
+int cli_parse(const char *command, const char *help, int argc, char **argv, cli_option *opts,
+              int nopts, const char **positional, int max_positional, int *npositional);
+/* The exit status for a non-zero cli_parse result. */
+#define CLI_PARSE_EXIT(rc) ((rc) > 0 ? 0 : EXIT_USAGE)
 const char *cli_value(const cli_option *opts, int nopts, const char *name);
 int cli_flag(const cli_option *opts, int nopts, const char *name);
 /* Numeric options: a missing option leaves *out alone; a bad value is

@@ -29,17 +29,14 @@ static cnn_net *load_model(const char *path, cnn_model_meta *meta)
 
 int cmd_eval(int argc, char **argv)
 {
-    cli_option opts[] = {{"help", 0, NULL},  {"data", 1, NULL},    {"limit", 1, NULL},
+    cli_option opts[] = {{"data", 1, NULL},    {"limit", 1, NULL},
                          {"json", 0, NULL},  {"threads", 1, NULL}};
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
     long limit = 0, threads = 0;
-    if (cli_parse("eval", argc, argv, opts, nopts, pos, 1, &npos))
-        return EXIT_USAGE;
-    if (cli_flag(opts, nopts, "help")) {
-        fputs(EVAL_HELP, stdout);
-        return 0;
-    }
+    int parsed = cli_parse("eval", EVAL_HELP, argc, argv, opts, nopts, pos, 1, &npos);
+    if (parsed)
+        return CLI_PARSE_EXIT(parsed);
     if (npos != 1)
         return cli_error(EXIT_USAGE, "eval: which model? (cnn eval MODEL --data DIR)");
     if (cli_int(opts, nopts, "limit", 1, 1L << 30, &limit) ||
@@ -130,19 +127,15 @@ static void json_string(const char *s)
 
 int cmd_predict(int argc, char **argv)
 {
-    cli_option opts[] = {{"help", 0, NULL}, {"invert", 0, NULL}, {"json", 0, NULL}};
+    cli_option opts[] = {{"invert", 0, NULL}, {"json", 0, NULL}};
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char **pos = malloc(sizeof(char *) * (size_t)(argc + 1));
     if (!pos)
         return cli_error(EXIT_FAIL, "out of memory");
-    if (cli_parse("predict", argc, argv, opts, nopts, pos, argc, &npos)) {
+    int parsed = cli_parse("predict", PREDICT_HELP, argc, argv, opts, nopts, pos, argc, &npos);
+    if (parsed) {
         free(pos);
-        return EXIT_USAGE;
-    }
-    if (cli_flag(opts, nopts, "help")) {
-        free(pos);
-        fputs(PREDICT_HELP, stdout);
-        return 0;
+        return CLI_PARSE_EXIT(parsed);
     }
     if (npos < 2) {
         free(pos);

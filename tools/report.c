@@ -426,18 +426,16 @@ static int mistakes(FILE *f, const results *r, const cnn_dataset *d, const char 
 
 int cmd_report(int argc, char **argv)
 {
-    cli_option opts[] = {{"help", 0, NULL}, {"data", 1, NULL}, {"out", 1, NULL},
+    cli_option opts[] = {{"data", 1, NULL}, {"out", 1, NULL},
                          {"limit", 1, NULL}};
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
     long limit = 0;
-    if (cli_parse("report", argc, argv, opts, nopts, pos, 1, &npos) ||
-        cli_int(opts, nopts, "limit", 1, 1L << 30, &limit))
+    int parsed = cli_parse("report", HELP, argc, argv, opts, nopts, pos, 1, &npos);
+    if (parsed)
+        return CLI_PARSE_EXIT(parsed);
+    if (cli_int(opts, nopts, "limit", 1, 1L << 30, &limit))
         return EXIT_USAGE;
-    if (cli_flag(opts, nopts, "help")) {
-        fputs(HELP, stdout);
-        return 0;
-    }
     if (npos != 1)
         return cli_error(EXIT_USAGE, "report: which model? (cnn report MODEL --data DIR)");
     const char *data = cli_value(opts, nopts, "data"), *dir = cli_value(opts, nopts, "out");

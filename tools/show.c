@@ -75,16 +75,13 @@ static void json_layer(const cnn_net *net, int i)
 
 int cmd_show(int argc, char **argv)
 {
-    cli_option opts[] = {{"help", 0, NULL}, {"out", 1, NULL}, {"invert", 0, NULL},
+    cli_option opts[] = {{"out", 1, NULL}, {"invert", 0, NULL},
                          {"json", 0, NULL}};
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[2];
-    if (cli_parse("show", argc, argv, opts, nopts, pos, 2, &npos))
-        return EXIT_USAGE;
-    if (cli_flag(opts, nopts, "help")) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    int parsed = cli_parse("show", HELP, argc, argv, opts, nopts, pos, 2, &npos);
+    if (parsed)
+        return CLI_PARSE_EXIT(parsed);
     if (npos != 2)
         return cli_error(EXIT_USAGE, "show: give a model and an image (cnn show MODEL IMAGE)");
     const char *dir = cli_value(opts, nopts, "out");

@@ -22,15 +22,12 @@ static void human(double v, char *out, size_t n)
 
 int cmd_summary(int argc, char **argv)
 {
-    cli_option opts[] = {{"help", 0, NULL}, {"json", 0, NULL}};
+    cli_option opts[] = {{"json", 0, NULL}};
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
-    if (cli_parse("summary", argc, argv, opts, nopts, pos, 1, &npos))
-        return EXIT_USAGE;
-    if (cli_flag(opts, nopts, "help")) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    int parsed = cli_parse("summary", HELP, argc, argv, opts, nopts, pos, 1, &npos);
+    if (parsed)
+        return CLI_PARSE_EXIT(parsed);
     if (npos != 1)
         return cli_error(EXIT_USAGE, "summary: which network? (cnn summary NET|MODEL)");
     int is_model;

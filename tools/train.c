@@ -165,7 +165,7 @@ static int resume(const char *ckpt, cnn_net **net, cnn_optim *opt, int batch,
 int cmd_train(int argc, char **argv)
 {
     cli_option opts[] = {
-        {"help", 0, NULL},     {"net", 1, NULL},       {"data", 1, NULL},
+        {"net", 1, NULL},       {"data", 1, NULL},
         {"epochs", 1, NULL},   {"lr", 1, NULL},        {"batch", 1, NULL},
         {"optimizer", 1, NULL}, {"momentum", 1, NULL}, {"decay", 1, NULL},
         {"schedule", 1, NULL}, {"limit", 1, NULL},     {"test-limit", 1, NULL},
@@ -175,12 +175,9 @@ int cmd_train(int argc, char **argv)
     };
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
-    if (cli_parse("train", argc, argv, opts, nopts, pos, 0, &npos))
-        return EXIT_USAGE;
-    if (cli_flag(opts, nopts, "help")) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    int parsed = cli_parse("train", HELP, argc, argv, opts, nopts, pos, 0, &npos);
+    if (parsed)
+        return CLI_PARSE_EXIT(parsed);
     const char *net_arg = cli_value(opts, nopts, "net");
     const char *data = cli_value(opts, nopts, "data");
     const char *out = cli_value(opts, nopts, "out");

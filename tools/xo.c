@@ -210,19 +210,17 @@ done:
 
 int cmd_xo(int argc, char **argv)
 {
-    cli_option opts[] = {{"help", 0, NULL}, {"json", 0, NULL}, {"out", 1, NULL},
+    cli_option opts[] = {{"json", 0, NULL}, {"out", 1, NULL},
                          {"seed", 1, NULL}, {"train", 1, NULL}};
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
     long seed = 1, images = 2000;
-    if (cli_parse("xo", argc, argv, opts, nopts, pos, 0, &npos) ||
-        cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed) ||
+    int parsed = cli_parse("xo", HELP, argc, argv, opts, nopts, pos, 0, &npos);
+    if (parsed)
+        return CLI_PARSE_EXIT(parsed);
+    if (cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed) ||
         cli_int(opts, nopts, "train", 10, 1000000, &images))
         return EXIT_USAGE;
-    if (cli_flag(opts, nopts, "help")) {
-        fputs(HELP, stdout);
-        return 0;
-    }
     const char *dir = cli_value(opts, nopts, "out");
     int json = cli_flag(opts, nopts, "json");
     viz_xo walk[3];
