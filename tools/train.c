@@ -79,34 +79,22 @@ static int params_finite(cnn_net *net)
     return 1;
 }
 
-static int parse_optimizer(const char *v, cnn_train_config *cfg)
+/* --NAME VALUE where VALUE is one of three words, in the order of the
+ * enum it sets (cnn_optimizer: sgd momentum adam; cnn_schedule: constant
+ * step cosine).  A missing option leaves *out alone. */
+static int parse_word(const cli_option *opts, int nopts, const char *name,
+                      const char *const words[3], int *out)
 {
+    const char *v = cli_value(opts, nopts, name);
     if (!v)
         return 0;
-    if (strcmp(v, "sgd") == 0)
-        cfg->optimizer = CNN_SGD;
-    else if (strcmp(v, "momentum") == 0)
-        cfg->optimizer = CNN_MOMENTUM;
-    else if (strcmp(v, "adam") == 0)
-        cfg->optimizer = CNN_ADAM;
-    else
-        return cli_error(EXIT_USAGE, "--optimizer: expected sgd, momentum or adam, got '%s'", v);
-    return 0;
-}
-
-static int parse_schedule(const char *v, cnn_train_config *cfg)
-{
-    if (!v)
-        return 0;
-    if (strcmp(v, "constant") == 0)
-        cfg->schedule = CNN_CONSTANT;
-    else if (strcmp(v, "step") == 0)
-        cfg->schedule = CNN_STEP;
-    else if (strcmp(v, "cosine") == 0)
-        cfg->schedule = CNN_COSINE;
-    else
-        return cli_error(EXIT_USAGE, "--schedule: expected constant, step or cosine, got '%s'", v);
-    return 0;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, words[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return cli_error(EXIT_USAGE, "--%s: expected %s, %s or %s, got '%s'", name, words[0],
+                     words[1], words[2], v);
 }
 
 static void class_names(const cnn_dataset *d, char *out, size_t n)
@@ -197,14 +185,19 @@ int cmd_train(int argc, char **argv)
     cnn_net *net = cli_load_net(net_arg, &cfg, NULL, NULL);
     if (!net)
         return EXIT_FAIL;
+    static const char *const optimizers[3] = {"sgd", "momentum", "adam"};
+    static const char *const schedules[3] = {"constant", "step", "cosine"};
+    int optimizer = (int)cfg.optimizer, schedule = (int)cfg.schedule;
     if (cli_float(opts, nopts, "lr", 1e-9, 100, &cfg.lr) ||
         cli_float(opts, nopts, "momentum", 0, 0.999, &cfg.momentum) ||
         cli_float(opts, nopts, "decay", 0, 1, &cfg.weight_decay) ||
-        parse_optimizer(cli_value(opts, nopts, "optimizer"), &cfg) ||
-        parse_schedule(cli_value(opts, nopts, "schedule"), &cfg)) {
+        parse_word(opts, nopts, "optimizer", optimizers, &optimizer) ||
+        parse_word(opts, nopts, "schedule", schedules, &schedule)) {
         cnn_net_free(net);
         return EXIT_USAGE;
     }
+    cfg.optimizer = (cnn_optimizer)optimizer;
+    cfg.schedule = (cnn_schedule)schedule;
     if (epochs > 0)
         cfg.epochs = (int)epochs;
     if (batch > 0)
