@@ -3,8 +3,9 @@
 set -eu
 root=$(cd "$(dirname "$CNN")/.." && pwd)
 prefix=$PWD/prefix
-# a sanitizer run passes its flags down through MAKEFLAGS: install the plain build
-env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s -C "$root" install PREFIX="$prefix" > /dev/null
+# a sanitizer run passes its BUILD, CFLAGS... down through the environment:
+# install the plain build
+env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u BUILD -u CFLAGS -u LDFLAGS -u OPT make -s -C "$root" install PREFIX="$prefix" > /dev/null
 test -f "$prefix/include/cnn.h" && test -f "$prefix/lib/libcnn.a" && test -f "$prefix/lib/libcnn.so"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc -std=c11 -Wall -Wextra -Werror "$root/examples/train_xo.c" $(pkg-config --cflags --libs cnn) -o train_xo
