@@ -263,3 +263,30 @@ int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape wa
         out->n = (int)limit;
     return 0;
 }
+
+/* ---- output ------------------------------------------------------------ */
+
+void cli_class_name(const cnn_model_meta *meta, int k, char *out, size_t n)
+{
+    const char *p = meta->class_names;
+    for (int i = 0; i < k && *p; i++)
+        p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
+    size_t len = strcspn(p, "\n");
+    if (len)
+        snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
+    else
+        snprintf(out, n, "%d", k);
+}
+
+void cli_json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    putchar('"');
+}

@@ -51,6 +51,12 @@ cnn_net *cli_load_net(const char *arg, cnn_train_config *cfg, cnn_model_meta *me
 int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape want,
                   cnn_dataset *out);
 
+/* Class k's name from the model (its newline-separated class_names), or
+ * its number when the model has none. */
+void cli_class_name(const cnn_model_meta *meta, int k, char *out, size_t n);
+/* s as a JSON string, quoted and escaped, on stdout. */
+void cli_json_string(const char *s);
+
 /* The dataset cnn train uses when --data is not given. */
 #define CLI_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 

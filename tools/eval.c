@@ -95,36 +95,6 @@ done:
     return rc;
 }
 
-/* The class's name from the model, or its number. */
-static void class_name(const cnn_model_meta *meta, int k, char *out, size_t n)
-{
-    const char *p = meta->class_names;
-    for (int i = 0; i < k && p && *p; i++) {
-        p = strchr(p, '\n');
-        p = p ? p + 1 : NULL;
-    }
-    if (p && *p) {
-        size_t len = strcspn(p, "\n");
-        snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
-    } else {
-        snprintf(out, n, "%d", k);
-    }
-}
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    }
-    putchar('"');
-}
-
 int cmd_predict(int argc, char **argv)
 {
     cli_option opts[] = {{"invert", 0, NULL}, {"json", 0, NULL}};
@@ -175,12 +145,12 @@ int cmd_predict(int argc, char **argv)
         for (int j = 1; j < k; j++)
             best = p[j] > p[best] ? j : best;
         char name[64];
-        class_name(&meta, best, name, sizeof name);
+        cli_class_name(&meta, best, name, sizeof name);
         if (json) {
             printf("%s{\"file\":", f > 1 ? "," : "");
-            json_string(pos[f]);
+            cli_json_string(pos[f]);
             printf(",\"class\":%d,\"name\":", best);
-            json_string(name);
+            cli_json_string(name);
             printf(",\"probabilities\":[");
             for (int j = 0; j < k; j++)
                 printf("%s%.6f", j ? "," : "", p[j]);
@@ -189,7 +159,7 @@ int cmd_predict(int argc, char **argv)
             printf("%s: %s (%.1f%%)  ", pos[f], name, 100 * p[best]);
             for (int j = 0; j < k; j++) {
                 char nj[64];
-                class_name(&meta, j, nj, sizeof nj);
+                cli_class_name(&meta, j, nj, sizeof nj);
                 printf("%s%s %.3f", j ? " " : "", nj, p[j]);
             }
             printf("\n");

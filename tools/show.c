@@ -15,32 +15,6 @@ static const char HELP[] =
     "Prints the predicted probabilities.  --invert maps p to 255 - p (dark\n"
     "digits on white paper); --json prints every layer's shape and values.\n";
 
-/* The class's name from the model, or its number. */
-static void class_name(const cnn_model_meta *meta, int k, char *out, size_t n)
-{
-    const char *p = meta->class_names;
-    for (int i = 0; i < k && *p; i++)
-        p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
-    size_t len = strcspn(p, "\n");
-    if (len)
-        snprintf(out, n, "%.*s", (int)len, p);
-    else
-        snprintf(out, n, "%d", k);
-}
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++)
-        if (*s == '"' || *s == '\\')
-            printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            printf("\\u%04x", *s);
-        else
-            putchar(*s);
-    putchar('"');
-}
-
 /* Writes layer i's feature maps (and its filters, for a convolution). */
 static int save_layer(cnn_net *net, int i, const char *dir, cnn_error *err)
 {
@@ -124,14 +98,14 @@ int cmd_show(int argc, char **argv)
     for (int j = 1; j < k; j++)
         best = p[j] > p[best] ? j : best;
     char name[64];
-    class_name(&meta, best, name, sizeof name);
+    cli_class_name(&meta, best, name, sizeof name);
     if (cli_flag(opts, nopts, "json")) {
         printf("{\"file\":");
-        json_string(pos[1]);
+        cli_json_string(pos[1]);
         printf(",\"out\":");
-        json_string(dir);
+        cli_json_string(dir);
         printf(",\"class\":%d,\"name\":", best);
-        json_string(name);
+        cli_json_string(name);
         printf(",\"probabilities\":[");
         for (int j = 0; j < k; j++)
             printf("%s%.6f", j ? "," : "", p[j]);
@@ -143,7 +117,7 @@ int cmd_show(int argc, char **argv)
         printf("%s: %s (%.1f%%)\n", pos[1], name, 100 * p[best]);
         for (int j = 0; j < k; j++) {
             char nj[64];
-            class_name(&meta, j, nj, sizeof nj);
+            cli_class_name(&meta, j, nj, sizeof nj);
             printf("  %-12s %6.2f%%%s\n", nj, 100 * p[j], j == best ? "  <" : "");
         }
         printf("feature maps and filters of %d layers written to %s/\n", layers, dir);
