@@ -1,7 +1,6 @@
 /* im2col / col2im: convolution as matrix multiplication. */
 #include "kernels.h"
 
-#include <string.h>
 
 void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int sw,
             int ph, int pw, int oh, int ow, float *cols, size_t ld)
@@ -14,7 +13,7 @@ void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int s
                     int y = oy * sh - ph + ky;
                     float *out = row + (size_t)oy * ow;
                     if (y < 0 || y >= h) {
-                        memset(out, 0, sizeof(float) * (size_t)ow);
+                        zero_floats(out, ow);
                         continue;
                     }
                     const float *in = img + ((size_t)ch * h + y) * w;
@@ -23,10 +22,9 @@ void im2col(const float *img, int c, int h, int w, int kh, int kw, int sh, int s
                         int hi = w + pw - kx < ow ? w + pw - kx : ow;
                         lo = lo < ow ? lo : ow;
                         hi = hi > lo ? hi : lo;
-                        memset(out, 0, sizeof(float) * (size_t)lo);
-                        if (hi > lo)
-                            memcpy(out + lo, in + lo - pw + kx, sizeof(float) * (size_t)(hi - lo));
-                        memset(out + hi, 0, sizeof(float) * (size_t)(ow - hi));
+                        zero_floats(out, lo);
+                        copy_floats(out + lo, in + lo - pw + kx, hi - lo);
+                        zero_floats(out + hi, ow - hi);
                         continue;
                     }
                     for (int ox = 0; ox < ow; ox++) {

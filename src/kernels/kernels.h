@@ -4,6 +4,7 @@
 #define CNN_KERNELS_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* C[m x n] = op(A)[m x k] * op(B)[k x n] + beta * C, row-major, single
  * threaded.  op(A) = A (ta = 0, A is m x k, lda >= k) or A^T (ta = 1, A is
@@ -32,6 +33,46 @@ void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int 
 
 /* The sum of k floats, in the same fixed order as dot_rows. */
 float sum_floats(const float *a, int k);
+
+/* Copies and zero fills of short runs (a row of a feature map: 3 to a few
+ * dozen floats), inline: a libc call per run costs more than the copy.  The
+ * fixed-size memcpy/memset compile to vector moves; the last, overlapping
+ * move covers the tail. */
+static inline void copy_floats(float *dst, const float *src, int n)
+{
+    if (n >= 64) {
+        memcpy(dst, src, sizeof(float) * (size_t)n);
+    } else if (n >= 8) {
+        for (int i = 0; i + 8 < n; i += 8)
+            memcpy(dst + i, src + i, 32);
+        memcpy(dst + n - 8, src + n - 8, 32);
+    } else if (n >= 4) {
+        memcpy(dst, src, 16);
+        memcpy(dst + n - 4, src + n - 4, 16);
+    } else {
+        if (n > 0) dst[0] = src[0];
+        if (n > 1) dst[1] = src[1];
+        if (n > 2) dst[2] = src[2];
+    }
+}
+
+static inline void zero_floats(float *dst, int n)
+{
+    if (n >= 64) {
+        memset(dst, 0, sizeof(float) * (size_t)n);
+    } else if (n >= 8) {
+        for (int i = 0; i + 8 < n; i += 8)
+            memset(dst + i, 0, 32);
+        memset(dst + n - 8, 0, 32);
+    } else if (n >= 4) {
+        memset(dst, 0, 16);
+        memset(dst + n - 4, 0, 16);
+    } else {
+        if (n > 0) dst[0] = 0.0f;
+        if (n > 1) dst[1] = 0.0f;
+        if (n > 2) dst[2] = 0.0f;
+    }
+}
 
 /* Unrolls the receptive fields of one image (c x h x w) into a matrix of
  * (c*kh*kw) rows and (oh*ow) columns, zeros where the window is in padding.
