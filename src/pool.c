@@ -31,22 +31,19 @@ static int pool_setup(layer *l, cnn_error *err)
 }
 
 /* The common case, 2x2 windows moved by 2 with every window whole: no
- * bounds to check, and the compiler sees a short fixed loop. */
+ * bounds to check, and selects instead of branches, which the data would
+ * make unpredictable.  Strict comparisons: the first maximum wins. */
 static void max2x2(const float *in, int w, int oh, int ow, float *y, int *argmax)
 {
     for (int oy = 0; oy < oh; oy++) {
         const float *r0 = in + (size_t)2 * oy * w, *r1 = r0 + w;
         for (int ox = 0; ox < ow; ox++) {
-            int b = 2 * ox;
-            float best = r0[b];
-            if (r0[b + 1] > best)
-                best = r0[b + 1], b = 2 * ox + 1;
-            if (r1[2 * ox] > best)
-                best = r1[2 * ox], b = w + 2 * ox;
-            if (r1[2 * ox + 1] > best)
-                best = r1[2 * ox + 1], b = w + 2 * ox + 1;
-            y[oy * ow + ox] = best;
-            argmax[oy * ow + ox] = 2 * oy * w + b;
+            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+            int top = b > a, bottom = d > c;
+            float t = top ? b : a, u = bottom ? d : c;
+            int down = u > t;
+            y[oy * ow + ox] = down ? u : t;
+            argmax[oy * ow + ox] = 2 * oy * w + 2 * ox + top + down * (w + bottom - top);
         }
     }
 }

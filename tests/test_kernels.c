@@ -263,6 +263,60 @@ TEST(gemm_path_honours_simd_cap)
     CHECK(strcmp(gemm_path_capped(NULL), gemm_path()) == 0 || getenv("CNN_SIMD"));
 }
 
+/* Every dot_rows path against a double-precision sum, for lengths around
+ * the vector widths; and each element is the same whether it is computed
+ * in a block of four or alone (the threads may split anywhere). */
+TEST(dot_rows_paths_match_double_and_do_not_depend_on_blocking)
+{
+    struct {
+        const char *name;
+        dot_rows_fn *fn;
+    } paths[3];
+    int npaths = 0;
+    paths[npaths].name = "ref", paths[npaths++].fn = dot_rows_ref;
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        paths[npaths].name = "avx2", paths[npaths++].fn = dot_rows_avx2;
+    if (__builtin_cpu_supports("avx512f"))
+        paths[npaths].name = "avx512", paths[npaths++].fn = dot_rows_avx512;
+#endif
+    uint64_t s = 21;
+    static const int ks[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 64, 100, 676, 1352};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        int k = ks[t], m = between(&s, 1, 3), n = between(&s, 1, 11), ld = k + 3;
+        float *a = malloc(sizeof(float) * m * ld), *b = malloc(sizeof(float) * n * ld);
+        float *c = malloc(sizeof(float) * m * n), *one = malloc(sizeof(float) * m * n);
+        for (int i = 0; i < m * ld; i++)
+            a[i] = uniform(&s);
+        for (int i = 0; i < n * ld; i++)
+            b[i] = uniform(&s);
+        for (int p = 0; p < npaths; p++) {
+            int bad = 0;
+            for (int i = 0; i < m * n; i++)
+                c[i] = 1.0f;
+            paths[p].fn(m, n, k, a, ld, b, ld, 1.0f, c, n); /* beta 1: adds to the 1s */
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    double want = 1.0, mag = 1.0;
+                    for (int q = 0; q < k; q++) {
+                        want += (double)a[i * ld + q] * b[j * ld + q];
+                        mag += fabs((double)a[i * ld + q] * b[j * ld + q]);
+                    }
+                    bad += fabs(c[i * n + j] - want) > 1e-6 * mag;
+                    paths[p].fn(1, 1, k, a + i * ld, ld, b + j * ld, ld, 0.0f, one + i * n + j, 1);
+                    bad += one[i * n + j] + 1.0f != c[i * n + j];
+                }
+            if (bad)
+                printf("  %s: k=%d m=%d n=%d: %d wrong\n", paths[p].name, k, m, n, bad);
+            CHECK(bad == 0);
+        }
+        free(a);
+        free(b);
+        free(c);
+        free(one);
+    }
+}
+
 TEST(im2col_by_hand)
 {
     /* One 3x3 channel, 2x2 kernel, stride 1, padding 1: a 4x4 output. */

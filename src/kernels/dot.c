@@ -2,7 +2,8 @@
  * GEMM handles badly: one image through a dense layer (a matrix-vector
  * product) and weight gradients with few columns (3x3 filters over one
  * channel: 9).  Eight running sums, added in a fixed order, so the result
- * does not depend on which thread computes which element. */
+ * does not depend on which thread computes which element.  This is the
+ * portable path; the SIMD ones are in gemm_block.h. */
 #include "kernels.h"
 
 float sum_floats(const float *a, int k)
@@ -33,7 +34,7 @@ static float dot(const float *a, const float *b, int k)
            tail;
 }
 
-void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+void dot_rows_ref(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
               float *c, int ldc)
 {
     for (int i = 0; i < m; i++)

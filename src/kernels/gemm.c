@@ -1,4 +1,5 @@
-/* GEMM: the reference loop and the run-time choice of a SIMD path. */
+/* GEMM: the reference loop and the run-time choice of a SIMD path, for the
+ * GEMM and for dot_rows. */
 #include "kernels.h"
 
 #include <stdatomic.h>
@@ -68,4 +69,16 @@ void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const fl
     }
 #endif
     gemm_ref(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+
+void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+              float *c, int ldc)
+{
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    switch (cpu_level()) {
+    case AVX512: dot_rows_avx512(m, n, k, a, lda, b, ldb, beta, c, ldc); return;
+    case AVX2: dot_rows_avx2(m, n, k, a, lda, b, ldb, beta, c, ldc); return;
+    }
+#endif
+    dot_rows_ref(m, n, k, a, lda, b, ldb, beta, c, ldc);
 }

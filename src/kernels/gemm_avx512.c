@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #define GEMM_NAME gemm_avx512
+#define DOT_NAME dot_rows_avx512
 #define VL 16
 #define MR 8
 #define NV 2
@@ -20,5 +21,6 @@ typedef __mmask16 vmask;
 #define vmask_first(n) ((__mmask16)((1u << (n)) - 1u))
 #define vload_mask(p, m) _mm512_maskz_loadu_ps(m, p)
 #define vstore_mask(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define vsum(v) _mm512_reduce_add_ps(v)
 
 #include "gemm_block.h"

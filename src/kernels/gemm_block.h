@@ -10,6 +10,7 @@
  *   vec, vmask             the vector and lane-mask types
  *   vzero() vload(p) vstore(p, v) vfma(a, b, acc) vadd(a, b) vbcast(p)
  *   vmask_first(n)         a mask of the first n lanes, 1 <= n <= VL
+ *   vsum(v)                the sum of v's lanes, in a fixed order
  *   vload_mask(p, m) vstore_mask(p, m, v)  touch only the masked lanes
  *
  * The algorithm (Goto / BLIS style, sized for these small CNN shapes):
@@ -20,6 +21,8 @@
  *         for each MR rows: the micro-kernel, the C tile in registers
  * Small M (6, 8, 16 ...) and ragged N run tile variants compiled for their
  * exact rows and vectors, so they cost only the lanes they use.
+ *
+ * It also defines DOT_NAME, the path's dot_rows (kernels.h).
  *
  * Determinism: an element of C is  (((C0 + s1) + s2) + ...)  (no C0 when
  * beta = 0), where s1, s2, ... are the sums over the k blocks, each an FMA
@@ -260,6 +263,59 @@ void GEMM_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda, con
                     kernel(mc - ir < MR ? mc - ir : MR, nr, kc, ap + (size_t)ir * kc, bb, bld,
                            c + (size_t)(ic + ir) * ldc + jr, ldc, add);
             }
+        }
+    }
+}
+
+/* Up to four dot products of one row of A with rows of B, sharing A's
+ * loads.  Each runs two vector sums over alternate vectors of k, then a
+ * masked last part, reduced the same way whichever block it sits in: an
+ * element's value does not depend on its neighbours. */
+static inline __attribute__((always_inline)) void
+dots(const int nj, int k, const float *a, const float *b, int ldb, float *out)
+{
+    vec even[4], odd[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < nj; j++)
+        even[j] = odd[j] = vzero();
+    int p = 0;
+    for (; p + 2 * VL <= k; p += 2 * VL) {
+        vec a0 = vload(a + p), a1 = vload(a + p + VL);
+#pragma GCC unroll 4
+        for (int j = 0; j < nj; j++) {
+            even[j] = vfma(a0, vload(b + (size_t)j * ldb + p), even[j]);
+            odd[j] = vfma(a1, vload(b + (size_t)j * ldb + p + VL), odd[j]);
+        }
+    }
+    for (; p < k; p += VL) {
+        vmask m = vmask_first(k - p < VL ? k - p : VL);
+        vec ap = vload_mask(a + p, m);
+#pragma GCC unroll 4
+        for (int j = 0; j < nj; j++)
+            even[j] = vfma(ap, vload_mask(b + (size_t)j * ldb + p, m), even[j]);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < nj; j++)
+        out[j] = vsum(vadd(even[j], odd[j]));
+}
+
+void DOT_NAME(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
+              float *c, int ldc)
+{
+    for (int i = 0; i < m; i++) {
+        const float *ai = a + (size_t)i * lda;
+        float *ci = c + (size_t)i * ldc;
+        for (int j = 0; j < n; j += 4) {
+            float d[4] = {0};
+            const float *bj = b + (size_t)j * ldb;
+            switch (n - j < 4 ? n - j : 4) {
+            case 1: dots(1, k, ai, bj, ldb, d); break;
+            case 2: dots(2, k, ai, bj, ldb, d); break;
+            case 3: dots(3, k, ai, bj, ldb, d); break;
+            default: dots(4, k, ai, bj, ldb, d); break;
+            }
+            for (int t = 0; t < 4 && j + t < n; t++)
+                ci[j + t] = beta == 0.0f ? d[t] : ci[j + t] + d[t];
         }
     }
 }

@@ -28,10 +28,12 @@ const char *gemm_path_capped(const char *cap);
 /* C[m x n] = A[m x k] B[n x k]^T + beta C, each element one dot product of
  * two contiguous rows (dot.c): for a matrix-vector product and for GEMMs
  * with very few columns. */
-void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
-              float *c, int ldc);
+typedef void dot_rows_fn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                         float beta, float *c, int ldc);
+dot_rows_fn dot_rows_ref, dot_rows_avx2, dot_rows_avx512;
+dot_rows_fn dot_rows; /* the path gemm() takes */
 
-/* The sum of k floats, in the same fixed order as dot_rows. */
+/* The sum of k floats, in a fixed order (eight running sums). */
 float sum_floats(const float *a, int k);
 
 /* Copies and zero fills of short runs (a row of a feature map: 3 to a few
