@@ -3,10 +3,16 @@
  * Cross-correlation, as in most frameworks: the filter is not flipped.
  * Weights are laid out (filters, in channels, kh, kw) as in PyTorch, so one
  * filter is one row of a [filters x K] matrix (K = channels * kh * kw) and
- * the layer is one matrix product with the im2col-unrolled input.  A few
- * images are unrolled side by side so that the product is wide enough to run
- * near the machine's peak:
- *     y[filters x (g * oh*ow)] = W[filters x K] * cols[K x (g * oh*ow)] + b
+ * the layer is one matrix product with the unrolled input:
+ *     y[filters x oh*ow] = W[filters x K] * cols[K x oh*ow] + b
+ * Two ways to get cols:
+ *  - stride 1 ("shifted"): the row of cols for (channel, ky, kx) is the
+ *    zero-padded image itself, read from offset (channel, ky, kx), if the
+ *    product runs over whole padded rows (wp columns per output row, of which
+ *    ow are kept).  The GEMM reads those rows in place (gemm_rows): nothing
+ *    is unrolled, at the price of wp - ow discarded columns per row.
+ *  - any stride: im2col writes cols out; a few images are unrolled side by
+ *    side so that the product is wide enough to run near the machine's peak.
  */
 #include "kernels/kernels.h"
 #include "layer.h"
@@ -28,24 +34,43 @@ enum { FEW_COLUMNS = 32 };
 enum { MAX_GROUP = 8, GROUP_FLOATS = 1 << 18 };
 
 typedef struct {
-    int k;     /* c * kh * kw: length of one unrolled window */
-    int area;  /* oh * ow                                    */
-    int group; /* images unrolled side by side               */
+    int k;       /* c * kh * kw: length of one unrolled window        */
+    int area;    /* oh * ow                                           */
+    int shifted; /* stride 1: cols are shifted rows of the padded image */
+    int group;   /* im2col: images unrolled side by side              */
+    int hp, wp;  /* shifted: the padded image                         */
+    int span;    /* shifted: product columns per image, oh * wp        */
+    size_t padded; /* shifted: floats of a padded image, with the slack
+                    * that the last window's row overruns (kw)        */
 } geometry;
 
 static geometry geom(const layer *l)
 {
-    geometry g = {l->in.c * l->spec.kh * l->spec.kw, l->out.h * l->out.w, 1};
+    const cnn_layer_spec *s = &l->spec;
+    geometry g = {0};
+    g.k = l->in.c * s->kh * s->kw;
+    g.area = l->out.h * l->out.w;
+    g.shifted = s->sh == 1 && s->sw == 1;
+    g.group = 1;
+    g.hp = l->in.h + 2 * s->ph;
+    g.wp = l->in.w + 2 * s->pw;
+    g.span = l->out.h * g.wp;
+    g.padded = (size_t)l->in.c * g.hp * g.wp + (size_t)s->kw;
     size_t per = (size_t)g.k * g.area;
-    while (g.group < MAX_GROUP && (size_t)(g.group + 1) * per <= GROUP_FLOATS)
+    while (!g.shifted && g.group < MAX_GROUP && (size_t)(g.group + 1) * per <= GROUP_FLOATS)
         g.group++;
     return g;
 }
 
-/* Per thread: unrolled columns, their gradient, and filters x columns of
- * outputs or output gradients in the grouped layout. */
+/* Per thread.  Shifted: the padded image and its gradient, the product
+ * [filters x span] (or the output gradient spread out the same way), and
+ * the input-gradient columns [K x span].  im2col: unrolled columns, their
+ * gradient, and filters x columns of outputs or output gradients in the
+ * grouped layout. */
 static size_t thread_floats(geometry g, int filters)
 {
+    if (g.shifted)
+        return 2 * g.padded + (size_t)g.span * ((size_t)filters + (size_t)g.k);
     return (size_t)g.group * g.area * (2 * (size_t)g.k + (size_t)filters);
 }
 
@@ -72,7 +97,9 @@ static int conv_setup(layer *l, cnn_error *err)
     l->out = (cnn_shape){s->filters, oh, ow};
     l->nweights = (size_t)s->filters * l->in.c * s->kh * s->kw;
     l->nbias = s->no_bias ? 0 : (size_t)s->filters;
-    l->scratch_bytes = sizeof(float) * ((size_t)l->threads * thread_floats(geom(l), s->filters) +
+    geometry g = geom(l);
+    l->scratch_bytes = sizeof(size_t) * (size_t)g.k +
+                       sizeof(float) * ((size_t)l->threads * thread_floats(g, s->filters) +
                                         (size_t)GRAD_GROUPS * (l->nweights + l->nbias));
     return CNN_OK;
 }
@@ -86,17 +113,142 @@ static int thread_id(void)
 #endif
 }
 
+/* The scratch: the offset of each row of cols in the padded image, the
+ * per-group weight gradients, then each thread's buffers. */
+static size_t *row_offsets(const layer *l) { return l->scratch; }
+
+static float *partial_grads(const layer *l)
+{
+    return (float *)(row_offsets(l) + geom(l).k);
+}
+
 typedef struct {
-    float *cols, *dcols, *maps;
+    float *cols, *dcols, *maps; /* im2col                                */
+    float *padded, *dpadded;    /* shifted; maps and dcols are reused     */
 } buffers;
 
 static buffers buffers_of(const layer *l, int thread)
 {
     geometry g = geom(l);
-    float *base = (float *)l->scratch + (size_t)thread * thread_floats(g, l->spec.filters);
+    float *base = partial_grads(l) + (size_t)GRAD_GROUPS * (l->nweights + l->nbias) +
+                  (size_t)thread * thread_floats(g, l->spec.filters);
+    buffers b = {0};
+    if (g.shifted) {
+        b.padded = base;
+        b.dpadded = base + g.padded;
+        b.maps = base + 2 * g.padded;
+        b.dcols = b.maps + (size_t)l->spec.filters * g.span;
+        return b;
+    }
     size_t cols = (size_t)g.group * g.k * g.area;
-    buffers b = {base, base + cols, base + 2 * cols};
+    b.cols = base;
+    b.dcols = base + cols;
+    b.maps = base + 2 * cols;
     return b;
+}
+
+/* Row (channel, ky, kx) of cols starts at channel * hp*wp + ky * wp + kx of
+ * the padded image.  A pure function of the shapes, written before use. */
+static void set_row_offsets(const layer *l)
+{
+    geometry g = geom(l);
+    size_t *row = row_offsets(l);
+    for (int ch = 0, r = 0; ch < l->in.c; ch++)
+        for (int ky = 0; ky < l->spec.kh; ky++)
+            for (int kx = 0; kx < l->spec.kw; kx++)
+                row[r++] = ((size_t)ch * g.hp + ky) * g.wp + kx;
+}
+
+/* x (c x h x w) into the middle of the zero-padded xp (c x hp x wp, then
+ * the slack). */
+static void pad_image(const layer *l, const float *x, float *xp)
+{
+    geometry g = geom(l);
+    int h = l->in.h, w = l->in.w, ph = l->spec.ph, pw = l->spec.pw;
+    for (int ch = 0; ch < l->in.c; ch++)
+        for (int y = 0; y < g.hp; y++) {
+            float *row = xp + ((size_t)ch * g.hp + y) * g.wp;
+            if (y < ph || y >= ph + h) {
+                zero_floats(row, g.wp);
+                continue;
+            }
+            zero_floats(row, pw);
+            copy_floats(row + pw, x + ((size_t)ch * h + y - ph) * w, w);
+            zero_floats(row + pw + w, pw);
+        }
+    zero_floats(xp + g.padded - l->spec.kw, l->spec.kw);
+}
+
+/* One image through a stride-1 layer: the product over whole padded rows,
+ * then the ow kept columns of each row, plus the bias, into y. */
+static void forward_shifted(const layer *l, const float *x, float *y, int threads)
+{
+    const cnn_layer_spec *s = &l->spec;
+    geometry g = geom(l);
+    buffers b = buffers_of(l, thread_id());
+    pad_image(l, x, b.padded);
+    gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b.padded, 0, row_offsets(l),
+                      0.0f, b.maps, g.span, threads);
+    int oh = l->out.h, ow = l->out.w;
+    for (int f = 0; f < s->filters; f++) {
+        float bias = l->b ? l->b[f] : 0.0f;
+        for (int oy = 0; oy < oh; oy++) {
+            const float *src = b.maps + (size_t)f * g.span + (size_t)oy * g.wp;
+            float *dst = y + ((size_t)f * oh + oy) * ow;
+            for (int ox = 0; ox < ow; ox++)
+                dst[ox] = src[ox] + bias;
+        }
+    }
+}
+
+/* Images [first, last) of a stride-1 layer, as backward_range below. */
+static void backward_shifted(const layer *l, const float *x, const float *dy, float *dx,
+                             float *gw, float *gb, int first, int last, int threads)
+{
+    const cnn_layer_spec *s = &l->spec;
+    geometry g = geom(l);
+    buffers b = buffers_of(l, thread_id());
+    const size_t *row = row_offsets(l);
+    size_t in_size = cnn_shape_size(l->in), out_size = cnn_shape_size(l->out);
+    int oh = l->out.h, ow = l->out.w, h = l->in.h, w = l->in.w;
+    float *dys = b.maps; /* dy spread over whole padded rows, zeros between */
+    for (int j = first; j < last; j++) {
+        float beta = j == first ? 0.0f : 1.0f;
+        pad_image(l, x + (size_t)j * in_size, b.padded);
+        for (int f = 0; f < s->filters; f++)
+            for (int oy = 0; oy < oh; oy++) {
+                float *dst = dys + (size_t)f * g.span + (size_t)oy * g.wp;
+                copy_floats(dst, dy + (size_t)j * out_size + ((size_t)f * oh + oy) * ow, ow);
+                zero_floats(dst + ow, g.wp - ow);
+            }
+        /* dW += dY * cols^T; the discarded columns add zeros */
+        if (g.k < FEW_COLUMNS)
+            dot_rows(s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta, gw, g.k);
+        else
+            gemm_threads_rows(0, 1, s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta,
+                              gw, g.k, threads);
+        if (gb)
+            for (int f = 0; f < s->filters; f++) {
+                float sum = sum_floats(dys + (size_t)f * g.span, g.span);
+                gb[f] = beta == 0.0f ? sum : gb[f] + sum;
+            }
+        if (!dx)
+            continue;
+        /* dX: each row of W^T dY added back at its offset, then unpadded */
+        gemm_threads(1, 0, g.k, g.span, s->filters, l->w, g.k, dys, g.span, 0.0f, b.dcols,
+                     g.span, threads);
+        memset(b.dpadded, 0, sizeof(float) * g.padded);
+        for (int r = 0; r < g.k; r++) {
+            const float *src = b.dcols + (size_t)r * g.span;
+            float *dst = b.dpadded + row[r];
+            for (int q = 0; q < g.span; q++)
+                dst[q] += src[q];
+        }
+        for (int ch = 0; ch < l->in.c; ch++)
+            for (int y = 0; y < h; y++)
+                copy_floats(dx + (size_t)j * in_size + ((size_t)ch * h + y) * w,
+                            b.dpadded + ((size_t)ch * g.hp + y + s->ph) * g.wp + s->pw, w);
+    }
 }
 
 /* Unrolls images [first, first + count) side by side into one
@@ -158,15 +310,24 @@ static void conv_forward(layer *l, const float *x, float *y, int n, int training
 {
     (void)training;
     geometry g = geom(l);
+    size_t in_size = cnn_shape_size(l->in), out_size = cnn_shape_size(l->out);
+    if (g.shifted)
+        set_row_offsets(l);
     if (n == 1) { /* one image: split its filters across threads instead */
-        forward_group(l, x, y, 0, 1, l->threads);
+        if (g.shifted)
+            forward_shifted(l, x, y, l->threads);
+        else
+            forward_group(l, x, y, 0, 1, l->threads);
         return;
     }
     int groups = (n + g.group - 1) / g.group;
 #pragma omp parallel for schedule(static) num_threads(l->threads)
     for (int gi = 0; gi < groups; gi++) {
         int first = gi * g.group, count = n - first < g.group ? n - first : g.group;
-        forward_group(l, x, y, first, count, 1);
+        if (g.shifted)
+            forward_shifted(l, x + first * in_size, y + first * out_size, 1);
+        else
+            forward_group(l, x, y, first, count, 1);
     }
 }
 
@@ -190,7 +351,7 @@ static void backward_range(const layer *l, const float *x, const float *dy, floa
         unroll(l, x, at, count, b.cols);
         /* dW += dY * cols^T */
         if (g.k < FEW_COLUMNS)
-            dot_rows(s->filters, g.k, width, dyg, width, b.cols, width, beta, gw, g.k);
+            dot_rows(s->filters, g.k, width, dyg, width, b.cols, width, NULL, beta, gw, g.k);
         else
             gemm_threads(0, 1, s->filters, g.k, width, dyg, width, b.cols, width, beta, gw, g.k,
                          threads);
@@ -217,17 +378,21 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
 {
     (void)y;
     int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    void (*range)(const layer *, const float *, const float *, float *, float *, float *, int,
+                  int, int) = geom(l).shifted ? backward_shifted : backward_range;
+    if (geom(l).shifted)
+        set_row_offsets(l);
     if (groups == 1) {
-        backward_range(l, x, dy, dx, l->dw, l->db, 0, n, l->threads);
+        range(l, x, dy, dx, l->dw, l->db, 0, n, l->threads);
         return;
     }
     size_t np = l->nweights + l->nbias;
-    float *partial = (float *)l->scratch + (size_t)l->threads * thread_floats(geom(l), l->spec.filters);
+    float *partial = partial_grads(l);
 #pragma omp parallel for schedule(static) num_threads(l->threads)
     for (int gi = 0; gi < groups; gi++) {
         float *gw = partial + gi * np;
-        backward_range(l, x, dy, dx, gw, l->db ? gw + l->nweights : NULL, gi * n / groups,
-                       (gi + 1) * n / groups, 1);
+        range(l, x, dy, dx, gw, l->db ? gw + l->nweights : NULL, gi * n / groups,
+              (gi + 1) * n / groups, 1);
     }
     /* dw and db are adjacent in the gradient buffer, as in the partials. */
     float *grad = l->dw;

@@ -19,7 +19,7 @@ static void dense_forward(layer *l, const float *x, float *y, int n, int trainin
     (void)training;
     int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
     if (n == 1) /* one image: dot products with W's rows, no packing */
-        dot_rows(1, out, in, x, in, l->w, in, 0.0f, y, out);
+        dot_rows(1, out, in, x, in, l->w, in, NULL, 0.0f, y, out);
     else
         gemm_threads(0, 1, n, out, in, x, in, l->w, in, 0.0f, y, out, l->threads);
     if (l->b)

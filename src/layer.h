@@ -51,6 +51,10 @@ int window_out(int in, int k, int s, int pad, int ceil_mode);
  * bit-identical for any thread count (see kernels/kernels.h). */
 void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
                   const float *b, int ldb, float beta, float *c, int ldc, int threads);
+/* The same with B's rows placed by brow (kernels.h, gemm_rows). */
+void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                       const float *b, int ldb, const size_t *brow, float beta, float *c,
+                       int ldc, int threads);
 
 /* The fused softmax + cross-entropy (softmax.c). */
 double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,

@@ -263,6 +263,55 @@ TEST(gemm_path_honours_simd_cap)
     CHECK(strcmp(gemm_path_capped(NULL), gemm_path()) == 0 || getenv("CNN_SIMD"));
 }
 
+/* gemm_rows reads B's rows wherever brow places them: on every path, the
+ * result is bit for bit that of gemm on the same rows laid out densely. */
+TEST(gemm_rows_equals_gemm_on_the_gathered_matrix)
+{
+    typedef struct {
+        const char *name;
+        gemm_fn *dense;
+        gemm_rows_fn *rows;
+    } rows_path;
+    rows_path paths[3];
+    int npaths = 0;
+    paths[npaths++] = (rows_path){"ref", gemm_ref, gemm_rows_ref};
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        paths[npaths++] = (rows_path){"avx2", gemm_avx2, gemm_rows_avx2};
+    if (__builtin_cpu_supports("avx512f"))
+        paths[npaths++] = (rows_path){"avx512", gemm_avx512, gemm_rows_avx512};
+#endif
+    uint64_t s = 31;
+    for (int t = 0; t < 24; t++) {
+        int tb = t & 1, m = between(&s, 1, 70), n = between(&s, 1, 90), k = between(&s, 1, 300);
+        int rows = tb ? n : k, len = tb ? k : n; /* the stored B: rows x len */
+        size_t span = (size_t)rows * (len + 7) + 64;
+        float *a = malloc(sizeof(float) * m * k), *pool = malloc(sizeof(float) * span);
+        float *dense = malloc(sizeof(float) * rows * len);
+        size_t *brow = malloc(sizeof(size_t) * rows);
+        float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
+        for (int i = 0; i < m * k; i++)
+            a[i] = uniform(&s);
+        for (size_t i = 0; i < span; i++)
+            pool[i] = uniform(&s);
+        for (int r = 0; r < rows; r++) { /* rows may overlap, in any order */
+            brow[r] = (size_t)between(&s, 0, (int)(span - (size_t)len - 1));
+            memcpy(dense + (size_t)r * len, pool + brow[r], sizeof(float) * len);
+        }
+        for (int p = 0; p < npaths; p++) {
+            for (int i = 0; i < m * n; i++)
+                c1[i] = c2[i] = (float)i;
+            float beta = (t >> 1) & 1 ? 1.0f : 0.0f;
+            paths[p].dense(0, tb, m, n, k, a, k, dense, len, beta, c1, n);
+            paths[p].rows(0, tb, m, n, k, a, k, pool, 0, brow, beta, c2, n);
+            if (memcmp(c1, c2, sizeof(float) * m * n) != 0)
+                printf("  %s tb=%d m=%d n=%d k=%d differs\n", paths[p].name, tb, m, n, k);
+            CHECK(memcmp(c1, c2, sizeof(float) * m * n) == 0);
+        }
+        free(a), free(pool), free(dense), free(brow), free(c1), free(c2);
+    }
+}
+
 /* Every dot_rows path against a double-precision sum, for lengths around
  * the vector widths; and each element is the same whether it is computed
  * in a block of four or alone (the threads may split anywhere). */
@@ -294,7 +343,7 @@ TEST(dot_rows_paths_match_double_and_do_not_depend_on_blocking)
             int bad = 0;
             for (int i = 0; i < m * n; i++)
                 c[i] = 1.0f;
-            paths[p].fn(m, n, k, a, ld, b, ld, 1.0f, c, n); /* beta 1: adds to the 1s */
+            paths[p].fn(m, n, k, a, ld, b, ld, NULL, 1.0f, c, n); /* beta 1: adds to the 1s */
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) {
                     double want = 1.0, mag = 1.0;
@@ -303,7 +352,7 @@ TEST(dot_rows_paths_match_double_and_do_not_depend_on_blocking)
                         mag += fabs((double)a[i * ld + q] * b[j * ld + q]);
                     }
                     bad += fabs(c[i * n + j] - want) > 1e-6 * mag;
-                    paths[p].fn(1, 1, k, a + i * ld, ld, b + j * ld, ld, 0.0f, one + i * n + j, 1);
+                    paths[p].fn(1, 1, k, a + i * ld, ld, b + j * ld, ld, NULL, 0.0f, one + i * n + j, 1);
                     bad += one[i * n + j] + 1.0f != c[i * n + j];
                 }
             if (bad)

@@ -34,12 +34,12 @@ static float dot(const float *a, const float *b, int k)
            tail;
 }
 
-void dot_rows_ref(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
-              float *c, int ldc)
+void dot_rows_ref(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                  const size_t *brow, float beta, float *c, int ldc)
 {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
-            float d = dot(a + (size_t)i * lda, b + (size_t)j * ldb, k);
+            float d = dot(a + (size_t)i * lda, b + (brow ? brow[j] : (size_t)j * ldb), k);
             c[(size_t)i * ldc + j] = beta == 0.0f ? d : c[(size_t)i * ldc + j] + d;
         }
 }

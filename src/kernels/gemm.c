@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void gemm_ref(int ta, int tb, int m, int n, int k, const float *a, int lda,
-              const float *b, int ldb, float beta, float *c, int ldc)
+void gemm_rows_ref(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                   const float *b, int ldb, const size_t *brow, float beta, float *c, int ldc)
 {
     for (int i = 0; i < m; i++) {
         float *ci = c + (size_t)i * ldc;
@@ -16,11 +16,19 @@ void gemm_ref(int ta, int tb, int m, int n, int k, const float *a, int lda,
         for (int p = 0; p < k; p++) {
             float aip = ta ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
             if (tb)
-                for (int j = 0; j < n; j++) ci[j] += aip * b[(size_t)j * ldb + p];
+                for (int j = 0; j < n; j++)
+                    ci[j] += aip * b[(brow ? brow[j] : (size_t)j * ldb) + p];
             else
-                for (int j = 0; j < n; j++) ci[j] += aip * b[(size_t)p * ldb + j];
+                for (int j = 0; j < n; j++)
+                    ci[j] += aip * b[(brow ? brow[p] : (size_t)p * ldb) + j];
         }
     }
+}
+
+void gemm_ref(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+              int ldb, float beta, float *c, int ldc)
+{
+    gemm_rows_ref(ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
 enum { GENERIC, AVX2, AVX512 };
@@ -59,26 +67,32 @@ const char *gemm_path(void) { return level_names[cpu_level()]; }
 
 const char *gemm_path_capped(const char *cap) { return level_names[detect_level(cap)]; }
 
+void gemm_rows(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+               int ldb, const size_t *brow, float beta, float *c, int ldc)
+{
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    switch (cpu_level()) {
+    case AVX512: gemm_rows_avx512(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
+    case AVX2: gemm_rows_avx2(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
+    }
+#endif
+    gemm_rows_ref(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
+}
+
 void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    switch (cpu_level()) {
-    case AVX512: gemm_avx512(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc); return;
-    case AVX2: gemm_avx2(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc); return;
-    }
-#endif
-    gemm_ref(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    gemm_rows(ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
-void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
-              float *c, int ldc)
+void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+              const size_t *brow, float beta, float *c, int ldc)
 {
 #if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
     switch (cpu_level()) {
-    case AVX512: dot_rows_avx512(m, n, k, a, lda, b, ldb, beta, c, ldc); return;
-    case AVX2: dot_rows_avx2(m, n, k, a, lda, b, ldb, beta, c, ldc); return;
+    case AVX512: dot_rows_avx512(m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
+    case AVX2: dot_rows_avx2(m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
     }
 #endif
-    dot_rows_ref(m, n, k, a, lda, b, ldb, beta, c, ldc);
+    dot_rows_ref(m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
 }

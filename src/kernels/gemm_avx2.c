@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #define GEMM_NAME gemm_avx2
+#define GEMM_ROWS_NAME gemm_rows_avx2
 #define DOT_NAME dot_rows_avx2
 #define VL 8
 #define MR 6

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #define GEMM_NAME gemm_avx512
+#define GEMM_ROWS_NAME gemm_rows_avx512
 #define DOT_NAME dot_rows_avx512
 #define VL 16
 #define MR 8

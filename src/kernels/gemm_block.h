@@ -4,7 +4,8 @@
  *
  * The including file defines (and compiles for at least AVX, which the
  * transposing packer uses):
- *   GEMM_NAME              the public function to define (a gemm_fn)
+ *   GEMM_NAME, GEMM_ROWS_NAME  the public functions to define (a gemm_fn and a
+ *                          gemm_rows_fn)
  *   VL                     floats per vector
  *   MR, NV                 the register tile: MR rows of C by NV vectors (NR = NV * VL)
  *   vec, vmask             the vector and lane-mask types
@@ -153,22 +154,27 @@ static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
     r[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
 }
 
-/* Rows [0, rows) of src, k range [0, kc), transposed into a k-major panel
- * dst[p * width + j], rows <= width, zero padded to width.  Blocks of 8 x 8
- * go through registers (AVX, present on both paths); the rest is scalar. */
-static void pack_t(const float *src, int ld, int rows, int kc, float *dst, int width)
+/* Rows [0, rows) of a matrix, k range [0, kc), transposed into a k-major
+ * panel dst[p * width + j], rows <= width, zero padded to width.  Row t
+ * starts at src + row[t] if row is not NULL, else at src + t * ld.  Blocks
+ * of 8 x 8 go through registers (AVX, present on both paths); the rest is
+ * scalar. */
+static void pack_t(const float *src, int ld, const size_t *row, int rows, int kc, float *dst,
+                   int width)
 {
     for (int j0 = 0; j0 < width; j0 += 8) {
         int w = width - j0 < 8 ? width - j0 : 8;
         int live = rows - j0 < 0 ? 0 : rows - j0 < 8 ? rows - j0 : 8;
-        const float *s0 = src + (size_t)j0 * ld;
+        const float *r0[8];
+        for (int t = 0; t < live; t++)
+            r0[t] = src + (row ? row[j0 + t] : (size_t)(j0 + t) * ld);
         __m256i wmask = _mm256_cmpgt_epi32(_mm256_set1_epi32(w),
                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         int p = 0;
         for (; p + 8 <= kc && live > 0; p += 8) {
             __m256 r[8];
             for (int t = 0; t < 8; t++)
-                r[t] = t < live ? _mm256_loadu_ps(s0 + (size_t)t * ld + p) : _mm256_setzero_ps();
+                r[t] = t < live ? _mm256_loadu_ps(r0[t] + p) : _mm256_setzero_ps();
             transpose8(r);
             for (int t = 0; t < 8; t++) {
                 float *d = dst + (size_t)(p + t) * width + j0;
@@ -180,7 +186,7 @@ static void pack_t(const float *src, int ld, int rows, int kc, float *dst, int w
         }
         for (; p < kc; p++)
             for (int t = 0; t < w; t++)
-                dst[(size_t)p * width + j0 + t] = t < live ? s0[(size_t)t * ld + p] : 0.0f;
+                dst[(size_t)p * width + j0 + t] = t < live ? r0[t][p] : 0.0f;
     }
 }
 
@@ -190,7 +196,7 @@ static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int 
                    float *ap)
 {
     if (!ta) {
-        pack_t(a + (size_t)i0 * lda + p0, lda, mr, kc, ap, MR);
+        pack_t(a + (size_t)i0 * lda + p0, lda, NULL, mr, kc, ap, MR);
         return;
     }
     for (int p = 0; p < kc; p++) {
@@ -203,16 +209,24 @@ static void pack_a(int ta, const float *a, int lda, int i0, int mr, int p0, int 
     }
 }
 
+/* Row r of the stored B: at b + row[r] if row is not NULL, else b + r * ldb. */
+static inline const float *b_row(const float *b, int ldb, const size_t *row, int r)
+{
+    return b + (row ? row[r] : (size_t)r * ldb);
+}
+
 /* op(B)'s columns [j0, j0 + nr), k range [p0, p0 + kc), as a k-major
  * micro-panel bp[p * NR + j], zero padded to NR. */
-static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int kc, float *bp)
+static void pack_b(int tb, const float *b, int ldb, const size_t *row, int j0, int nr, int p0,
+                   int kc, float *bp)
 {
     if (tb) {
-        pack_t(b + (size_t)j0 * ldb + p0, ldb, nr, kc, bp, NR);
+        pack_t(row ? b + p0 : b_row(b, ldb, NULL, j0) + p0, ldb, row ? row + j0 : NULL, nr, kc,
+               bp, NR);
         return;
     }
     for (int p = 0; p < kc; p++) {
-        const float *src = b + (size_t)(p0 + p) * ldb + j0;
+        const float *src = b_row(b, ldb, row, p0 + p) + j0;
         if (nr == NR) {
             memcpy(bp + p * NR, src, sizeof(float) * NR);
         } else {
@@ -222,8 +236,8 @@ static void pack_b(int tb, const float *b, int ldb, int j0, int nr, int p0, int 
     }
 }
 
-void GEMM_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
-               int ldb, float beta, float *c, int ldc)
+void GEMM_ROWS_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                    const float *b, int ldb, const size_t *brow, float beta, float *c, int ldc)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -240,7 +254,7 @@ void GEMM_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda, con
     _Alignas(64) float bp[KC_MAX * NR];
     /* A single row of tiles reads plain B in place; more rows reuse a packed
      * panel, contiguous and aligned.  Either way the arithmetic is the same. */
-    int packb = tb || m > MR;
+    int packb = tb || m > MR || brow;
 
     for (int pc = 0; pc < k; pc += kblock) {
         int kc = k - pc < kblock ? k - pc : kblock;
@@ -255,7 +269,7 @@ void GEMM_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda, con
                 const float *bb = b + (size_t)pc * ldb + jr;
                 int bld = ldb;
                 if (packb) {
-                    pack_b(tb, b, ldb, jr, nr, pc, kc, bp);
+                    pack_b(tb, b, ldb, brow, jr, nr, pc, kc, bp);
                     bb = bp;
                     bld = NR;
                 }
@@ -267,12 +281,18 @@ void GEMM_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda, con
     }
 }
 
+void GEMM_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
+               int ldb, float beta, float *c, int ldc)
+{
+    GEMM_ROWS_NAME(ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc);
+}
+
 /* Up to four dot products of one row of A with rows of B, sharing A's
  * loads.  Each runs two vector sums over alternate vectors of k, then a
  * masked last part, reduced the same way whichever block it sits in: an
  * element's value does not depend on its neighbours. */
 static inline __attribute__((always_inline)) void
-dots(const int nj, int k, const float *a, const float *b, int ldb, float *out)
+dots(const int nj, int k, const float *a, const float *const *b, float *out)
 {
     vec even[4], odd[4];
 #pragma GCC unroll 4
@@ -283,8 +303,8 @@ dots(const int nj, int k, const float *a, const float *b, int ldb, float *out)
         vec a0 = vload(a + p), a1 = vload(a + p + VL);
 #pragma GCC unroll 4
         for (int j = 0; j < nj; j++) {
-            even[j] = vfma(a0, vload(b + (size_t)j * ldb + p), even[j]);
-            odd[j] = vfma(a1, vload(b + (size_t)j * ldb + p + VL), odd[j]);
+            even[j] = vfma(a0, vload(b[j] + p), even[j]);
+            odd[j] = vfma(a1, vload(b[j] + p + VL), odd[j]);
         }
     }
     for (; p < k; p += VL) {
@@ -292,27 +312,30 @@ dots(const int nj, int k, const float *a, const float *b, int ldb, float *out)
         vec ap = vload_mask(a + p, m);
 #pragma GCC unroll 4
         for (int j = 0; j < nj; j++)
-            even[j] = vfma(ap, vload_mask(b + (size_t)j * ldb + p, m), even[j]);
+            even[j] = vfma(ap, vload_mask(b[j] + p, m), even[j]);
     }
 #pragma GCC unroll 4
     for (int j = 0; j < nj; j++)
         out[j] = vsum(vadd(even[j], odd[j]));
 }
 
-void DOT_NAME(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
-              float *c, int ldc)
+void DOT_NAME(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+              const size_t *brow, float beta, float *c, int ldc)
 {
     for (int i = 0; i < m; i++) {
         const float *ai = a + (size_t)i * lda;
         float *ci = c + (size_t)i * ldc;
         for (int j = 0; j < n; j += 4) {
             float d[4] = {0};
-            const float *bj = b + (size_t)j * ldb;
-            switch (n - j < 4 ? n - j : 4) {
-            case 1: dots(1, k, ai, bj, ldb, d); break;
-            case 2: dots(2, k, ai, bj, ldb, d); break;
-            case 3: dots(3, k, ai, bj, ldb, d); break;
-            default: dots(4, k, ai, bj, ldb, d); break;
+            int nj = n - j < 4 ? n - j : 4;
+            const float *bj[4];
+            for (int t = 0; t < nj; t++)
+                bj[t] = b_row(b, ldb, brow, j + t);
+            switch (nj) {
+            case 1: dots(1, k, ai, bj, d); break;
+            case 2: dots(2, k, ai, bj, d); break;
+            case 3: dots(3, k, ai, bj, d); break;
+            default: dots(4, k, ai, bj, d); break;
             }
             for (int t = 0; t < 4 && j + t < n; t++)
                 ci[j + t] = beta == 0.0f ? d[t] : ci[j + t] + d[t];

@@ -10,14 +10,15 @@
 /* Below this many multiply-adds a second thread costs more than it saves. */
 enum { MIN_WORK_PER_THREAD = 1 << 15 };
 
-void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
-                  const float *b, int ldb, float beta, float *c, int ldc, int threads)
+void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                       const float *b, int ldb, const size_t *brow, float beta, float *c,
+                       int ldc, int threads)
 {
     double work = (double)m * n * k;
     if (threads > 1 && work < (double)MIN_WORK_PER_THREAD * threads)
         threads = (int)(work / MIN_WORK_PER_THREAD) > 1 ? (int)(work / MIN_WORK_PER_THREAD) : 1;
     if (threads <= 1) {
-        gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        gemm_rows(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
         return;
     }
     int by_rows = m >= 4 * threads;
@@ -26,7 +27,8 @@ void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
         if (by_rows) {
             int r0 = (int)((long)m * t / threads), r1 = (int)((long)m * (t + 1) / threads);
             const float *at = ta ? a + r0 : a + (size_t)r0 * lda;
-            gemm(ta, tb, r1 - r0, n, k, at, lda, b, ldb, beta, c + (size_t)r0 * ldc, ldc);
+            gemm_rows(ta, tb, r1 - r0, n, k, at, lda, b, ldb, brow, beta, c + (size_t)r0 * ldc,
+                      ldc);
         } else {
             /* column blocks on 16-float boundaries keep the vector loops whole */
             int blocks = (n + 15) / 16;
@@ -35,8 +37,16 @@ void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
                 c1 = n;
             if (c1 <= c0)
                 continue;
-            const float *bt = tb ? b + (size_t)c0 * ldb : b + c0;
-            gemm(ta, tb, m, c1 - c0, k, a, lda, bt, ldb, beta, c + c0, ldc);
+            /* columns of op(B) are B's columns, or with tb its rows */
+            const float *bt = tb && !brow ? b + (size_t)c0 * ldb : tb ? b : b + c0;
+            const size_t *rt = tb && brow ? brow + c0 : brow;
+            gemm_rows(ta, tb, m, c1 - c0, k, a, lda, bt, ldb, rt, beta, c + c0, ldc);
         }
     }
+}
+
+void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc, int threads)
+{
+    gemm_threads_rows(ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc, threads);
 }

@@ -19,6 +19,17 @@ gemm_fn gemm_avx2;   /* x86-64 AVX2 + FMA (only if compiled)       */
 gemm_fn gemm_avx512; /* x86-64 AVX-512F (only if compiled)         */
 gemm_fn gemm;        /* the fastest path this CPU supports         */
 
+/* The same with the rows of the stored B anywhere: row r at b + brow[r]
+ * (brow NULL: at b + r * ldb, as gemm).  A convolution's input rows, each
+ * shifted by its window offset, are then its unrolled matrix, never
+ * written out. */
+typedef void gemm_rows_fn(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                          const float *b, int ldb, const size_t *brow, float beta, float *c,
+                          int ldc);
+
+gemm_rows_fn gemm_rows_ref, gemm_rows_avx2, gemm_rows_avx512;
+gemm_rows_fn gemm_rows; /* the path gemm() takes */
+
 /* Name of the path gemm() takes on this CPU: "avx512", "avx2" or "generic".
  * The environment variable CNN_SIMD=generic|avx2|avx512 caps the choice. */
 const char *gemm_path(void);
@@ -27,9 +38,9 @@ const char *gemm_path_capped(const char *cap);
 
 /* C[m x n] = A[m x k] B[n x k]^T + beta C, each element one dot product of
  * two contiguous rows (dot.c): for a matrix-vector product and for GEMMs
- * with very few columns. */
+ * with very few columns.  B's rows are placed as in gemm_rows. */
 typedef void dot_rows_fn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                         float beta, float *c, int ldc);
+                         const size_t *brow, float beta, float *c, int ldc);
 dot_rows_fn dot_rows_ref, dot_rows_avx2, dot_rows_avx512;
 dot_rows_fn dot_rows; /* the path gemm() takes */
 
