@@ -195,15 +195,19 @@ static void forward_shifted(const layer *l, const float *x, float *y, int thread
         for (int oy = 0; oy < oh; oy++) {
             const float *src = b.maps + (size_t)f * g.span + (size_t)oy * g.wp;
             float *dst = y + ((size_t)f * oh + oy) * ow;
-            for (int ox = 0; ox < ow; ox++)
-                dst[ox] = src[ox] + bias;
+            if (l->relu_out)
+                for (int ox = 0; ox < ow; ox++)
+                    dst[ox] = src[ox] + bias > 0.0f ? src[ox] + bias : 0.0f;
+            else
+                for (int ox = 0; ox < ow; ox++)
+                    dst[ox] = src[ox] + bias;
         }
     }
 }
 
 /* Images [first, last) of a stride-1 layer, as backward_range below. */
-static void backward_shifted(const layer *l, const float *x, const float *dy, float *dx,
-                             float *gw, float *gb, int first, int last, int threads)
+static void backward_shifted(const layer *l, const float *x, const float *y, const float *dy,
+                             float *dx, float *gw, float *gb, int first, int last, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
@@ -218,7 +222,12 @@ static void backward_shifted(const layer *l, const float *x, const float *dy, fl
         for (int f = 0; f < s->filters; f++)
             for (int oy = 0; oy < oh; oy++) {
                 float *dst = dys + (size_t)f * g.span + (size_t)oy * g.wp;
-                copy_floats(dst, dy + (size_t)j * out_size + ((size_t)f * oh + oy) * ow, ow);
+                size_t at = (size_t)j * out_size + ((size_t)f * oh + oy) * ow;
+                if (l->relu_out)
+                    for (int ox = 0; ox < ow; ox++)
+                        dst[ox] = y[at + ox] > 0.0f ? dy[at + ox] : 0.0f;
+                else
+                    copy_floats(dst, dy + at, ow);
                 zero_floats(dst + ow, g.wp - ow);
             }
         /* dW += dY * cols^T; the discarded columns add zeros */
@@ -265,12 +274,22 @@ static void unroll(const layer *l, const float *x, int first, int count, float *
 
 /* Maps in the grouped layout [rows x count*area] <-> NCHW, where each
  * image's [rows x area] block follows the previous one. */
-static void to_grouped(const float *blocks, int rows, int count, int area, float *grouped)
+/* dy of images [0, count) in the grouped layout; with a fused ReLU, zero
+ * where y is not positive. */
+static void to_grouped(const layer *l, const float *dy, const float *y, int count,
+                       float *grouped)
 {
+    int rows = l->spec.filters, area = l->out.h * l->out.w;
     for (int j = 0; j < count; j++)
-        for (int r = 0; r < rows; r++)
-            memcpy(grouped + ((size_t)r * count + j) * area,
-                   blocks + ((size_t)j * rows + r) * area, sizeof(float) * (size_t)area);
+        for (int r = 0; r < rows; r++) {
+            size_t at = ((size_t)j * rows + r) * area;
+            float *dst = grouped + ((size_t)r * count + j) * area;
+            if (l->relu_out)
+                for (int i = 0; i < area; i++)
+                    dst[i] = y[at + i] > 0.0f ? dy[at + i] : 0.0f;
+            else
+                memcpy(dst, dy + at, sizeof(float) * (size_t)area);
+        }
 }
 
 static void from_grouped(const float *grouped, int rows, int count, int area, float *blocks)
@@ -297,12 +316,17 @@ static void forward_group(const layer *l, const float *x, float *y, int first, i
                  threads);
     if (count > 1)
         from_grouped(b.maps, s->filters, count, g.area, out);
-    if (l->b)
+    if (l->b || l->relu_out)
         for (int j = 0; j < count; j++)
             for (int f = 0; f < s->filters; f++) {
-                float *row = out + ((size_t)j * s->filters + f) * g.area, bias = l->b[f];
-                for (int i = 0; i < g.area; i++)
-                    row[i] += bias;
+                float *row = out + ((size_t)j * s->filters + f) * g.area;
+                float bias = l->b ? l->b[f] : 0.0f;
+                if (l->relu_out)
+                    for (int i = 0; i < g.area; i++)
+                        row[i] = row[i] + bias > 0.0f ? row[i] + bias : 0.0f;
+                else
+                    for (int i = 0; i < g.area; i++)
+                        row[i] += bias;
             }
 }
 
@@ -333,8 +357,8 @@ static void conv_forward(layer *l, const float *x, float *y, int n, int training
 
 /* Images [first, last) of one gradient group: their weight gradients summed
  * into gw, gb, and their input gradients into dx. */
-static void backward_range(const layer *l, const float *x, const float *dy, float *dx,
-                           float *gw, float *gb, int first, int last, int threads)
+static void backward_range(const layer *l, const float *x, const float *y, const float *dy,
+                           float *dx, float *gw, float *gb, int first, int last, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
@@ -344,8 +368,8 @@ static void backward_range(const layer *l, const float *x, const float *dy, floa
         int count = last - at < g.group ? last - at : g.group, width = count * g.area;
         float beta = at == first ? 0.0f : 1.0f;
         const float *dyg = dy + (size_t)at * s->filters * g.area;
-        if (count > 1) {
-            to_grouped(dyg, s->filters, count, g.area, b.maps);
+        if (count > 1 || l->relu_out) {
+            to_grouped(l, dyg, y + (size_t)at * s->filters * g.area, count, b.maps);
             dyg = b.maps;
         }
         unroll(l, x, at, count, b.cols);
@@ -376,14 +400,13 @@ static void backward_range(const layer *l, const float *x, const float *dy, floa
 static void conv_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
                           int n)
 {
-    (void)y;
     int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
-    void (*range)(const layer *, const float *, const float *, float *, float *, float *, int,
-                  int, int) = geom(l).shifted ? backward_shifted : backward_range;
+    void (*range)(const layer *, const float *, const float *, const float *, float *, float *,
+                  float *, int, int, int) = geom(l).shifted ? backward_shifted : backward_range;
     if (geom(l).shifted)
         set_row_offsets(l);
     if (groups == 1) {
-        range(l, x, dy, dx, l->dw, l->db, 0, n, l->threads);
+        range(l, x, y, dy, dx, l->dw, l->db, 0, n, l->threads);
         return;
     }
     size_t np = l->nweights + l->nbias;
@@ -391,7 +414,7 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
 #pragma omp parallel for schedule(static) num_threads(l->threads)
     for (int gi = 0; gi < groups; gi++) {
         float *gw = partial + gi * np;
-        range(l, x, dy, dx, gw, l->db ? gw + l->nweights : NULL, gi * n / groups,
+        range(l, x, y, dy, dx, gw, l->db ? gw + l->nweights : NULL, gi * n / groups,
               (gi + 1) * n / groups, 1);
     }
     /* dw and db are adjacent in the gradient buffer, as in the partials. */

@@ -35,6 +35,9 @@ struct layer {
     void *scratch;  /* into its workspace                  */
     size_t scratch_bytes;
     int max_batch, threads;
+    /* conv: the next layer is a ReLU run in place, fused into this one (the
+     * net skips it): y gets max(0, .), and dy is taken where y > 0. */
+    int relu_out;
     uint64_t seed;        /* dropout: mask stream          */
     const uint64_t *step; /* dropout: the training step    */
 };

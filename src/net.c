@@ -222,6 +222,20 @@ static int in_place(const cnn_net *net, int i)
     return i > 0 && !net->keep_activations && k >= CNN_RELU && k <= CNN_TANH;
 }
 
+/* A ReLU run in place right after a convolution is done by the convolution,
+ * on data still in cache, and skipped here. */
+static int fused(const cnn_net *net, int i)
+{
+    return net->layers[i].spec.kind == CNN_RELU && in_place(net, i) &&
+           net->layers[i - 1].spec.kind == CNN_CONV;
+}
+
+static void set_fusion(cnn_net *net)
+{
+    for (int i = 0; i < net->count; i++)
+        net->layers[i].relu_out = i + 1 < net->count && fused(net, i + 1);
+}
+
 void cnn_net_keep_activations(cnn_net *net, int on) { net->keep_activations = on; }
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -403,10 +417,12 @@ int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *er
     net->batch = n;
     if (training)
         net->step++;
+    set_fusion(net);
     const float *in = x;
     for (int i = 0; i < net->count; i++) {
         layer *l = &net->layers[i];
-        l->ops->forward(l, in, net->act[i], n, training);
+        if (!fused(net, i))
+            l->ops->forward(l, in, net->act[i], n, training);
         in = net->act[i];
     }
     return CNN_OK;
@@ -437,8 +453,11 @@ int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
                             labels[i], i, k - 1);
     int cur = 0;
     softmax_cross_entropy_grad(cnn_net_output(net), labels, n, k, net->delta[cur]);
+    set_fusion(net);
     for (int i = net->count - 2; i >= 0; i--) {
         layer *l = &net->layers[i];
+        if (fused(net, i)) /* the convolution below takes dy as it is */
+            continue;
         float *dx = i > 0 ? net->delta[1 - cur] : net->want_input_grad ? net->input_grad : NULL;
         l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[i], net->delta[cur], dx,
                          n);
