@@ -190,9 +190,11 @@ float *cnn_net_layer_bias(cnn_net *net, int i);    /* NULL if none */
  * (NCHW).  training = 1 enables dropout.  Returns a status. */
 int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err);
 /* The output of layer i after cnn_forward (i = -1: the input as given;
- * i = cnn_net_layers-1: probabilities), n x shape.  To save memory an
- * activation layer (relu, ...) writes its output over its input's buffer, so
- * the layer before it then reads as activated too; call
+ * i = cnn_net_layers-1: probabilities), n x shape.  To save memory and time
+ * an activation layer (relu, ...) writes its output over its input's buffer,
+ * so the layer before it then reads as activated too, and a convolution
+ * followed by relu and a 2x2 max-pool does all three at once, keeping only
+ * the pooled maps (its own and the relu's outputs are then NULL).  Call
  * cnn_net_keep_activations(net, 1) before cnn_net_init to keep every layer's
  * own output (as a visualisation wants). */
 void cnn_net_keep_activations(cnn_net *net, int on);

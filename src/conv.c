@@ -179,30 +179,99 @@ static void pad_image(const layer *l, const float *x, float *xp)
     zero_floats(xp + g.padded - l->spec.kw, l->spec.kw);
 }
 
+/* One image's product into the layer's output: filter f's row r is at
+ * src + f * fstride + r * rstride.  Adds the bias, and does the fused ReLU
+ * and max-pool if any (pool_out: y and the arg-max are the pool's). */
+static void store_output(const layer *l, const float *src, size_t fstride, size_t rstride,
+                         int image, float *y)
+{
+    int oh = l->out.h, ow = l->out.w;
+    const layer *pool = l->pool_out;
+    for (int f = 0; f < l->spec.filters; f++) {
+        float bias = l->b ? l->b[f] : 0.0f;
+        const float *plane = src + (size_t)f * fstride;
+        if (pool) {
+            int ph = pool->out.h, pw = pool->out.w;
+            size_t at = ((size_t)image * l->spec.filters + f) * ph * pw;
+            float *py = y + at;
+            int *arg = (int *)pool->scratch + at;
+            for (int oy = 0; oy < ph; oy++) {
+                const float *r0 = plane + (size_t)2 * oy * rstride, *r1 = r0 + rstride;
+                for (int ox = 0; ox < pw; ox++) {
+                    float v[4] = {r0[2 * ox] + bias, r0[2 * ox + 1] + bias, r1[2 * ox] + bias,
+                                  r1[2 * ox + 1] + bias};
+                    for (int i = 0; i < 4; i++)
+                        v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+                    int off;
+                    py[oy * pw + ox] = max2x2_at(v[0], v[1], v[2], v[3], ow, &off);
+                    arg[oy * pw + ox] = 2 * oy * ow + 2 * ox + off;
+                }
+            }
+            continue;
+        }
+        for (int oy = 0; oy < oh; oy++) {
+            const float *row = plane + (size_t)oy * rstride;
+            float *dst = y + (((size_t)image * l->spec.filters + f) * oh + oy) * ow;
+            if (l->relu_out)
+                for (int ox = 0; ox < ow; ox++)
+                    dst[ox] = row[ox] + bias > 0.0f ? row[ox] + bias : 0.0f;
+            else
+                for (int ox = 0; ox < ow; ox++)
+                    dst[ox] = row[ox] + bias;
+        }
+    }
+}
+
+/* The gradient of one image's product, laid out as store_output reads it,
+ * from dy (and y) of the layer's output: through the fused max-pool to its
+ * arg-max and through the fused ReLU where the output is positive, zero
+ * elsewhere.  Touches only the oh x ow kept entries. */
+static void load_gradient(const layer *l, const float *dy, const float *y, int image,
+                          float *dst, size_t fstride, size_t rstride)
+{
+    int oh = l->out.h, ow = l->out.w;
+    const layer *pool = l->pool_out;
+    for (int f = 0; f < l->spec.filters; f++) {
+        float *plane = dst + (size_t)f * fstride;
+        if (pool) {
+            int ph = pool->out.h, pw = pool->out.w;
+            size_t at = ((size_t)image * l->spec.filters + f) * ph * pw;
+            const int *arg = (const int *)pool->scratch + at;
+            for (int oy = 0; oy < oh; oy++)
+                zero_floats(plane + (size_t)oy * rstride, ow);
+            for (int oy = 0; oy < ph; oy++)
+                for (int ox = 0; ox < pw; ox++) {
+                    int o = oy * pw + ox, off = arg[o] - (2 * oy * ow + 2 * ox);
+                    int down = off >= ow;
+                    if (y[at + o] > 0.0f)
+                        plane[(size_t)(2 * oy + down) * rstride + 2 * ox + off - down * ow] =
+                            dy[at + o];
+                }
+            continue;
+        }
+        for (int oy = 0; oy < oh; oy++) {
+            size_t at = (((size_t)image * l->spec.filters + f) * oh + oy) * ow;
+            float *row = plane + (size_t)oy * rstride;
+            if (l->relu_out)
+                for (int ox = 0; ox < ow; ox++)
+                    row[ox] = y[at + ox] > 0.0f ? dy[at + ox] : 0.0f;
+            else
+                copy_floats(row, dy + at, ow);
+        }
+    }
+}
+
 /* One image through a stride-1 layer: the product over whole padded rows,
- * then the ow kept columns of each row, plus the bias, into y. */
-static void forward_shifted(const layer *l, const float *x, float *y, int threads)
+ * of which store_output keeps ow columns per row. */
+static void forward_shifted(const layer *l, const float *x, float *y, int image, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
     buffers b = buffers_of(l, thread_id());
-    pad_image(l, x, b.padded);
+    pad_image(l, x + (size_t)image * cnn_shape_size(l->in), b.padded);
     gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b.padded, 0, row_offsets(l),
                       0.0f, b.maps, g.span, threads);
-    int oh = l->out.h, ow = l->out.w;
-    for (int f = 0; f < s->filters; f++) {
-        float bias = l->b ? l->b[f] : 0.0f;
-        for (int oy = 0; oy < oh; oy++) {
-            const float *src = b.maps + (size_t)f * g.span + (size_t)oy * g.wp;
-            float *dst = y + ((size_t)f * oh + oy) * ow;
-            if (l->relu_out)
-                for (int ox = 0; ox < ow; ox++)
-                    dst[ox] = src[ox] + bias > 0.0f ? src[ox] + bias : 0.0f;
-            else
-                for (int ox = 0; ox < ow; ox++)
-                    dst[ox] = src[ox] + bias;
-        }
-    }
+    store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y);
 }
 
 /* Images [first, last) of a stride-1 layer, as backward_range below. */
@@ -213,23 +282,16 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
     geometry g = geom(l);
     buffers b = buffers_of(l, thread_id());
     const size_t *row = row_offsets(l);
-    size_t in_size = cnn_shape_size(l->in), out_size = cnn_shape_size(l->out);
+    size_t in_size = cnn_shape_size(l->in);
     int oh = l->out.h, ow = l->out.w, h = l->in.h, w = l->in.w;
     float *dys = b.maps; /* dy spread over whole padded rows, zeros between */
     for (int j = first; j < last; j++) {
         float beta = j == first ? 0.0f : 1.0f;
         pad_image(l, x + (size_t)j * in_size, b.padded);
+        load_gradient(l, dy, y, j, dys, (size_t)g.span, (size_t)g.wp);
         for (int f = 0; f < s->filters; f++)
-            for (int oy = 0; oy < oh; oy++) {
-                float *dst = dys + (size_t)f * g.span + (size_t)oy * g.wp;
-                size_t at = (size_t)j * out_size + ((size_t)f * oh + oy) * ow;
-                if (l->relu_out)
-                    for (int ox = 0; ox < ow; ox++)
-                        dst[ox] = y[at + ox] > 0.0f ? dy[at + ox] : 0.0f;
-                else
-                    copy_floats(dst, dy + at, ow);
-                zero_floats(dst + ow, g.wp - ow);
-            }
+            for (int oy = 0; oy < oh; oy++)
+                zero_floats(dys + (size_t)f * g.span + (size_t)oy * g.wp + ow, g.wp - ow);
         /* dW += dY * cols^T; the discarded columns add zeros */
         if (g.k < FEW_COLUMNS)
             dot_rows(s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta, gw, g.k);
@@ -272,34 +334,6 @@ static void unroll(const layer *l, const float *x, int first, int count, float *
                s->ph, s->pw, l->out.h, l->out.w, cols + (size_t)j * g.area, ld);
 }
 
-/* Maps in the grouped layout [rows x count*area] <-> NCHW, where each
- * image's [rows x area] block follows the previous one. */
-/* dy of images [0, count) in the grouped layout; with a fused ReLU, zero
- * where y is not positive. */
-static void to_grouped(const layer *l, const float *dy, const float *y, int count,
-                       float *grouped)
-{
-    int rows = l->spec.filters, area = l->out.h * l->out.w;
-    for (int j = 0; j < count; j++)
-        for (int r = 0; r < rows; r++) {
-            size_t at = ((size_t)j * rows + r) * area;
-            float *dst = grouped + ((size_t)r * count + j) * area;
-            if (l->relu_out)
-                for (int i = 0; i < area; i++)
-                    dst[i] = y[at + i] > 0.0f ? dy[at + i] : 0.0f;
-            else
-                memcpy(dst, dy + at, sizeof(float) * (size_t)area);
-        }
-}
-
-static void from_grouped(const float *grouped, int rows, int count, int area, float *blocks)
-{
-    for (int j = 0; j < count; j++)
-        for (int r = 0; r < rows; r++)
-            memcpy(blocks + ((size_t)j * rows + r) * area,
-                   grouped + ((size_t)r * count + j) * area, sizeof(float) * (size_t)area);
-}
-
 /* Images [first, first + count) through the layer, with `threads` threads
  * for the product when one image is all there is. */
 static void forward_group(const layer *l, const float *x, float *y, int first, int count,
@@ -309,37 +343,23 @@ static void forward_group(const layer *l, const float *x, float *y, int first, i
     geometry g = geom(l);
     buffers b = buffers_of(l, thread_id());
     int width = count * g.area;
-    float *out = y + (size_t)first * s->filters * g.area;
     unroll(l, x, first, count, b.cols);
-    float *prod = count == 1 ? out : b.maps;
-    gemm_threads(0, 0, s->filters, width, g.k, l->w, g.k, b.cols, width, 0.0f, prod, width,
+    gemm_threads(0, 0, s->filters, width, g.k, l->w, g.k, b.cols, width, 0.0f, b.maps, width,
                  threads);
-    if (count > 1)
-        from_grouped(b.maps, s->filters, count, g.area, out);
-    if (l->b || l->relu_out)
-        for (int j = 0; j < count; j++)
-            for (int f = 0; f < s->filters; f++) {
-                float *row = out + ((size_t)j * s->filters + f) * g.area;
-                float bias = l->b ? l->b[f] : 0.0f;
-                if (l->relu_out)
-                    for (int i = 0; i < g.area; i++)
-                        row[i] = row[i] + bias > 0.0f ? row[i] + bias : 0.0f;
-                else
-                    for (int i = 0; i < g.area; i++)
-                        row[i] += bias;
-            }
+    for (int j = 0; j < count; j++) /* image j: columns [j * area, (j + 1) * area) */
+        store_output(l, b.maps + (size_t)j * g.area, (size_t)width, (size_t)l->out.w,
+                     first + j, y);
 }
 
 static void conv_forward(layer *l, const float *x, float *y, int n, int training)
 {
     (void)training;
     geometry g = geom(l);
-    size_t in_size = cnn_shape_size(l->in), out_size = cnn_shape_size(l->out);
     if (g.shifted)
         set_row_offsets(l);
     if (n == 1) { /* one image: split its filters across threads instead */
         if (g.shifted)
-            forward_shifted(l, x, y, l->threads);
+            forward_shifted(l, x, y, 0, l->threads);
         else
             forward_group(l, x, y, 0, 1, l->threads);
         return;
@@ -349,7 +369,7 @@ static void conv_forward(layer *l, const float *x, float *y, int n, int training
     for (int gi = 0; gi < groups; gi++) {
         int first = gi * g.group, count = n - first < g.group ? n - first : g.group;
         if (g.shifted)
-            forward_shifted(l, x + first * in_size, y + first * out_size, 1);
+            forward_shifted(l, x, y, first, 1);
         else
             forward_group(l, x, y, first, count, 1);
     }
@@ -367,11 +387,10 @@ static void backward_range(const layer *l, const float *x, const float *y, const
     for (int at = first; at < last; at += g.group) {
         int count = last - at < g.group ? last - at : g.group, width = count * g.area;
         float beta = at == first ? 0.0f : 1.0f;
-        const float *dyg = dy + (size_t)at * s->filters * g.area;
-        if (count > 1 || l->relu_out) {
-            to_grouped(l, dyg, y + (size_t)at * s->filters * g.area, count, b.maps);
-            dyg = b.maps;
-        }
+        const float *dyg = b.maps; /* dy in the grouped layout */
+        for (int j = 0; j < count; j++)
+            load_gradient(l, dy, y, at + j, b.maps + (size_t)j * g.area, (size_t)width,
+                          (size_t)l->out.w);
         unroll(l, x, at, count, b.cols);
         /* dW += dY * cols^T */
         if (g.k < FEW_COLUMNS)

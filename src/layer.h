@@ -35,15 +35,40 @@ struct layer {
     void *scratch;  /* into its workspace                  */
     size_t scratch_bytes;
     int max_batch, threads;
-    /* conv: the next layer is a ReLU run in place, fused into this one (the
-     * net skips it): y gets max(0, .), and dy is taken where y > 0. */
-    int relu_out;
+    /* Fusion, decided by cnn_net_init (net.c).  relu_out: the next layer
+     * is a ReLU run in place and this conv does its work (y gets max(0, .),
+     * dy is taken where y > 0).  pool_out: after that ReLU, a 2x2 stride-2
+     * max-pool whose output and arg-max this conv writes as well, so its
+     * own full-size output never exists.  folded: this layer's work is done
+     * by the conv below it, and the net skips it. */
+    int relu_out, folded;
+    struct layer *pool_out;
     uint64_t seed;        /* dropout: mask stream          */
     const uint64_t *step; /* dropout: the training step    */
 };
 
 extern const layer_ops conv_ops, activation_ops, pool_ops, dense_ops, dropout_ops,
     flatten_ops, softmax_ops;
+
+/* The maximum of a 2x2 window (a b / c d) and where it is, as an offset
+ * from a in a map w wide: strict comparisons, so the first maximum wins;
+ * selects, not branches, which the data would make unpredictable. */
+static inline float max2x2_at(float a, float b, float c, float d, int w, int *offset)
+{
+    int top = b > a, bottom = d > c;
+    float t = top ? b : a, u = bottom ? d : c;
+    int down = u > t;
+    *offset = top + down * (w + bottom - top);
+    return down ? u : t;
+}
+
+/* Whether a pooling layer has 2x2 windows moved by 2, every one whole. */
+static inline int whole_2x2_max(const layer *l)
+{
+    const cnn_layer_spec *s = &l->spec;
+    return s->kind == CNN_MAXPOOL && s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 &&
+           2 * l->out.h <= l->in.h && 2 * l->out.w <= l->in.w;
+}
 
 /* Output size of a sliding window: floor((in + 2 pad - k) / s) + 1, or with
  * ceil_mode the ceiling, dropping a last window that would start in the

@@ -24,6 +24,7 @@ struct cnn_net {
     float *input_grad;
     int want_input_grad;
     int keep_activations; /* no in-place activations: every output kept */
+    int kept_activations; /* the value the workspace was laid out for    */
     void *work;
     uint64_t step;        /* training forwards so far (dropout)  */
 };
@@ -222,18 +223,41 @@ static int in_place(const cnn_net *net, int i)
     return i > 0 && !net->keep_activations && k >= CNN_RELU && k <= CNN_TANH;
 }
 
-/* A ReLU run in place right after a convolution is done by the convolution,
- * on data still in cache, and skipped here. */
-static int fused(const cnn_net *net, int i)
-{
-    return net->layers[i].spec.kind == CNN_RELU && in_place(net, i) &&
-           net->layers[i - 1].spec.kind == CNN_CONV;
-}
-
+/* Fusion, decided once by cnn_net_init: a ReLU run in place right after a
+ * convolution is done by the convolution, on data still in cache, and so is
+ * a 2x2 stride-2 max-pool right after that ReLU; then the convolution's
+ * full-size output is never stored, nor its gradient. */
 static void set_fusion(cnn_net *net)
 {
-    for (int i = 0; i < net->count; i++)
-        net->layers[i].relu_out = i + 1 < net->count && fused(net, i + 1);
+    for (int i = 0; i < net->count; i++) {
+        layer *l = &net->layers[i];
+        l->relu_out = l->folded = 0;
+        l->pool_out = NULL;
+    }
+    for (int i = 0; i + 1 < net->count; i++) {
+        layer *l = &net->layers[i], *relu = &net->layers[i + 1];
+        if (l->spec.kind != CNN_CONV || relu->spec.kind != CNN_RELU || !in_place(net, i + 1))
+            continue;
+        l->relu_out = relu->folded = 1;
+        if (i + 2 < net->count && whole_2x2_max(&net->layers[i + 2])) {
+            l->pool_out = &net->layers[i + 2];
+            l->pool_out->folded = 1;
+        }
+    }
+}
+
+/* The layer whose output layer i writes: its own, or its fused pool's. */
+static int out_of(const cnn_net *net, int i)
+{
+    return net->layers[i].pool_out ? i + 2 : i;
+}
+
+/* Whether layer i's own output is never stored: a conv that writes its
+ * pool's output, and the ReLU that would share that buffer. */
+static int unstored(const cnn_net *net, int i)
+{
+    const layer *l = &net->layers[i];
+    return l->pool_out || (l->folded && l->spec.kind == CNN_RELU && net->layers[i - 1].pool_out);
 }
 
 void cnn_net_keep_activations(cnn_net *net, int on) { net->keep_activations = on; }
@@ -279,6 +303,7 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
     int threads = threads_available(), rc = CNN_OK;
     int old_threads = net->layers[0].threads;
     size_t widest = 0, bytes = 0;
+    set_fusion(net);
     for (int i = 0; i < net->count && !rc; i++) {
         layer *l = &net->layers[i];
         l->max_batch = max_batch;
@@ -291,9 +316,11 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
                           "%zu MiB)",
                           i + 1, registry[l->spec.kind].name, l->scratch_bytes >> 20, max_batch,
                           (size_t)CNN_NET_MAX_BYTES >> 20);
-        size_t out = cnn_shape_size(l->out);
-        widest = out > widest ? out : widest;
-        bytes += align64(sizeof(float) * out * max_batch) + align64(l->scratch_bytes);
+        size_t out = unstored(net, i) ? 0 : cnn_shape_size(l->out);
+        widest = out > widest ? out : widest; /* the gradients in flight */
+        if (!in_place(net, i))
+            bytes += align64(sizeof(float) * out * max_batch);
+        bytes += align64(l->scratch_bytes);
     }
     bytes += 2 * align64(sizeof(float) * widest * max_batch);
     bytes += align64(sizeof(float) * cnn_shape_size(net->input) * max_batch);
@@ -313,6 +340,10 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
                       bytes, max_batch);
     if (rc) {
         /* the layers go back to the workspace they still have */
+        int asked = net->keep_activations;
+        net->keep_activations = net->kept_activations;
+        set_fusion(net);
+        net->keep_activations = asked;
         for (int i = 0; i < net->count; i++) {
             layer *l = &net->layers[i];
             l->max_batch = net->work ? net->max_batch : 1;
@@ -326,7 +357,9 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
     char *p = work;
     for (int i = 0; i < net->count; i++) {
         layer *l = &net->layers[i];
-        if (in_place(net, i)) {
+        if (unstored(net, i)) {
+            net->act[i] = NULL;
+        } else if (in_place(net, i)) {
             net->act[i] = net->act[i - 1];
         } else {
             net->act[i] = (float *)p;
@@ -341,6 +374,7 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
         p += align64(sizeof(float) * widest * max_batch);
     }
     net->input_grad = (float *)p;
+    net->kept_activations = net->keep_activations;
     net->max_batch = max_batch;
     net->batch = 0;
     return CNN_OK;
@@ -417,12 +451,11 @@ int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *er
     net->batch = n;
     if (training)
         net->step++;
-    set_fusion(net);
     const float *in = x;
     for (int i = 0; i < net->count; i++) {
         layer *l = &net->layers[i];
-        if (!fused(net, i))
-            l->ops->forward(l, in, net->act[i], n, training);
+        if (!l->folded)
+            l->ops->forward(l, in, net->act[out_of(net, i)], n, training);
         in = net->act[i];
     }
     return CNN_OK;
@@ -453,14 +486,13 @@ int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
                             labels[i], i, k - 1);
     int cur = 0;
     softmax_cross_entropy_grad(cnn_net_output(net), labels, n, k, net->delta[cur]);
-    set_fusion(net);
     for (int i = net->count - 2; i >= 0; i--) {
         layer *l = &net->layers[i];
-        if (fused(net, i)) /* the convolution below takes dy as it is */
+        if (l->folded) /* the convolution below takes dy as it is */
             continue;
         float *dx = i > 0 ? net->delta[1 - cur] : net->want_input_grad ? net->input_grad : NULL;
-        l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[i], net->delta[cur], dx,
-                         n);
+        l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[out_of(net, i)],
+                         net->delta[cur], dx, n);
         cur = 1 - cur;
     }
     return CNN_OK;

@@ -31,19 +31,16 @@ static int pool_setup(layer *l, cnn_error *err)
 }
 
 /* The common case, 2x2 windows moved by 2 with every window whole: no
- * bounds to check, and selects instead of branches, which the data would
- * make unpredictable.  Strict comparisons: the first maximum wins. */
+ * bounds to check. */
 static void max2x2(const float *in, int w, int oh, int ow, float *y, int *argmax)
 {
     for (int oy = 0; oy < oh; oy++) {
         const float *r0 = in + (size_t)2 * oy * w, *r1 = r0 + w;
         for (int ox = 0; ox < ow; ox++) {
-            float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-            int top = b > a, bottom = d > c;
-            float t = top ? b : a, u = bottom ? d : c;
-            int down = u > t;
-            y[oy * ow + ox] = down ? u : t;
-            argmax[oy * ow + ox] = 2 * oy * w + 2 * ox + top + down * (w + bottom - top);
+            int at;
+            y[oy * ow + ox] = max2x2_at(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1],
+                                        w, &at);
+            argmax[oy * ow + ox] = 2 * oy * w + 2 * ox + at;
         }
     }
 }
@@ -55,8 +52,7 @@ static void pool_forward(layer *l, const float *x, float *y, int n, int training
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     int planes = n * l->in.c;
     int *argmax = l->scratch;
-    int whole2x2 = s->kind == CNN_MAXPOOL && s->kh == 2 && s->kw == 2 && s->sh == 2 &&
-                   s->sw == 2 && 2 * oh <= h && 2 * ow <= w;
+    int whole2x2 = whole_2x2_max(l);
 #pragma omp parallel for schedule(static) num_threads(l->threads) \
     if ((long)planes * h * w > PARALLEL_MIN)
     for (int p = 0; p < planes; p++) {
