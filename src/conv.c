@@ -197,14 +197,16 @@ static void store_output(const layer *l, const float *src, size_t fstride, size_
             int *arg = (int *)pool->scratch + at;
             for (int oy = 0; oy < ph; oy++) {
                 const float *r0 = plane + (size_t)2 * oy * rstride, *r1 = r0 + rstride;
-                for (int ox = 0; ox < pw; ox++) {
-                    float v[4] = {r0[2 * ox] + bias, r0[2 * ox + 1] + bias, r1[2 * ox] + bias,
-                                  r1[2 * ox + 1] + bias};
-                    for (int i = 0; i < 4; i++)
-                        v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+                float *prow = py + oy * pw;
+                int *arow = arg + oy * pw, base = 2 * oy * ow;
+                for (int ox = 0; ox < pw; ox++) { /* a loop the compiler vectorises */
+                    float a = r0[2 * ox] + bias, b = r0[2 * ox + 1] + bias;
+                    float c = r1[2 * ox] + bias, d = r1[2 * ox + 1] + bias;
+                    a = a > 0.0f ? a : 0.0f, b = b > 0.0f ? b : 0.0f;
+                    c = c > 0.0f ? c : 0.0f, d = d > 0.0f ? d : 0.0f;
                     int off;
-                    py[oy * pw + ox] = max2x2_at(v[0], v[1], v[2], v[3], ow, &off);
-                    arg[oy * pw + ox] = 2 * oy * ow + 2 * ox + off;
+                    prow[ox] = max2x2_at(a, b, c, d, ow, &off);
+                    arow[ox] = base + 2 * ox + off;
                 }
             }
             continue;
