@@ -185,7 +185,7 @@ static void pad_image(const layer *l, const float *x, float *xp)
 static void store_output(const layer *l, const float *src, size_t fstride, size_t rstride,
                          int image, float *y)
 {
-    int oh = l->out.h, ow = l->out.w;
+    int oh = l->out.h, ow = l->out.w, relu = l->relu_out;
     const layer *pool = l->pool_out;
     for (int f = 0; f < l->spec.filters; f++) {
         float bias = l->b ? l->b[f] : 0.0f;
@@ -202,8 +202,10 @@ static void store_output(const layer *l, const float *src, size_t fstride, size_
                 for (int ox = 0; ox < pw; ox++) { /* a loop the compiler vectorises */
                     float a = r0[2 * ox] + bias, b = r0[2 * ox + 1] + bias;
                     float c = r1[2 * ox] + bias, d = r1[2 * ox + 1] + bias;
-                    a = a > 0.0f ? a : 0.0f, b = b > 0.0f ? b : 0.0f;
-                    c = c > 0.0f ? c : 0.0f, d = d > 0.0f ? d : 0.0f;
+                    if (relu) {
+                        a = a > 0.0f ? a : 0.0f, b = b > 0.0f ? b : 0.0f;
+                        c = c > 0.0f ? c : 0.0f, d = d > 0.0f ? d : 0.0f;
+                    }
                     int off;
                     prow[ox] = max2x2_at(a, b, c, d, ow, &off);
                     arow[ox] = base + 2 * ox + off;
@@ -245,7 +247,7 @@ static void load_gradient(const layer *l, const float *dy, const float *y, int i
                 for (int ox = 0; ox < pw; ox++) {
                     int o = oy * pw + ox, off = arg[o] - (2 * oy * ow + 2 * ox);
                     int down = off >= ow;
-                    if (y[at + o] > 0.0f)
+                    if (!l->relu_out || y[at + o] > 0.0f)
                         plane[(size_t)(2 * oy + down) * rstride + 2 * ox + off - down * ow] =
                             dy[at + o];
                 }

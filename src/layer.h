@@ -37,9 +37,9 @@ struct layer {
     int max_batch, threads;
     /* Fusion, decided by cnn_net_init (net.c).  relu_out: the next layer
      * is a ReLU run in place and this conv does its work (y gets max(0, .),
-     * dy is taken where y > 0).  pool_out: after that ReLU, a 2x2 stride-2
-     * max-pool whose output and arg-max this conv writes as well, so its
-     * own full-size output never exists.  folded: this layer's work is done
+     * dy is taken where y > 0).  pool_out: next (after that ReLU, if any),
+     * a 2x2 stride-2 max-pool whose output and arg-max this conv writes as
+     * well, so its own full-size output never exists.  folded: this layer's work is done
      * by the conv below it, and the net skips it. */
     int relu_out, folded;
     struct layer *pool_out;

@@ -223,10 +223,11 @@ static int in_place(const cnn_net *net, int i)
     return i > 0 && !net->keep_activations && k >= CNN_RELU && k <= CNN_TANH;
 }
 
-/* Fusion, decided once by cnn_net_init: a ReLU run in place right after a
- * convolution is done by the convolution, on data still in cache, and so is
- * a 2x2 stride-2 max-pool right after that ReLU; then the convolution's
- * full-size output is never stored, nor its gradient. */
+/* Fusion, decided once by cnn_net_init unless every activation is kept: a
+ * ReLU run in place right after a convolution is done by the convolution, on
+ * data still in cache, and so is a 2x2 stride-2 max-pool right after it (or
+ * after that ReLU); then the convolution's full-size output is never
+ * stored, nor its gradient. */
 static void set_fusion(cnn_net *net)
 {
     for (int i = 0; i < net->count; i++) {
@@ -235,12 +236,16 @@ static void set_fusion(cnn_net *net)
         l->pool_out = NULL;
     }
     for (int i = 0; i + 1 < net->count; i++) {
-        layer *l = &net->layers[i], *relu = &net->layers[i + 1];
-        if (l->spec.kind != CNN_CONV || relu->spec.kind != CNN_RELU || !in_place(net, i + 1))
+        layer *l = &net->layers[i];
+        if (l->spec.kind != CNN_CONV || net->keep_activations)
             continue;
-        l->relu_out = relu->folded = 1;
-        if (i + 2 < net->count && whole_2x2_max(&net->layers[i + 2])) {
-            l->pool_out = &net->layers[i + 2];
+        int next = i + 1;
+        if (net->layers[next].spec.kind == CNN_RELU && in_place(net, next)) {
+            l->relu_out = net->layers[next].folded = 1;
+            next++;
+        }
+        if (next < net->count && whole_2x2_max(&net->layers[next])) {
+            l->pool_out = &net->layers[next];
             l->pool_out->folded = 1;
         }
     }
@@ -249,7 +254,8 @@ static void set_fusion(cnn_net *net)
 /* The layer whose output layer i writes: its own, or its fused pool's. */
 static int out_of(const cnn_net *net, int i)
 {
-    return net->layers[i].pool_out ? i + 2 : i;
+    const layer *l = &net->layers[i];
+    return l->pool_out ? (int)(l->pool_out - net->layers) : i;
 }
 
 /* Whether layer i's own output is never stored: a conv that writes its

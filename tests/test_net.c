@@ -180,9 +180,9 @@ static int fusion_changes_no_bit(const char *spec)
 }
 
 /* A ReLU after a convolution is fused into it, and so is a 2x2 max-pool
- * after that, unless every activation is kept; both ways give the same
- * bits, forward and backward, for stride-1 and strided convolutions, for a
- * ReLU alone and for ReLU + pool. */
+ * after that (or right after the convolution), unless every activation is
+ * kept; both ways give the same bits, forward and backward, for stride-1 and
+ * strided convolutions, for a ReLU alone, ReLU + pool and pool alone. */
 TEST(fused_conv_relu_pool_equals_the_layers_run_apart)
 {
     static const char *specs[] = {
@@ -191,8 +191,10 @@ TEST(fused_conv_relu_pool_equals_the_layers_run_apart)
         "maxpool 2\ndense 3\nsoftmax\n",
         "input 9x9x2\nconv 4 2x2\nrelu\nmaxpool 2\nconv 3 1x1\nrelu\nmaxpool 2 ceil\n"
         "dense 3\nsoftmax\n",
+        "input 9x9x2\nconv 4 3x3 nobias\nmaxpool 2\nconv 3 3x3 stride 2 pad 1\nmaxpool 2\n"
+        "tanh\ndense 3\nsoftmax\n",
     };
-    for (int t = 0; t < 3; t++)
+    for (int t = 0; t < 4; t++)
         CHECK(fusion_changes_no_bit(specs[t]));
 }
 
