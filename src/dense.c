@@ -33,8 +33,14 @@ static void dense_backward(layer *l, const float *x, const float *y, const float
 {
     (void)y;
     int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
-    /* dW = dY^T X: each weight sums over the batch in image order. */
-    gemm_threads(1, 0, out, in, n, dy, out, x, in, 0.0f, l->dw, in, l->threads);
+    /* dW = dY^T X: each weight sums over the batch in image order.  For one
+     * image it is an outer product, which needs no GEMM machinery. */
+    if (n == 1)
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++)
+                l->dw[(size_t)o * in + i] = dy[o] * x[i];
+    else
+        gemm_threads(1, 0, out, in, n, dy, out, x, in, 0.0f, l->dw, in, l->threads);
     if (l->db)
         for (int o = 0; o < out; o++) {
             float sum = 0.0f;

@@ -100,8 +100,12 @@ void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
     long n = (long)opt->nparams;
     float lr = cnn_optim_lr(opt, epoch), decay = c->weight_decay;
     opt->steps++;
-    if (c->optimizer == CNN_SGD) {
-#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+    if (c->optimizer == CNN_SGD && n <= PARALLEL_MIN) {
+        /* small nets step once per image: not even an idle parallel region */
+        for (long i = 0; i < n; i++)
+            w[i] -= lr * (g[i] + decay * w[i]);
+    } else if (c->optimizer == CNN_SGD) {
+#pragma omp parallel for schedule(static)
         for (long i = 0; i < n; i++)
             w[i] -= lr * (g[i] + decay * w[i]);
     } else if (c->optimizer == CNN_MOMENTUM) {
