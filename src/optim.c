@@ -4,6 +4,7 @@
  *   Adam:      m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *              w -= lr * m^ / (sqrt(v^) + eps), with bias-corrected m^, v^
  * L2 weight decay adds decay * w to every gradient first. */
+#include "kernels/kernels.h"
 #include "layer.h"
 
 #include <math.h>
@@ -92,40 +93,55 @@ float cnn_optim_lr(const cnn_optim *opt, int epoch)
     }
 }
 
+/* The update of parameters [from, to): the same arithmetic, element by
+ * element, whichever thread or clone runs it. */
+static VECTOR_CLONES void update_range(const cnn_train_config *c, float lr, float c1, float c2,
+                                       float *w, const float *g, float *state, long n,
+                                       long from, long to)
+{
+    float decay = c->weight_decay;
+    if (c->optimizer == CNN_SGD) {
+        for (long i = from; i < to; i++)
+            w[i] -= lr * (g[i] + decay * w[i]);
+    } else if (c->optimizer == CNN_MOMENTUM) {
+        float *v = state, mu = c->momentum;
+        for (long i = from; i < to; i++) {
+            v[i] = mu * v[i] + g[i] + decay * w[i];
+            w[i] -= lr * v[i];
+        }
+    } else {
+        float *m = state, *v = state + n, b1 = c->beta1, b2 = c->beta2, eps = c->eps;
+        for (long i = from; i < to; i++) {
+            float gi = g[i] + decay * w[i];
+            m[i] = b1 * m[i] + (1.0f - b1) * gi;
+            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+            w[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + eps);
+        }
+    }
+}
+
 void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
 {
     const cnn_train_config *c = &opt->cfg;
     float *w = cnn_net_params(net);
     const float *g = cnn_net_grads(net);
     long n = (long)opt->nparams;
-    float lr = cnn_optim_lr(opt, epoch), decay = c->weight_decay;
+    float lr = cnn_optim_lr(opt, epoch);
     opt->steps++;
-    if (c->optimizer == CNN_SGD && n <= PARALLEL_MIN) {
+    float c1 = 1.0f, c2 = 1.0f;
+    if (c->optimizer == CNN_ADAM)
+        c1 = 1.0f - powf(c->beta1, (float)opt->steps), c2 = 1.0f - powf(c->beta2, (float)opt->steps);
+    if (n <= PARALLEL_MIN) {
         /* small nets step once per image: not even an idle parallel region */
-        for (long i = 0; i < n; i++)
-            w[i] -= lr * (g[i] + decay * w[i]);
-    } else if (c->optimizer == CNN_SGD) {
-#pragma omp parallel for schedule(static)
-        for (long i = 0; i < n; i++)
-            w[i] -= lr * (g[i] + decay * w[i]);
-    } else if (c->optimizer == CNN_MOMENTUM) {
-        float *v = opt->state, mu = c->momentum;
-#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
-        for (long i = 0; i < n; i++) {
-            v[i] = mu * v[i] + g[i] + decay * w[i];
-            w[i] -= lr * v[i];
-        }
-    } else {
-        float *m = opt->state, *v = opt->state + n, b1 = c->beta1, b2 = c->beta2;
-        float c1 = 1.0f - powf(b1, (float)opt->steps), c2 = 1.0f - powf(b2, (float)opt->steps);
-#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
-        for (long i = 0; i < n; i++) {
-            float gi = g[i] + decay * w[i];
-            m[i] = b1 * m[i] + (1.0f - b1) * gi;
-            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-            w[i] -= lr * (m[i] / c1) / (sqrtf(v[i] / c2) + c->eps);
-        }
+        update_range(c, lr, c1, c2, w, g, opt->state, n, 0, n);
+        return;
     }
+    enum { CHUNK = 4096 };
+    long chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (long k = 0; k < chunks; k++)
+        update_range(c, lr, c1, c2, w, g, opt->state, n, k * CHUNK,
+                     k * CHUNK + CHUNK < n ? k * CHUNK + CHUNK : n);
 }
 
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,

@@ -282,8 +282,10 @@ TEST(gemm_rows_equals_gemm_on_the_gathered_matrix)
         paths[npaths++] = (rows_path){"avx512", gemm_avx512, gemm_rows_avx512};
 #endif
     uint64_t s = 31;
-    for (int t = 0; t < 24; t++) {
-        int tb = t & 1, m = between(&s, 1, 70), n = between(&s, 1, 90), k = between(&s, 1, 300);
+    for (int t = 0; t < 36; t++) {
+        /* a third with at most two rows of tiles, which read B in place */
+        int tb = t & 1, m = t % 3 ? between(&s, 1, 70) : between(&s, 1, 16);
+        int n = between(&s, 1, 90), k = between(&s, 1, 600);
         int rows = tb ? n : k, len = tb ? k : n; /* the stored B: rows x len */
         size_t span = (size_t)rows * (len + 7) + 64;
         float *a = malloc(sizeof(float) * m * k), *pool = malloc(sizeof(float) * span);

@@ -18,7 +18,7 @@
  *   for each block of k (equal blocks of at most KC_MAX, ascending)
  *     for each block of MC rows of C: pack them of op(A), k-major
  *       for each NR columns of C: pack them of op(B), k-major (or, when C
- *       has a single row of tiles, read plain B in place)
+ *       has at most two rows of tiles, read B's rows in place)
  *         for each MR rows: the micro-kernel, the C tile in registers
  * Small M (6, 8, 16 ...) and ragged N run tile variants compiled for their
  * exact rows and vectors, so they cost only the lanes they use.
@@ -44,12 +44,20 @@
  * threads.  k blocks are equal and at most KC_MAX long, so K = 150 is one
  * block and K = 288 two. */
 enum { KC_MAX = 256, MC = 128 / MR * MR };
+/* Up to this many rows of C, B is read where it lies instead of packed:
+ * measured on the presets, reading in place wins at 1 or 2 rows of tiles,
+ * ties at 4 and loses at 8 (convnet's 64 filters). */
+#ifndef DIRECT_B_ROWS
+#define DIRECT_B_ROWS (2 * MR)
+#endif
 
-/* One MR x NR tile (mr x nr live): C = acc or C += acc.  Called with
- * constant mr, nv and edge so that the accumulators stay in registers. */
+/* One MR x NR tile (mr x nr live): C = acc or C += acc.  B's row p is at
+ * b + brow[p] if brow is not NULL, else at b + p * ldb.  Called with
+ * constant mr, nv, edge and (brow != NULL) so that the accumulators stay in
+ * registers. */
 static inline __attribute__((always_inline)) void
 tile(const int mr, const int nv, const int edge, int kc, const float *ap, const float *b,
-     int ldb, float *c, int ldc, int nr, int add)
+     int ldb, const size_t *brow, float *c, int ldc, int nr, int add)
 {
     vec acc[MR][NV];
     const vmask last = vmask_first(edge ? nr - (nv - 1) * VL : VL);
@@ -58,11 +66,12 @@ tile(const int mr, const int nv, const int edge, int kc, const float *ap, const 
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
             acc[i][v] = vzero();
-    for (int p = 0; p < kc; p++, ap += MR, b += ldb) {
+    for (int p = 0; p < kc; p++, ap += MR) {
+        const float *bp = brow ? b + brow[p] : b + (size_t)p * ldb;
         vec bv[NV];
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
-            bv[v] = edge && v == nv - 1 ? vload_mask(b + v * VL, last) : vload(b + v * VL);
+            bv[v] = edge && v == nv - 1 ? vload_mask(bp + v * VL, last) : vload(bp + v * VL);
 #pragma GCC unroll 16
         for (int i = 0; i < mr; i++) {
             vec ai = vbcast(ap + i);
@@ -93,44 +102,59 @@ tile(const int mr, const int nv, const int edge, int kc, const float *ap, const 
  * rows it uses. */
 static inline __attribute__((always_inline)) void
 rows(const int nv, const int edge, int mr, int nr, int kc, const float *ap, const float *b,
-     int ldb, float *c, int ldc, int add)
+     int ldb, const size_t *brow, float *c, int ldc, int add)
 {
     switch (mr) {
-    case 1: tile(1, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
-    case 2: tile(2, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
-    case 3: tile(3, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
-    case 4: tile(4, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
-    case 5: tile(5, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
+    case 1: tile(1, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
+    case 2: tile(2, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
+    case 3: tile(3, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
+    case 4: tile(4, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
+    case 5: tile(5, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
 #if MR > 6
-    case 6: tile(6, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
-    case 7: tile(7, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
+    case 6: tile(6, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
+    case 7: tile(7, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
 #endif
 #if MR > 8
 #error "rows() handles MR <= 8"
 #endif
-    default: tile(MR, nv, edge, kc, ap, b, ldb, c, ldc, nr, add); break;
+    default: tile(MR, nv, edge, kc, ap, b, ldb, brow, c, ldc, nr, add); break;
     }
 }
 
 /* One tile of C, mr x nr, 1 <= mr <= MR, 1 <= nr <= NR.  A ragged right edge
  * uses only the vectors it needs, the last one masked. */
-static void kernel(int mr, int nr, int kc, const float *ap, const float *b, int ldb,
-                   float *c, int ldc, int add)
+static inline __attribute__((always_inline)) void
+kernel_b(int mr, int nr, int kc, const float *ap, const float *b, int ldb, const size_t *brow,
+         float *c, int ldc, int add)
 {
     if (nr == NR) {
-        rows(NV, 0, mr, nr, kc, ap, b, ldb, c, ldc, add);
+        rows(NV, 0, mr, nr, kc, ap, b, ldb, brow, c, ldc, add);
         return;
     }
     switch ((nr + VL - 1) / VL) {
-    case 1: rows(1, 1, mr, nr, kc, ap, b, ldb, c, ldc, add); break;
+    case 1: rows(1, 1, mr, nr, kc, ap, b, ldb, brow, c, ldc, add); break;
 #if NV > 2
-    case 2: rows(2, 1, mr, nr, kc, ap, b, ldb, c, ldc, add); break;
+    case 2: rows(2, 1, mr, nr, kc, ap, b, ldb, brow, c, ldc, add); break;
 #endif
 #if NV > 3
 #error "kernel() handles NV <= 3"
 #endif
-    default: rows(NV, 1, mr, nr, kc, ap, b, ldb, c, ldc, add); break;
+    default: rows(NV, 1, mr, nr, kc, ap, b, ldb, brow, c, ldc, add); break;
     }
+}
+
+/* The tile with B's rows ldb apart (a packed panel, or B read in place)... */
+static void kernel(int mr, int nr, int kc, const float *ap, const float *b, int ldb,
+                   float *c, int ldc, int add)
+{
+    kernel_b(mr, nr, kc, ap, b, ldb, NULL, c, ldc, add);
+}
+
+/* ... or each at its own offset (a convolution's shifted input rows). */
+static void kernel_rows(int mr, int nr, int kc, const float *ap, const float *b,
+                        const size_t *brow, float *c, int ldc, int add)
+{
+    kernel_b(mr, nr, kc, ap, b, 0, brow, c, ldc, add);
 }
 
 /* 8 rows of 8 floats, transposed in registers: r[t][j] <- r[j][t]. */
@@ -252,9 +276,10 @@ void GEMM_ROWS_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda
     int kblock = (k + nblocks - 1) / nblocks;
     _Alignas(64) float ap[MC * KC_MAX];
     _Alignas(64) float bp[KC_MAX * NR];
-    /* A single row of tiles reads plain B in place; more rows reuse a packed
+    /* A few rows of tiles read B in place, its rows wherever they are (a
+     * panel of them fits in L1 like a packed one); more rows reuse a packed
      * panel, contiguous and aligned.  Either way the arithmetic is the same. */
-    int packb = tb || m > MR || brow;
+    int packb = tb || m > DIRECT_B_ROWS;
 
     for (int pc = 0; pc < k; pc += kblock) {
         int kc = k - pc < kblock ? k - pc : kblock;
@@ -266,16 +291,19 @@ void GEMM_ROWS_NAME(int ta, int tb, int m, int n, int k, const float *a, int lda
                        ap + (size_t)ir * kc);
             for (int jr = 0; jr < n; jr += NR) {
                 int nr = n - jr < NR ? n - jr : NR;
-                const float *bb = b + (size_t)pc * ldb + jr;
-                int bld = ldb;
-                if (packb) {
+                if (packb)
                     pack_b(tb, b, ldb, brow, jr, nr, pc, kc, bp);
-                    bb = bp;
-                    bld = NR;
+                for (int ir = 0; ir < mc; ir += MR) {
+                    int mr = mc - ir < MR ? mc - ir : MR;
+                    const float *at = ap + (size_t)ir * kc;
+                    float *ct = c + (size_t)(ic + ir) * ldc + jr;
+                    if (packb)
+                        kernel(mr, nr, kc, at, bp, NR, ct, ldc, add);
+                    else if (brow)
+                        kernel_rows(mr, nr, kc, at, b + jr, brow + pc, ct, ldc, add);
+                    else
+                        kernel(mr, nr, kc, at, b + (size_t)pc * ldb + jr, ldb, ct, ldc, add);
                 }
-                for (int ir = 0; ir < mc; ir += MR)
-                    kernel(mc - ir < MR ? mc - ir : MR, nr, kc, ap + (size_t)ir * kc, bb, bld,
-                           c + (size_t)(ic + ir) * ldc + jr, ldc, add);
             }
         }
     }

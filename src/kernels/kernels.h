@@ -44,6 +44,18 @@ typedef void dot_rows_fn(int m, int n, int k, const float *a, int lda, const flo
 dot_rows_fn dot_rows_ref, dot_rows_avx2, dot_rows_avx512;
 dot_rows_fn dot_rows; /* the path gemm() takes */
 
+/* Element-wise loops (the bias + ReLU + pooling stores of a convolution, the
+ * optimiser's update) are plain C that the compiler vectorises once per
+ * instruction set; the dynamic loader then runs the widest the CPU has.
+ * ISO C mode (-std=c11) turns off FMA contraction, so every clone computes
+ * the same bits as the portable one. */
+#if defined(CNN_HAVE_X86_KERNELS) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 /* The sum of k floats, in a fixed order (eight running sums). */
 float sum_floats(const float *a, int k);
 
