@@ -193,23 +193,10 @@ static void store_output(const layer *l, const float *src, size_t fstride, size_
         if (pool) {
             int ph = pool->out.h, pw = pool->out.w;
             size_t at = ((size_t)image * l->spec.filters + f) * ph * pw;
-            float *py = y + at;
-            int *arg = (int *)pool->scratch + at;
             for (int oy = 0; oy < ph; oy++) {
-                const float *r0 = plane + (size_t)2 * oy * rstride, *r1 = r0 + rstride;
-                float *prow = py + oy * pw;
-                int *arow = arg + oy * pw, base = 2 * oy * ow;
-                for (int ox = 0; ox < pw; ox++) { /* a loop the compiler vectorises */
-                    float a = r0[2 * ox] + bias, b = r0[2 * ox + 1] + bias;
-                    float c = r1[2 * ox] + bias, d = r1[2 * ox + 1] + bias;
-                    if (relu) {
-                        a = a > 0.0f ? a : 0.0f, b = b > 0.0f ? b : 0.0f;
-                        c = c > 0.0f ? c : 0.0f, d = d > 0.0f ? d : 0.0f;
-                    }
-                    int off;
-                    prow[ox] = max2x2_at(a, b, c, d, ow, &off);
-                    arow[ox] = base + 2 * ox + off;
-                }
+                const float *r0 = plane + (size_t)2 * oy * rstride;
+                pool2x2_rows(r0, r0 + rstride, pw, bias, relu, ow, 2 * oy * ow,
+                             y + at + oy * pw, (int *)pool->scratch + at + oy * pw);
             }
             continue;
         }
@@ -241,16 +228,15 @@ static void load_gradient(const layer *l, const float *dy, const float *y, int i
             int ph = pool->out.h, pw = pool->out.w;
             size_t at = ((size_t)image * l->spec.filters + f) * ph * pw;
             const int *arg = (const int *)pool->scratch + at;
-            for (int oy = 0; oy < oh; oy++)
+            for (int oy = 0; oy < ph; oy++) {
+                float *g0 = plane + (size_t)2 * oy * rstride, *g1 = g0 + rstride;
+                unpool2x2_rows(dy + at + oy * pw, l->relu_out ? y + at + oy * pw : NULL,
+                               arg + oy * pw, pw, ow, 2 * oy * ow, g0, g1);
+                zero_floats(g0 + 2 * pw, ow - 2 * pw); /* an odd column left out */
+                zero_floats(g1 + 2 * pw, ow - 2 * pw);
+            }
+            for (int oy = 2 * ph; oy < oh; oy++) /* an odd row left out */
                 zero_floats(plane + (size_t)oy * rstride, ow);
-            for (int oy = 0; oy < ph; oy++)
-                for (int ox = 0; ox < pw; ox++) {
-                    int o = oy * pw + ox, off = arg[o] - (2 * oy * ow + 2 * ox);
-                    int down = off >= ow;
-                    if (!l->relu_out || y[at + o] > 0.0f)
-                        plane[(size_t)(2 * oy + down) * rstride + 2 * ox + off - down * ow] =
-                            dy[at + o];
-                }
             continue;
         }
         for (int oy = 0; oy < oh; oy++) {

@@ -50,18 +50,6 @@ struct layer {
 extern const layer_ops conv_ops, activation_ops, pool_ops, dense_ops, dropout_ops,
     flatten_ops, softmax_ops;
 
-/* The maximum of a 2x2 window (a b / c d) and where it is, as an offset
- * from a in a map w wide: strict comparisons, so the first maximum wins;
- * selects, not branches, which the data would make unpredictable. */
-static inline float max2x2_at(float a, float b, float c, float d, int w, int *offset)
-{
-    int top = b > a, bottom = d > c;
-    float t = top ? b : a, u = bottom ? d : c;
-    int down = u > t;
-    *offset = top + down * (w + bottom - top);
-    return down ? u : t;
-}
-
 /* Whether a pooling layer has 2x2 windows moved by 2, every one whole. */
 static inline int whole_2x2_max(const layer *l)
 {

@@ -5,6 +5,7 @@
  * X-or-O explanation draws it (7x7, window 2, stride 2 -> 4x4); an average
  * over a partial window divides by the pixels it actually covers.  Max
  * pooling routes the gradient to the first arg-max in row-major order. */
+#include "kernels/kernels.h"
 #include "layer.h"
 
 #include <string.h>
@@ -31,17 +32,12 @@ static int pool_setup(layer *l, cnn_error *err)
 }
 
 /* The common case, 2x2 windows moved by 2 with every window whole: no
- * bounds to check. */
+ * bounds to check, and a kernel for it. */
 static void max2x2(const float *in, int w, int oh, int ow, float *y, int *argmax)
 {
     for (int oy = 0; oy < oh; oy++) {
-        const float *r0 = in + (size_t)2 * oy * w, *r1 = r0 + w;
-        for (int ox = 0; ox < ow; ox++) {
-            int at;
-            y[oy * ow + ox] = max2x2_at(r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1],
-                                        w, &at);
-            argmax[oy * ow + ox] = 2 * oy * w + 2 * ox + at;
-        }
+        const float *r0 = in + (size_t)2 * oy * w;
+        pool2x2_rows(r0, r0 + w, ow, 0.0f, 0, w, 2 * oy * w, y + oy * ow, argmax + oy * ow);
     }
 }
 

@@ -481,3 +481,78 @@ TEST(col2im_adds_into_the_image)
     col2im(cols, 4, 1, 2, 2, 1, 1, 1, 1, 0, 0, 2, 2, img);
     CHECK(img[0] == 2 && img[1] == 3 && img[2] == 4 && img[3] == 5);
 }
+
+/* The 2x2 pooling rows by hand: bias, ReLU, the first maximum wins a tie,
+ * and the adjoint puts each gradient where the maximum was. */
+TEST(pool2x2_rows_by_hand)
+{
+    /* rows of a map 5 wide; windows (1 3 / 2 0), (4 4 / 4 -9) */
+    const float r0[5] = {1, 3, 4, 4, 7}, r1[5] = {2, 0, 4, -9, 7};
+    float out[2];
+    int at[2];
+    pool2x2_rows(r0, r1, 2, -5.0f, 1, 5, 10, out, at);
+    CHECK(out[0] == 0.0f && out[1] == 0.0f); /* all -5..-1 after the bias, then ReLU */
+    CHECK(at[0] == 10 && at[1] == 12);        /* every entry 0: the first */
+    pool2x2_rows(r0, r1, 2, 1.0f, 0, 5, 10, out, at);
+    CHECK(out[0] == 4.0f && at[0] == 11); /* 3 + 1, top right */
+    CHECK(out[1] == 5.0f && at[1] == 12); /* a tie of three 4s: top left */
+    const float dy[2] = {0.5f, -2.0f}, y[2] = {1.0f, 0.0f};
+    float g0[4], g1[4];
+    unpool2x2_rows(dy, NULL, at, 2, 5, 10, g0, g1);
+    CHECK(g0[0] == 0 && g0[1] == 0.5f && g0[2] == -2.0f && g0[3] == 0);
+    CHECK(g1[0] == 0 && g1[1] == 0 && g1[2] == 0 && g1[3] == 0);
+    unpool2x2_rows(dy, y, at, 2, 5, 10, g0, g1); /* a fused ReLU: y = 0 passes nothing */
+    CHECK(g0[1] == 0.5f && g0[2] == 0.0f);
+}
+
+/* Every pooling-rows path gives the reference's bits, for every length
+ * around the vector width, with ties, zeros, negatives and NaN. */
+TEST(pool2x2_rows_paths_match_ref)
+{
+    struct {
+        const char *name;
+        pool2x2_rows_fn *pool;
+        unpool2x2_rows_fn *unpool;
+    } paths[2];
+    int npaths = 0;
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (__builtin_cpu_supports("avx512f"))
+        paths[npaths].name = "avx512", paths[npaths].pool = pool2x2_rows_avx512,
+        paths[npaths++].unpool = unpool2x2_rows_avx512;
+#endif
+    paths[npaths].name = "dispatch", paths[npaths].pool = pool2x2_rows,
+    paths[npaths++].unpool = unpool2x2_rows;
+    uint64_t s = 5;
+    for (int n = 1; n <= 40; n++) {
+        int w = 2 * n + (n & 1); /* odd widths too */
+        float r0[96], r1[96], out[2][48], dy[48], y[48], g[2][2][96];
+        int at[2][48];
+        for (int i = 0; i < w; i++) { /* few distinct values: many ties */
+            r0[i] = (float)between(&s, -2, 2), r1[i] = (float)between(&s, -2, 2);
+            if (between(&s, 0, 30) == 0)
+                r1[i] = NAN;
+        }
+        for (int i = 0; i < n; i++)
+            dy[i] = uniform(&s), y[i] = (float)between(&s, -1, 1);
+        for (int relu = 0; relu < 2; relu++) {
+            float bias = relu ? 0.5f : -0.0f;
+            pool2x2_rows_ref(r0, r1, n, bias, relu, w, 7, out[0], at[0]);
+            unpool2x2_rows_ref(dy, relu ? y : NULL, at[0], n, w, 7, g[0][0], g[0][1]);
+            for (int p = 0; p < npaths; p++) {
+                for (int i = 0; i < 2 * n; i++)
+                    g[1][0][i] = g[1][1][i] = 99.0f;
+                g[1][0][2 * n] = g[1][1][2 * n] = 42.0f;
+                paths[p].pool(r0, r1, n, bias, relu, w, 7, out[1], at[1]);
+                paths[p].unpool(dy, relu ? y : NULL, at[0], n, w, 7, g[1][0], g[1][1]);
+                int same = memcmp(out[0], out[1], sizeof(float) * n) == 0 &&
+                           memcmp(at[0], at[1], sizeof(int) * n) == 0 &&
+                           memcmp(g[0][0], g[1][0], sizeof(float) * 2 * n) == 0 &&
+                           memcmp(g[0][1], g[1][1], sizeof(float) * 2 * n) == 0 &&
+                           g[1][0][2 * n] == 42.0f && g[1][1][2 * n] == 42.0f;
+                if (!same)
+                    printf("  %s n=%d relu=%d differs\n", paths[p].name, n, relu);
+                CHECK(same);
+            }
+        }
+    }
+}

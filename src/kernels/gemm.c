@@ -1,5 +1,5 @@
 /* GEMM: the reference loop and the run-time choice of a SIMD path, for the
- * GEMM and for dot_rows. */
+ * GEMM, dot_rows and the 2x2 pooling rows. */
 #include "kernels.h"
 
 #include <stdatomic.h>
@@ -95,4 +95,28 @@ void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int 
     }
 #endif
     dot_rows_ref(m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
+}
+
+void pool2x2_rows(const float *r0, const float *r1, int n, float bias, int relu, int w,
+                  int base, float *out, int *at)
+{
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (cpu_level() == AVX512) {
+        pool2x2_rows_avx512(r0, r1, n, bias, relu, w, base, out, at);
+        return;
+    }
+#endif
+    pool2x2_rows_ref(r0, r1, n, bias, relu, w, base, out, at);
+}
+
+void unpool2x2_rows(const float *dy, const float *y, const int *at, int n, int w, int base,
+                    float *g0, float *g1)
+{
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (cpu_level() == AVX512) {
+        unpool2x2_rows_avx512(dy, y, at, n, w, base, g0, g1);
+        return;
+    }
+#endif
+    unpool2x2_rows_ref(dy, y, at, n, w, base, g0, g1);
 }

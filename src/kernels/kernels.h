@@ -56,6 +56,21 @@ dot_rows_fn dot_rows; /* the path gemm() takes */
 #define VECTOR_CLONES
 #endif
 
+/* 2x2 max-pooling of two rows r0, r1 of a map w wide into n outputs, each
+ * input first + bias, then through a ReLU if relu:
+ *   out[x] = max(r0[2x], r0[2x+1], r1[2x], r1[2x+1]),
+ *   at[x]  = base + 2x + where that is: 0, 1, w or w+1.
+ * Strict comparisons, so the first maximum in that order wins. */
+typedef void pool2x2_rows_fn(const float *r0, const float *r1, int n, float bias, int relu,
+                             int w, int base, float *out, int *at);
+/* The adjoint: dy[x] (zero where y is given and y[x] <= 0, a fused ReLU) to
+ * the entry at[x] names, zeros to the other three: writes g0[0, 2n) and
+ * g1[0, 2n), the rows that r0 and r1 were. */
+typedef void unpool2x2_rows_fn(const float *dy, const float *y, const int *at, int n, int w,
+                               int base, float *g0, float *g1);
+pool2x2_rows_fn pool2x2_rows_ref, pool2x2_rows_avx512, pool2x2_rows;
+unpool2x2_rows_fn unpool2x2_rows_ref, unpool2x2_rows_avx512, unpool2x2_rows;
+
 /* The sum of k floats, in a fixed order (eight running sums). */
 float sum_floats(const float *a, int k);
 
