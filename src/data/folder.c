@@ -4,6 +4,7 @@
  * are files without an image extension (a README, Thumbs.db); a file with
  * an image extension that does not decode is an error naming it. */
 #include "cnn.h"
+#include "data.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -163,6 +164,7 @@ int cnn_folder_load(const char *dir, int c, int h, int w, cnn_dataset *out, cnn_
         cnn_dataset_free(&d);
         return st;
     }
+    data_advise_huge(d.pixels, (size_t)d.n * per);
     *out = d;
     return CNN_OK;
 }

@@ -197,6 +197,7 @@ static int read_items(source *s, uint64_t count, uint64_t keep, size_t item,
         free(buf);
         return st;
     }
+    data_advise_huge(buf, have);
     *out = buf;
     if (max_byte)
         *max_byte = maxv;
