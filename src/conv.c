@@ -207,6 +207,31 @@ static void pad_image(const layer *l, const float *x, float *xp)
     zero_floats(xp + g.padded - l->spec.kw, l->spec.kw);
 }
 
+/* A row of the product plus the bias, through the ReLU if relu. */
+static VECTOR_CLONES void bias_row(const float *restrict src, int n, float bias, int relu,
+                                   float *restrict dst)
+{
+    if (relu)
+        for (int i = 0; i < n; i++)
+            dst[i] = src[i] + bias > 0.0f ? src[i] + bias : 0.0f;
+    else
+        for (int i = 0; i < n; i++)
+            dst[i] = src[i] + bias;
+}
+
+/* A row of the gradient through the ReLU: dy where the output y is
+ * positive.  dy is loaded either way, so that the loop has no branch and
+ * vectorises (a branch per element mispredicted on the ReLU's pattern:
+ * 8% of convnet's training). */
+static VECTOR_CLONES void relu_grad_row(const float *restrict dy, const float *restrict y, int n,
+                                        float *restrict dst)
+{
+    for (int i = 0; i < n; i++) {
+        float g = dy[i];
+        dst[i] = y[i] > 0.0f ? g : 0.0f;
+    }
+}
+
 /* One image's product into the layer's output: filter f's row r is at
  * src + f * fstride + r * rstride.  Adds the bias, and does the fused ReLU
  * and max-pool if any (pool_out: y and the arg-max are the pool's). */
@@ -228,16 +253,9 @@ static void store_output(const layer *l, const float *src, size_t fstride, size_
             }
             continue;
         }
-        for (int oy = 0; oy < oh; oy++) {
-            const float *row = plane + (size_t)oy * rstride;
-            float *dst = y + (((size_t)image * l->spec.filters + f) * oh + oy) * ow;
-            if (l->relu_out)
-                for (int ox = 0; ox < ow; ox++)
-                    dst[ox] = row[ox] + bias > 0.0f ? row[ox] + bias : 0.0f;
-            else
-                for (int ox = 0; ox < ow; ox++)
-                    dst[ox] = row[ox] + bias;
-        }
+        for (int oy = 0; oy < oh; oy++)
+            bias_row(plane + (size_t)oy * rstride, ow, bias, relu,
+                     y + (((size_t)image * l->spec.filters + f) * oh + oy) * ow);
     }
 }
 
@@ -271,8 +289,7 @@ static void load_gradient(const layer *l, const float *dy, const float *y, int i
             size_t at = (((size_t)image * l->spec.filters + f) * oh + oy) * ow;
             float *row = plane + (size_t)oy * rstride;
             if (l->relu_out)
-                for (int ox = 0; ox < ow; ox++)
-                    row[ox] = y[at + ox] > 0.0f ? dy[at + ox] : 0.0f;
+                relu_grad_row(dy + at, y + at, ow, row);
             else
                 copy_floats(row, dy + at, ow);
         }
