@@ -232,6 +232,13 @@ static VECTOR_CLONES void relu_grad_row(const float *restrict dy, const float *r
     }
 }
 
+/* dst += src along a row (the add-back of the input gradient's columns). */
+static VECTOR_CLONES void add_row(const float *restrict src, int n, float *restrict dst)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] += src[i];
+}
+
 /* One image's product into the layer's output: filter f's row r is at
  * src + f * fstride + r * rstride.  Adds the bias, and does the fused ReLU
  * and max-pool if any (pool_out: y and the arg-max are the pool's). */
@@ -344,12 +351,8 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
         gemm_threads(1, 0, g.k, g.span, s->filters, l->w, g.k, dys, g.span, 0.0f, b.dcols,
                      g.span, threads);
         memset(b.dpadded, 0, sizeof(float) * g.padded);
-        for (int r = 0; r < g.k; r++) {
-            const float *src = b.dcols + (size_t)r * g.span;
-            float *dst = b.dpadded + row[r];
-            for (int q = 0; q < g.span; q++)
-                dst[q] += src[q];
-        }
+        for (int r = 0; r < g.k; r++)
+            add_row(b.dcols + (size_t)r * g.span, g.span, b.dpadded + row[r]);
         for (int ch = 0; ch < l->in.c; ch++)
             for (int y = 0; y < h; y++)
                 copy_floats(dx + (size_t)j * in_size + ((size_t)ch * h + y) * w,
