@@ -155,6 +155,32 @@ TEST(dataset_batch_follows_index_and_first)
     CHECK(x[0] == 20.0f / 255.0f && x[1] == 30.0f / 255.0f);
 }
 
+TEST(dataset_batch_of_many_images_matches_one_at_a_time)
+{
+    /* 40 images of 3x5x2 from a shuffled index: the batch is converted by
+     * all threads (16 images or more), each image alone by one */
+    enum { N = 50, PER = 30, B = 40 };
+    uint8_t px[N * PER], lab[N];
+    for (int i = 0; i < N * PER; i++)
+        px[i] = (uint8_t)(i * 37 + 11);
+    for (int i = 0; i < N; i++)
+        lab[i] = (uint8_t)(i % 10);
+    cnn_dataset d = {.n = N, .c = 3, .h = 5, .w = 2, .classes = 10, .pixels = px, .labels = lab};
+    int index[N];
+    for (int i = 0; i < N; i++)
+        index[i] = (i * 17 + 3) % N;
+    float x[B * PER], one[PER];
+    uint8_t got[B], label;
+    cnn_dataset_batch(&d, index, 5, B, 0.25f, 0.5f, x, got);
+    int same = 1;
+    for (int i = 0; i < B; i++) {
+        cnn_dataset_batch(&d, index, 5 + i, 1, 0.25f, 0.5f, one, &label);
+        same &= memcmp(one, x + i * PER, sizeof one) == 0 && label == got[i] &&
+                label == lab[index[5 + i]];
+    }
+    CHECK(same);
+}
+
 TEST(dataset_free_clears_and_accepts_null)
 {
     cnn_dataset d = {.n = 1, .classes = 1};
