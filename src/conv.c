@@ -86,18 +86,33 @@ static size_t offset_floats(geometry g)
  * [filters x span] (or the output gradient spread out the same way), and
  * the input-gradient columns [K x span].  im2col: unrolled columns, their
  * gradient, and filters x columns of outputs or output gradients in the
- * grouped layout. */
-static size_t thread_floats(geometry g, int filters)
+ * grouped layout.  Where each starts, in floats from the thread's first
+ * (each on whole lines; those a path does not use stay at 0), and where
+ * the next thread's start, THREAD_APART included: the one description of
+ * the layout, for sizing the scratch and for carving it. */
+typedef struct {
+    size_t padded, dpadded, cols, dcols, maps, next;
+} thread_layout;
+
+static thread_layout layout_of(geometry g, int filters)
 {
-    size_t floats;
-    if (g.shifted)
-        floats = 2 * whole_lines(g.padded) + whole_lines((size_t)g.span * filters) +
-                 whole_lines((size_t)g.span * g.k);
-    else
-        floats = 2 * whole_lines((size_t)g.group * g.area * g.k) +
-                 whole_lines((size_t)g.group * g.area * filters);
-    return floats + THREAD_APART;
+    thread_layout t = {0};
+    if (g.shifted) {
+        t.dpadded = whole_lines(g.padded);
+        t.maps = t.dpadded + whole_lines(g.padded);
+        t.dcols = t.maps + whole_lines((size_t)g.span * filters);
+        t.next = t.dcols + whole_lines((size_t)g.span * g.k);
+    } else {
+        t.dcols = whole_lines((size_t)g.group * g.area * g.k);
+        t.maps = 2 * t.dcols;
+        t.next = t.maps + whole_lines((size_t)g.group * g.area * filters);
+    }
+    t.next += THREAD_APART;
+    return t;
 }
+
+/* Floats between one group's partial gradients and the next's. */
+static size_t partial_stride(const layer *l) { return whole_lines(l->nweights + l->nbias); }
 
 static int conv_setup(layer *l, cnn_error *err)
 {
@@ -124,8 +139,8 @@ static int conv_setup(layer *l, cnn_error *err)
     l->nbias = s->no_bias ? 0 : (size_t)s->filters;
     geometry g = geom(l);
     l->scratch_bytes = sizeof(float) * (offset_floats(g) +
-                                        (size_t)l->threads * thread_floats(g, s->filters) +
-                                        (size_t)GRAD_GROUPS * whole_lines(l->nweights + l->nbias));
+                                        (size_t)l->threads * layout_of(g, s->filters).next +
+                                        (size_t)GRAD_GROUPS * partial_stride(l));
     return CNN_OK;
 }
 
@@ -147,9 +162,6 @@ static float *partial_grads(const layer *l)
     return (float *)l->scratch + offset_floats(geom(l));
 }
 
-/* Floats between one group's partial gradients and the next's. */
-static size_t partial_stride(const layer *l) { return whole_lines(l->nweights + l->nbias); }
-
 typedef struct {
     float *cols, *dcols, *maps; /* im2col                                */
     float *padded, *dpadded;    /* shifted; maps and dcols are reused     */
@@ -157,22 +169,14 @@ typedef struct {
 
 static buffers buffers_of(const layer *l, int thread)
 {
-    geometry g = geom(l);
+    thread_layout t = layout_of(geom(l), l->spec.filters);
     float *base = partial_grads(l) + (size_t)GRAD_GROUPS * partial_stride(l) +
-                  (size_t)thread * thread_floats(g, l->spec.filters);
-    buffers b = {0};
-    if (g.shifted) {
-        b.padded = base;
-        b.dpadded = base + whole_lines(g.padded);
-        b.maps = b.dpadded + whole_lines(g.padded);
-        b.dcols = b.maps + whole_lines((size_t)l->spec.filters * g.span);
-        return b;
-    }
-    size_t cols = whole_lines((size_t)g.group * g.k * g.area);
-    b.cols = base;
-    b.dcols = base + cols;
-    b.maps = base + 2 * cols;
-    return b;
+                  (size_t)thread * t.next;
+    return (buffers){.cols = base + t.cols,
+                     .dcols = base + t.dcols,
+                     .maps = base + t.maps,
+                     .padded = base + t.padded,
+                     .dpadded = base + t.dpadded};
 }
 
 /* Row (channel, ky, kx) of cols starts at channel * hp*wp + ky * wp + kx of

@@ -76,7 +76,7 @@ void data_advise_huge(void *p, size_t bytes)
     const uintptr_t huge = (uintptr_t)2 << 20;
     uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
     uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
-    if (hi > lo) {
+    if (hi > lo) { /* the first for pages the kernel may later move, the second now */
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
         (void)madvise((void *)lo, hi - lo, MADV_COLLAPSE);
     }
