@@ -18,13 +18,6 @@
 #include "layer.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-/* Weight gradients are summed per fixed group of images, then the groups
- * are added in order: the result does not depend on the number of threads. */
-enum { GRAD_GROUPS = 8 };
 
 /* Below this many columns (K) the weight gradient is computed as dot
  * products: a blocked GEMM's vectors would run along those few columns. */
@@ -76,13 +69,9 @@ static size_t whole_lines(size_t floats) { return (floats + 15) & ~(size_t)15; }
  * of it: LeNet-5 training on 2 threads 40k -> 48k images/s). */
 enum { THREAD_APART = 1 << 18 };
 
-/* The row offsets (one size_t per row of cols), in whole lines of floats. */
-static size_t offset_floats(geometry g)
-{
-    return whole_lines((sizeof(size_t) * (size_t)g.k + sizeof(float) - 1) / sizeof(float));
-}
-
-/* Per thread.  Shifted: the padded image and its gradient, the product
+/* Per thread.  Shifted: the offsets of the rows of cols (one size_t per
+ * row; each thread writes its own copy, a few hundred bytes, rather than
+ * share one), the padded image and its gradient, the product
  * [filters x span] (or the output gradient spread out the same way), and
  * the input-gradient columns [K x span].  im2col: unrolled columns, their
  * gradient, and filters x columns of outputs or output gradients in the
@@ -91,14 +80,15 @@ static size_t offset_floats(geometry g)
  * the next thread's start, THREAD_APART included: the one description of
  * the layout, for sizing the scratch and for carving it. */
 typedef struct {
-    size_t padded, dpadded, cols, dcols, maps, next;
+    size_t rows, padded, dpadded, cols, dcols, maps, next;
 } thread_layout;
 
 static thread_layout layout_of(geometry g, int filters)
 {
     thread_layout t = {0};
     if (g.shifted) {
-        t.dpadded = whole_lines(g.padded);
+        t.padded = whole_lines((sizeof(size_t) * (size_t)g.k + sizeof(float) - 1) / sizeof(float));
+        t.dpadded = t.padded + whole_lines(g.padded);
         t.maps = t.dpadded + whole_lines(g.padded);
         t.dcols = t.maps + whole_lines((size_t)g.span * filters);
         t.next = t.dcols + whole_lines((size_t)g.span * g.k);
@@ -138,57 +128,47 @@ static int conv_setup(layer *l, cnn_error *err)
     l->nweights = (size_t)s->filters * l->in.c * s->kh * s->kw;
     l->nbias = s->no_bias ? 0 : (size_t)s->filters;
     geometry g = geom(l);
-    l->scratch_bytes = sizeof(float) * (offset_floats(g) +
-                                        (size_t)l->threads * layout_of(g, s->filters).next +
+    l->scratch_bytes = sizeof(float) * ((size_t)l->threads * layout_of(g, s->filters).next +
                                         (size_t)GRAD_GROUPS * partial_stride(l));
     return CNN_OK;
 }
 
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* The scratch: the offset of each row of cols in the padded image, the
- * per-group weight gradients, then each thread's buffers. */
-static size_t *row_offsets(const layer *l) { return l->scratch; }
-
-static float *partial_grads(const layer *l)
-{
-    return (float *)l->scratch + offset_floats(geom(l));
-}
+/* The scratch: the per-group weight gradients, then each thread's
+ * buffers. */
+static float *partial_grads(const layer *l) { return l->scratch; }
 
 typedef struct {
     float *cols, *dcols, *maps; /* im2col                                */
     float *padded, *dpadded;    /* shifted; maps and dcols are reused     */
+    size_t *rows;               /* shifted: row offsets                   */
 } buffers;
 
-static buffers buffers_of(const layer *l, int thread)
-{
-    thread_layout t = layout_of(geom(l), l->spec.filters);
-    float *base = partial_grads(l) + (size_t)GRAD_GROUPS * partial_stride(l) +
-                  (size_t)thread * t.next;
-    return (buffers){.cols = base + t.cols,
-                     .dcols = base + t.dcols,
-                     .maps = base + t.maps,
-                     .padded = base + t.padded,
-                     .dpadded = base + t.dpadded};
-}
-
 /* Row (channel, ky, kx) of cols starts at channel * hp*wp + ky * wp + kx of
- * the padded image.  A pure function of the shapes, written before use. */
-static void set_row_offsets(const layer *l)
+ * the padded image.  A pure function of the shapes. */
+static void set_row_offsets(const layer *l, size_t *row)
 {
     geometry g = geom(l);
-    size_t *row = row_offsets(l);
     for (int ch = 0, r = 0; ch < l->in.c; ch++)
         for (int ky = 0; ky < l->spec.kh; ky++)
             for (int kx = 0; kx < l->spec.kw; kx++)
                 row[r++] = ((size_t)ch * g.hp + ky) * g.wp + kx;
+}
+
+/* A thread's buffers, with its row offsets written. */
+static buffers buffers_of(const layer *l, int thread)
+{
+    geometry g = geom(l);
+    thread_layout t = layout_of(g, l->spec.filters);
+    float *base = partial_grads(l) + (size_t)GRAD_GROUPS * partial_stride(l) +
+                  (size_t)thread * t.next;
+    if (g.shifted)
+        set_row_offsets(l, (size_t *)base);
+    return (buffers){.rows = (size_t *)base,
+                     .cols = base + t.cols,
+                     .dcols = base + t.dcols,
+                     .maps = base + t.maps,
+                     .padded = base + t.padded,
+                     .dpadded = base + t.dpadded};
 }
 
 /* x (c x h x w) into the middle of the zero-padded xp (c x hp x wp, then
@@ -309,25 +289,26 @@ static void load_gradient(const layer *l, const float *dy, const float *y, int i
 
 /* One image through a stride-1 layer: the product over whole padded rows,
  * of which store_output keeps ow columns per row. */
-static void forward_shifted(const layer *l, const float *x, float *y, int image, int threads)
+static void forward_shifted(const layer *l, const float *x, float *y, int image,
+                            const buffers *b, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    buffers b = buffers_of(l, thread_id());
-    pad_image(l, x + (size_t)image * cnn_shape_size(l->in), b.padded);
-    gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b.padded, 0, row_offsets(l),
-                      0.0f, b.maps, g.span, threads);
-    store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y);
+    pad_image(l, x + (size_t)image * cnn_shape_size(l->in), b->padded);
+    gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b->padded, 0, b->rows, 0.0f,
+                      b->maps, g.span, threads);
+    store_output(l, b->maps, (size_t)g.span, (size_t)g.wp, image, y);
 }
 
 /* Images [first, last) of a stride-1 layer, as backward_range below. */
 static void backward_shifted(const layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, float *gw, float *gb, int first, int last, int threads)
+                             float *dx, float *gw, float *gb, int first, int last,
+                             const buffers *bufs, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    buffers b = buffers_of(l, thread_id());
-    const size_t *row = row_offsets(l);
+    buffers b = *bufs;
+    const size_t *row = b.rows;
     size_t in_size = cnn_shape_size(l->in);
     int oh = l->out.h, ow = l->out.w, h = l->in.h, w = l->in.w;
     float *dys = b.maps; /* dy spread over whole padded rows, zeros between */
@@ -379,11 +360,11 @@ static void unroll(const layer *l, const float *x, int first, int count, float *
 /* Images [first, first + count) through the layer, with `threads` threads
  * for the product when one image is all there is. */
 static void forward_group(const layer *l, const float *x, float *y, int first, int count,
-                          int threads)
+                          const buffers *bufs, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    buffers b = buffers_of(l, thread_id());
+    buffers b = *bufs;
     int width = count * g.area;
     unroll(l, x, first, count, b.cols);
     gemm_threads(0, 0, s->filters, width, g.k, l->w, g.k, b.cols, width, 0.0f, b.maps, width,
@@ -393,38 +374,32 @@ static void forward_group(const layer *l, const float *x, float *y, int first, i
                      first + j, y);
 }
 
-static void conv_forward(layer *l, const float *x, float *y, int n, int training)
+/* Images one at a time (stride 1) or a few side by side (im2col); a batch
+ * of one image splits its filters among the threads instead. */
+static void conv_forward(layer *l, const float *x, float *y, images im, int training)
 {
     (void)training;
     geometry g = geom(l);
-    if (g.shifted)
-        set_row_offsets(l);
-    if (n == 1) { /* one image: split its filters across threads instead */
+    buffers b = buffers_of(l, im.thread);
+    int threads = im.last - im.first == 1 ? im.threads : 1;
+    for (int first = im.first; first < im.last; first += g.group) {
+        int count = im.last - first < g.group ? im.last - first : g.group;
         if (g.shifted)
-            forward_shifted(l, x, y, 0, l->threads);
+            forward_shifted(l, x, y, first, &b, threads);
         else
-            forward_group(l, x, y, 0, 1, l->threads);
-        return;
-    }
-    int groups = (n + g.group - 1) / g.group;
-#pragma omp parallel for schedule(static) num_threads(l->threads)
-    for (int gi = 0; gi < groups; gi++) {
-        int first = gi * g.group, count = n - first < g.group ? n - first : g.group;
-        if (g.shifted)
-            forward_shifted(l, x, y, first, 1);
-        else
-            forward_group(l, x, y, first, count, 1);
+            forward_group(l, x, y, first, count, &b, threads);
     }
 }
 
 /* Images [first, last) of one gradient group: their weight gradients summed
  * into gw, gb, and their input gradients into dx. */
 static void backward_range(const layer *l, const float *x, const float *y, const float *dy,
-                           float *dx, float *gw, float *gb, int first, int last, int threads)
+                           float *dx, float *gw, float *gb, int first, int last,
+                           const buffers *bufs, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    buffers b = buffers_of(l, thread_id());
+    buffers b = *bufs;
     size_t in_size = cnn_shape_size(l->in);
     for (int at = first; at < last; at += g.group) {
         int count = last - at < g.group ? last - at : g.group, width = count * g.area;
@@ -458,30 +433,45 @@ static void backward_range(const layer *l, const float *x, const float *y, const
     }
 }
 
+/* The gradient groups that lie in [im.first, im.last) (image_share gives a
+ * thread whole groups): their input gradients, and each group's weight
+ * gradient summed into its own partial; conv_grads adds the partials.  A
+ * batch of one image is one group, written straight into dw. */
 static void conv_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                          int n)
+                          images im)
 {
-    int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    int n = im.n, groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    buffers b = buffers_of(l, im.thread);
     void (*range)(const layer *, const float *, const float *, const float *, float *, float *,
-                  float *, int, int, int) = geom(l).shifted ? backward_shifted : backward_range;
-    if (geom(l).shifted)
-        set_row_offsets(l);
+                  float *, int, int, const buffers *, int) =
+        geom(l).shifted ? backward_shifted : backward_range;
     if (groups == 1) {
-        range(l, x, y, dy, dx, l->dw, l->db, 0, n, l->threads);
+        range(l, x, y, dy, dx, l->dw, l->db, 0, n, &b, im.threads);
         return;
     }
-    size_t np = l->nweights + l->nbias, stride = partial_stride(l);
-    float *partial = partial_grads(l);
-#pragma omp parallel for schedule(static) num_threads(l->threads)
+    size_t stride = partial_stride(l);
     for (int gi = 0; gi < groups; gi++) {
-        float *gw = partial + gi * stride;
-        range(l, x, y, dy, dx, gw, l->db ? gw + l->nweights : NULL, gi * n / groups,
-              (gi + 1) * n / groups, 1);
+        int first = gi * n / groups, last = (gi + 1) * n / groups;
+        if (first < im.first || last > im.last)
+            continue;
+        float *gw = partial_grads(l) + gi * stride;
+        range(l, x, y, dy, dx, gw, l->db ? gw + l->nweights : NULL, first, last, &b, 1);
     }
-    /* dw and db are adjacent in the gradient buffer, as in the partials. */
+}
+
+/* dw and db (adjacent in the gradient buffer, as in the partials): this
+ * part's whole lines of them, each the groups' partials added in order. */
+static void conv_grads(layer *l, const float *x, const float *dy, int n, int part, int parts)
+{
+    (void)x, (void)dy;
+    int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    if (groups == 1)
+        return;
+    size_t np = l->nweights + l->nbias, stride = partial_stride(l), lines = (np + 15) / 16;
+    size_t p0 = lines * part / parts * 16, p1 = lines * (part + 1) / parts * 16;
+    const float *partial = partial_grads(l);
     float *grad = l->dw;
-#pragma omp parallel for schedule(static) num_threads(l->threads) if (np > PARALLEL_MIN)
-    for (size_t p = 0; p < np; p++) {
+    for (size_t p = p0; p < p1 && p < np; p++) {
         float sum = partial[p];
         for (int gi = 1; gi < groups; gi++)
             sum += partial[gi * stride + p];
@@ -489,4 +479,4 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
     }
 }
 
-const layer_ops conv_ops = {conv_setup, conv_forward, conv_backward};
+const layer_ops conv_ops = {conv_setup, conv_forward, conv_backward, conv_grads, 0};

@@ -23,41 +23,53 @@ static VECTOR_CLONES void scaled_row(float a, const float *restrict x, int n,
         dst[i] = a * x[i];
 }
 
-static void dense_forward(layer *l, const float *x, float *y, int n, int training)
+static void dense_forward(layer *l, const float *x, float *y, images im, int training)
 {
     (void)training;
-    int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
-    if (n == 1) /* one image: dot products with W's rows, no packing */
+    int in = (int)cnn_shape_size(l->in), out = l->spec.filters, rows = im.last - im.first;
+    x += (size_t)im.first * in;
+    y += (size_t)im.first * out;
+    if (im.n == 1) /* one image: dot products with W's rows, no packing */
         dot_rows(1, out, in, x, in, l->w, in, NULL, 0.0f, y, out);
     else
-        gemm_threads(0, 1, n, out, in, x, in, l->w, in, 0.0f, y, out, l->threads);
+        gemm(0, 1, rows, out, in, x, in, l->w, in, 0.0f, y, out);
     if (l->b)
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < rows; i++)
             for (int o = 0; o < out; o++)
                 y[(size_t)i * out + o] += l->b[o];
 }
 
+/* dX = dY W, image by image; the weight gradient waits for every image
+ * (dense_grads). */
 static void dense_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                           int n)
+                           images im)
 {
-    (void)y;
+    (void)x, (void)y;
     int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
-    /* dW = dY^T X: each weight sums over the batch in image order.  For one
-     * image it is an outer product, which needs no GEMM machinery. */
+    if (dx)
+        gemm_threads(0, 0, im.last - im.first, in, out, dy + (size_t)im.first * out, out, l->w,
+                     in, 0.0f, dx + (size_t)im.first * in, in, im.threads);
+}
+
+/* dW = dY^T X for W's rows [o0, o1) of this part: each weight sums over the
+ * batch in image order whoever computes it.  For one image it is an outer
+ * product, which needs no GEMM machinery. */
+static void dense_grads(layer *l, const float *x, const float *dy, int n, int part, int parts)
+{
+    int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
+    int o0 = (int)((long)out * part / parts), o1 = (int)((long)out * (part + 1) / parts);
     if (n == 1)
-        for (int o = 0; o < out; o++)
+        for (int o = o0; o < o1; o++)
             scaled_row(dy[o], x, in, l->dw + (size_t)o * in);
-    else
-        gemm_threads(1, 0, out, in, n, dy, out, x, in, 0.0f, l->dw, in, l->threads);
+    else if (o1 > o0)
+        gemm(1, 0, o1 - o0, in, n, dy + o0, out, x, in, 0.0f, l->dw + (size_t)o0 * in, in);
     if (l->db)
-        for (int o = 0; o < out; o++) {
+        for (int o = o0; o < o1; o++) {
             float sum = 0.0f;
             for (int i = 0; i < n; i++)
                 sum += dy[(size_t)i * out + o];
             l->db[o] = sum;
         }
-    if (dx) /* dX = dY W */
-        gemm_threads(0, 0, n, in, out, dy, out, l->w, in, 0.0f, dx, in, l->threads);
 }
 
-const layer_ops dense_ops = {dense_setup, dense_forward, dense_backward};
+const layer_ops dense_ops = {dense_setup, dense_forward, dense_backward, dense_grads, 1};

@@ -28,32 +28,30 @@ static int kept(const layer *l, long i)
     return (double)(h >> 11) * 0x1.0p-53 >= l->spec.alpha;
 }
 
-static void dropout_forward(layer *l, const float *x, float *y, int n, int training)
+static void dropout_forward(layer *l, const float *x, float *y, images im, int training)
 {
-    long count = (long)n * (long)cnn_shape_size(l->in);
+    long size = (long)cnn_shape_size(l->in), first = im.first * size, last = im.last * size;
     if (!training || l->spec.alpha == 0.0f) {
-        memcpy(y, x, sizeof(float) * (size_t)count);
+        memcpy(y + first, x + first, sizeof(float) * (size_t)(last - first));
         return;
     }
     float scale = 1.0f / (1.0f - l->spec.alpha);
-#pragma omp parallel for schedule(static) num_threads(l->threads) if (count > PARALLEL_MIN)
-    for (long i = 0; i < count; i++)
+    for (long i = first; i < last; i++)
         y[i] = kept(l, i) ? x[i] * scale : 0.0f;
 }
 
 /* The forward output tells which values were kept only when x != 0, so the
  * mask is recomputed from the hash instead. */
 static void dropout_backward(layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, int n)
+                             float *dx, images im)
 {
     (void)x, (void)y;
     if (!dx)
         return;
-    long count = (long)n * (long)cnn_shape_size(l->in);
+    long size = (long)cnn_shape_size(l->in), first = im.first * size, last = im.last * size;
     float scale = 1.0f / (1.0f - l->spec.alpha);
-#pragma omp parallel for schedule(static) num_threads(l->threads) if (count > PARALLEL_MIN)
-    for (long i = 0; i < count; i++)
+    for (long i = first; i < last; i++)
         dx[i] = kept(l, i) ? dy[i] * scale : 0.0f;
 }
 
-const layer_ops dropout_ops = {dropout_setup, dropout_forward, dropout_backward};
+const layer_ops dropout_ops = {dropout_setup, dropout_forward, dropout_backward, NULL, 0};

@@ -12,18 +12,20 @@ static int flatten_setup(layer *l, cnn_error *err)
     return CNN_OK;
 }
 
-static void flatten_forward(layer *l, const float *x, float *y, int n, int training)
+static void flatten_forward(layer *l, const float *x, float *y, images im, int training)
 {
     (void)training;
-    memcpy(y, x, sizeof(float) * (size_t)n * cnn_shape_size(l->in));
+    size_t size = cnn_shape_size(l->in), at = (size_t)im.first * size;
+    memcpy(y + at, x + at, sizeof(float) * (size_t)(im.last - im.first) * size);
 }
 
 static void flatten_backward(layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, int n)
+                             float *dx, images im)
 {
     (void)x, (void)y;
+    size_t size = cnn_shape_size(l->in), at = (size_t)im.first * size;
     if (dx)
-        memcpy(dx, dy, sizeof(float) * (size_t)n * cnn_shape_size(l->in));
+        memcpy(dx + at, dy + at, sizeof(float) * (size_t)(im.last - im.first) * size);
 }
 
-const layer_ops flatten_ops = {flatten_setup, flatten_forward, flatten_backward};
+const layer_ops flatten_ops = {flatten_setup, flatten_forward, flatten_backward, NULL, 0};

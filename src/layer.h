@@ -12,17 +12,53 @@ typedef struct layer layer;
  * the others costs more than it saves. */
 enum { PARALLEL_MIN = 1 << 16 };
 
+/* Weight gradients of a batch are summed per fixed group of images, then
+ * the groups are added in order: the result does not depend on how many
+ * threads share the batch (at most this many do in a backward pass). */
+enum { GRAD_GROUPS = 8 };
+
+/* The images [first, last) that thread t of `threads` carries through a
+ * batch of n: whole gradient groups when there are no more threads than
+ * groups, so that forward and backward give a thread the same images (and
+ * it finds them in its own cache); else an even share. */
+void image_share(int n, int t, int threads, int *first, int *last);
+
+/* A whole batch through one layer standing alone, shared among its threads
+ * as a network shares it (tests, the per-layer profile of cnn bench);
+ * backward includes the weight gradients. */
+void layer_forward(layer *l, const float *x, float *y, int n, int training);
+void layer_backward(layer *l, const float *x, const float *y, const float *dy, float *dx, int n);
+
+/* Which images of a batch one call covers.  A batch of several images is
+ * shared among threads, each carrying its own images through every layer
+ * (see image_share); a layer then runs on the calling thread alone, and
+ * threads > 1 only when one call has the whole batch to itself. */
+typedef struct {
+    int n;           /* images in the batch                          */
+    int first, last; /* this call's images: [first, last)            */
+    int thread;      /* which thread's share of the scratch it uses   */
+    int threads;     /* threads the call may start itself             */
+} images;
+
 typedef struct {
     /* From l->in and l->spec: set l->out, l->nweights, l->nbias and
      * l->scratch_bytes (per max_batch = l->max_batch, threads = l->threads);
      * refuse a shape that cannot work. */
     int (*setup)(layer *l, cnn_error *err);
-    /* y = f(x) for n images. training enables dropout. */
-    void (*forward)(layer *l, const float *x, float *y, int n, int training);
-    /* Given dy = dL/dy: writes dL/dx into dx (if dx is not NULL) and dL/dw,
-     * dL/db into l->dw, l->db (overwritten, not accumulated). */
+    /* y = f(x) for the images im covers (x and y point at the batch's first
+     * image).  training enables dropout. */
+    void (*forward)(layer *l, const float *x, float *y, images im, int training);
+    /* Given dy = dL/dy: writes dL/dx of the images im covers into dx (if dx
+     * is not NULL), and the part of dL/dw, dL/db that needs those images
+     * only (conv: the sums of its gradient groups). */
     void (*backward)(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                     int n);
+                     images im);
+    /* Once every image's backward is done: writes part `part` of `parts` of
+     * dL/dw, dL/db into l->dw, l->db (overwritten, not accumulated), from
+     * all n images.  NULL for a layer without parameters. */
+    void (*grads)(layer *l, const float *x, const float *dy, int n, int part, int parts);
+    /* grads reads dy: the network keeps it to the end of the backward pass. */
+    int grads_read_dy;
 } layer_ops;
 
 struct layer {
@@ -75,7 +111,9 @@ void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int 
 /* The fused softmax + cross-entropy (softmax.c). */
 double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,
                              const float *p, int *correct);
-void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int k, float *dz);
+/* dL/dz of the mean loss over a batch of n, for its images [first, last). */
+void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int first,
+                                int last, int k, float *dz);
 
 /* The count of training forwards, which seeds dropout masks: saved in
  * checkpoints so that a resumed run draws the same masks (net.c). */

@@ -20,7 +20,9 @@ struct cnn_net {
     int max_batch, batch;
     const float *x;       /* the input of the last forward      */
     float **act;          /* act[i]: output of layer i           */
-    float *delta[2];      /* gradients in flight, ping-pong      */
+    float **dy;           /* dy[i]: the gradient of act[i]       */
+    float *turns[2];      /* the two buffers some dy[i] share    */
+    size_t widest;        /* their floats per image              */
     float *input_grad;
     int want_input_grad;
     int keep_activations; /* no in-place activations: every output kept */
@@ -251,11 +253,15 @@ static void set_fusion(cnn_net *net)
     }
 }
 
-/* The layer whose output layer i writes: its own, or its fused pool's. */
+/* The last layer whose work layer i does: itself, or the ReLU and pool
+ * fused into it.  Its output is where layer i writes (a ReLU's is its
+ * conv's, in place), and its output gradient what layer i reads. */
 static int out_of(const cnn_net *net, int i)
 {
-    const layer *l = &net->layers[i];
-    return l->pool_out ? (int)(l->pool_out - net->layers) : i;
+    int j = i;
+    while (j + 1 < net->count && net->layers[j + 1].folded)
+        j++;
+    return j;
 }
 
 /* Whether layer i's own output is never stored: a conv that writes its
@@ -326,6 +332,8 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
         widest = out > widest ? out : widest; /* the gradients in flight */
         if (!in_place(net, i))
             bytes += align64(sizeof(float) * out * max_batch);
+        if (l->ops->grads_read_dy)
+            bytes += align64(sizeof(float) * out * max_batch);
         bytes += align64(l->scratch_bytes);
     }
     bytes += 2 * align64(sizeof(float) * widest * max_batch);
@@ -338,6 +346,9 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
     float **act = rc ? NULL : realloc(net->act, sizeof(float *) * (size_t)net->count);
     if (act)
         net->act = act;
+    float **dy = rc || !act ? NULL : realloc(net->dy, sizeof(float *) * (size_t)net->count);
+    if (dy)
+        net->dy = dy;
     else if (!rc)
         rc = cnn_fail(err, CNN_ENOMEM, "out of memory");
     void *work = rc ? NULL : aligned_alloc(64, bytes);
@@ -375,10 +386,28 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
         p += align64(l->scratch_bytes);
         l->step = &net->step;
     }
+    /* The gradient of layer j's output is written by layer j + 1 (or the
+     * softmax's loss) and read by layer j, or by the convolution that does
+     * layer j's work.  Two buffers take turns down the network, except
+     * where grads reads it after the whole pass: that one is kept. */
     for (int k = 0; k < 2; k++) {
-        net->delta[k] = (float *)p;
+        net->turns[k] = (float *)p;
         p += align64(sizeof(float) * widest * max_batch);
     }
+    net->widest = widest;
+    for (int j = net->count - 2, k = 0; j >= 0; j--) {
+        layer *l = &net->layers[j];
+        if (net->layers[j + 1].folded) { /* never written */
+            net->dy[j] = NULL;
+        } else if (l->ops->grads_read_dy) {
+            net->dy[j] = (float *)p;
+            p += align64(sizeof(float) * cnn_shape_size(l->out) * max_batch);
+        } else {
+            net->dy[j] = net->turns[k];
+            k = 1 - k;
+        }
+    }
+    net->dy[net->count - 1] = NULL;
     net->input_grad = (float *)p;
     net->kept_activations = net->keep_activations;
     net->max_batch = max_batch;
@@ -394,6 +423,7 @@ void cnn_net_free(cnn_net *net)
     free(net->params);
     free(net->grads);
     free(net->act);
+    free(net->dy);
     free(net->work);
     free(net);
 }
@@ -446,6 +476,73 @@ const float *cnn_net_activation(const cnn_net *net, int i)
 
 /* ---- running ----------------------------------------------------------- */
 
+void image_share(int n, int t, int threads, int *first, int *last)
+{
+    int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    if (threads <= groups) {
+        int g0 = (int)((long)groups * t / threads), g1 = (int)((long)groups * (t + 1) / threads);
+        *first = (int)((long)n * g0 / groups);
+        *last = (int)((long)n * g1 / groups);
+    } else {
+        *first = (int)((long)n * t / threads);
+        *last = (int)((long)n * (t + 1) / threads);
+    }
+}
+
+static int thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static int team_size(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The part of a batch of n that the calling thread of a team carries: a
+ * batch of one image is the single thread's, which may start `threads`. */
+static images my_images(int n, int threads)
+{
+    images im = {n, 0, n, 0, n == 1 ? threads : 1};
+    if (n > 1)
+        image_share(n, im.thread = thread_num(), team_size(), &im.first, &im.last);
+    return im;
+}
+
+/* Threads for a pass over a batch of n: one for a single image (its layers
+ * split it themselves); for a backward pass no more than gradient groups. */
+static int pass_threads(int n, int threads, int backward)
+{
+    int most = backward ? (n < GRAD_GROUPS ? n : GRAD_GROUPS) : n;
+    return n == 1 ? 1 : threads < most ? threads : most;
+}
+
+void layer_forward(layer *l, const float *x, float *y, int n, int training)
+{
+#pragma omp parallel num_threads(pass_threads(n, l->threads, 0))
+    l->ops->forward(l, x, y, my_images(n, l->threads), training);
+}
+
+void layer_backward(layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+{
+#pragma omp parallel num_threads(pass_threads(n, l->threads, 1))
+    {
+        l->ops->backward(l, x, y, dy, dx, my_images(n, l->threads));
+        if (l->ops->grads) {
+#pragma omp barrier
+            l->ops->grads(l, x, dy, n, thread_num(), team_size());
+        }
+    }
+}
+
 int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
 {
     if (!net->work)
@@ -457,12 +554,19 @@ int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *er
     net->batch = n;
     if (training)
         net->step++;
-    const float *in = x;
-    for (int i = 0; i < net->count; i++) {
-        layer *l = &net->layers[i];
-        if (!l->folded)
-            l->ops->forward(l, in, net->act[out_of(net, i)], n, training);
-        in = net->act[i];
+    /* each thread carries its own images through every layer: no thread
+     * waits for another until the end */
+    int threads = net->layers[0].threads;
+#pragma omp parallel num_threads(pass_threads(n, threads, 0))
+    {
+        images im = my_images(n, threads);
+        const float *in = x;
+        for (int i = 0; i < net->count; i++) {
+            layer *l = &net->layers[i];
+            if (!l->folded)
+                l->ops->forward(l, in, net->act[out_of(net, i)], im, training);
+            in = net->act[i];
+        }
     }
     return CNN_OK;
 }
@@ -478,6 +582,20 @@ float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct)
                                         cnn_net_output(net), correct);
 }
 
+/* Where the thread whose images start at `first` finds layer j's output
+ * gradient.  The two buffers that take turns hold gradients of layers of
+ * different sizes, and a thread goes on down the network without waiting
+ * for the others: so each thread's images stay in its own slice of them,
+ * image `first` at first * widest floats, as if every layer were the
+ * widest. */
+static float *gradient(const cnn_net *net, int j, int first)
+{
+    float *g = net->dy[j];
+    if (g == net->turns[0] || g == net->turns[1])
+        g += (size_t)first * (net->widest - cnn_shape_size(net->layers[j].out));
+    return g;
+}
+
 int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
 {
     if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
@@ -490,16 +608,32 @@ int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
         if (labels[i] >= k)
             return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
                             labels[i], i, k - 1);
-    int cur = 0;
-    softmax_cross_entropy_grad(cnn_net_output(net), labels, n, k, net->delta[cur]);
-    for (int i = net->count - 2; i >= 0; i--) {
-        layer *l = &net->layers[i];
-        if (l->folded) /* the convolution below takes dy as it is */
-            continue;
-        float *dx = i > 0 ? net->delta[1 - cur] : net->want_input_grad ? net->input_grad : NULL;
-        l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[out_of(net, i)],
-                         net->delta[cur], dx, n);
-        cur = 1 - cur;
+    /* each thread takes its images' gradients down the network, then, once
+     * all are there, its part of every layer's weight gradient */
+    int threads = net->layers[0].threads, top = net->count - 2;
+#pragma omp parallel num_threads(pass_threads(n, threads, 1))
+    {
+        images im = my_images(n, threads);
+        if (top >= 0)
+            softmax_cross_entropy_grad(cnn_net_output(net), labels, n, im.first, im.last, k,
+                                       gradient(net, top, im.first));
+        for (int i = top; i >= 0; i--) {
+            layer *l = &net->layers[i];
+            if (l->folded) /* the convolution below takes dy as it is */
+                continue;
+            float *dx = i > 0                 ? gradient(net, i - 1, im.first)
+                        : net->want_input_grad ? net->input_grad
+                                               : NULL;
+            l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[out_of(net, i)],
+                             gradient(net, out_of(net, i), im.first), dx, im);
+        }
+#pragma omp barrier
+        for (int i = top; i >= 0; i--) {
+            layer *l = &net->layers[i];
+            if (l->ops->grads)
+                l->ops->grads(l, i > 0 ? net->act[i - 1] : net->x, net->dy[out_of(net, i)], n,
+                              thread_num(), team_size());
+        }
     }
     return CNN_OK;
 }

@@ -41,17 +41,14 @@ static void max2x2(const float *in, int w, int oh, int ow, float *y, int *argmax
     }
 }
 
-static void pool_forward(layer *l, const float *x, float *y, int n, int training)
+static void pool_forward(layer *l, const float *x, float *y, images im, int training)
 {
     (void)training;
     const cnn_layer_spec *s = &l->spec;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
-    int planes = n * l->in.c;
     int *argmax = l->scratch;
     int whole2x2 = whole_2x2_max(l);
-#pragma omp parallel for schedule(static) num_threads(l->threads) \
-    if ((long)planes * h * w > PARALLEL_MIN)
-    for (int p = 0; p < planes; p++) {
+    for (int p = im.first * l->in.c; p < im.last * l->in.c; p++) {
         const float *in = x + (size_t)p * h * w;
         if (whole2x2) {
             max2x2(in, w, oh, ow, y + (size_t)p * oh * ow, argmax + (size_t)p * oh * ow);
@@ -82,18 +79,15 @@ static void pool_forward(layer *l, const float *x, float *y, int n, int training
 }
 
 static void pool_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                          int n)
+                          images im)
 {
     (void)x, (void)y;
     if (!dx)
         return;
     const cnn_layer_spec *s = &l->spec;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
-    int planes = n * l->in.c;
     const int *argmax = l->scratch;
-#pragma omp parallel for schedule(static) num_threads(l->threads) \
-    if ((long)planes * h * w > PARALLEL_MIN)
-    for (int p = 0; p < planes; p++) {
+    for (int p = im.first * l->in.c; p < im.last * l->in.c; p++) {
         float *din = dx + (size_t)p * h * w;
         memset(din, 0, sizeof(float) * (size_t)h * w);
         for (int oy = 0; oy < oh; oy++)
@@ -113,4 +107,4 @@ static void pool_backward(layer *l, const float *x, const float *y, const float 
     }
 }
 
-const layer_ops pool_ops = {pool_setup, pool_forward, pool_backward};
+const layer_ops pool_ops = {pool_setup, pool_forward, pool_backward, NULL, 0};

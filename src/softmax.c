@@ -15,11 +15,11 @@ static int softmax_setup(layer *l, cnn_error *err)
     return CNN_OK;
 }
 
-static void softmax_forward(layer *l, const float *x, float *y, int n, int training)
+static void softmax_forward(layer *l, const float *x, float *y, images im, int training)
 {
     (void)training;
     int k = l->out.c;
-    for (int i = 0; i < n; i++) {
+    for (int i = im.first; i < im.last; i++) {
         const float *z = x + (size_t)i * k;
         float *p = y + (size_t)i * k;
         float max = z[0];
@@ -36,13 +36,13 @@ static void softmax_forward(layer *l, const float *x, float *y, int n, int train
 /* The generic chain rule through softmax alone: dx = p * (dy - <dy, p>).
  * Training uses the fused form in softmax_cross_entropy_grad instead. */
 static void softmax_backward(layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, int n)
+                             float *dx, images im)
 {
     (void)x;
     if (!dx)
         return;
     int k = l->out.c;
-    for (int i = 0; i < n; i++) {
+    for (int i = im.first; i < im.last; i++) {
         const float *p = y + (size_t)i * k, *g = dy + (size_t)i * k;
         float dot = 0.0f;
         for (int j = 0; j < k; j++)
@@ -52,7 +52,7 @@ static void softmax_backward(layer *l, const float *x, const float *y, const flo
     }
 }
 
-const layer_ops softmax_ops = {softmax_setup, softmax_forward, softmax_backward};
+const layer_ops softmax_ops = {softmax_setup, softmax_forward, softmax_backward, NULL, 0};
 
 /* Mean cross-entropy over n images, from the scores z (before softmax). */
 double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,
@@ -82,10 +82,11 @@ double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k
 }
 
 /* d(mean loss)/dz = (p - onehot) / n */
-void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int k, float *dz)
+void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int first,
+                                int last, int k, float *dz)
 {
     float inv = 1.0f / (float)n;
-    for (int i = 0; i < n; i++)
+    for (int i = first; i < last; i++)
         for (int j = 0; j < k; j++)
             dz[(size_t)i * k + j] = (p[(size_t)i * k + j] - (j == labels[i])) * inv;
 }

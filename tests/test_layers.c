@@ -82,7 +82,7 @@ TEST(conv_tutorial_image_gives_149_top_left)
     CHECK(t.l.out.h == 2 && t.l.out.w == 2 && t.l.out.c == 1);
     memcpy(t.l.w, filter, sizeof filter);
     float y[4];
-    t.l.ops->forward(&t.l, img, y, 1, 0);
+    layer_forward(&t.l, img, y, 1, 0);
     CHECK_NEAR(y[0], 149, 0);
     CHECK_NEAR(y[1], 42, 0);
     CHECK_NEAR(y[2], 238, 0);
@@ -114,7 +114,7 @@ TEST(conv_sums_over_input_depth_and_adds_bias)
     CHECK(make_layer(&t, conv_spec(1, 1, 1, 0), (cnn_shape){2, 2, 2}, 1, 1) == 0);
     t.l.w[0] = 3, t.l.w[1] = 5, t.l.b[0] = 1;
     float y[4];
-    t.l.ops->forward(&t.l, x, y, 1, 0);
+    layer_forward(&t.l, x, y, 1, 0);
     for (int i = 0; i < 4; i++)
         CHECK_NEAR(y[i], 14, 0);
     free_layer(&t);
@@ -129,7 +129,7 @@ TEST(pooling_max_average_sum_by_hand)
         bench_layer t;
         CHECK(make_layer(&t, pool_spec(kinds[k], 2, 2, 0), (cnn_shape){1, 4, 4}, 1, 1) == 0);
         float y[4];
-        t.l.ops->forward(&t.l, x, y, 1, 0);
+        layer_forward(&t.l, x, y, 1, 0);
         for (int i = 0; i < 4; i++)
             CHECK_NEAR(y[i], want[k][i], 1e-6);
         free_layer(&t);
@@ -145,7 +145,7 @@ TEST(maxpool_ceil_mode_keeps_the_partial_windows_7x7_to_4x4)
     CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 2, 2, 1), (cnn_shape){1, 7, 7}, 1, 1) == 0);
     CHECK(t.l.out.h == 4 && t.l.out.w == 4);
     float y[16];
-    t.l.ops->forward(&t.l, x, y, 1, 0);
+    layer_forward(&t.l, x, y, 1, 0);
     CHECK_NEAR(y[3], 13, 0);  /* the right-edge column alone: x[6], x[13] */
     CHECK_NEAR(y[15], 48, 0); /* the corner pixel alone */
     free_layer(&t);
@@ -160,7 +160,7 @@ TEST(avgpool_ceil_mode_divides_by_the_covered_pixels)
     bench_layer t;
     CHECK(make_layer(&t, pool_spec(CNN_AVGPOOL, 2, 2, 1), (cnn_shape){1, 3, 3}, 1, 1) == 0);
     float y[4];
-    t.l.ops->forward(&t.l, x, y, 1, 0);
+    layer_forward(&t.l, x, y, 1, 0);
     CHECK_NEAR(y[0], 3, 1e-6);
     CHECK_NEAR(y[1], 4.5, 1e-6); /* (3 + 6) / 2 */
     CHECK_NEAR(y[3], 9, 1e-6);
@@ -180,8 +180,8 @@ TEST(maxpool_routes_the_gradient_to_the_first_argmax)
     float x[4] = {5, 5, 1, 5}, dy[1] = {1}, dx[4], y[1];
     bench_layer t;
     CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 2, 2, 0), (cnn_shape){1, 2, 2}, 1, 1) == 0);
-    t.l.ops->forward(&t.l, x, y, 1, 0);
-    t.l.ops->backward(&t.l, x, y, dy, dx, 1);
+    layer_forward(&t.l, x, y, 1, 0);
+    layer_backward(&t.l, x, y, dy, dx, 1);
     CHECK(dx[0] == 1 && dx[1] == 0 && dx[2] == 0 && dx[3] == 0);
     free_layer(&t);
 }
@@ -191,7 +191,7 @@ TEST(relu_zeroes_the_negatives)
     float x[4] = {-2, 0, 3, -0.5f}, y[4];
     bench_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_RELU}, (cnn_shape){1, 2, 2}, 1, 1) == 0);
-    t.l.ops->forward(&t.l, x, y, 1, 0);
+    layer_forward(&t.l, x, y, 1, 0);
     CHECK(y[0] == 0 && y[1] == 0 && y[2] == 3 && y[3] == 0);
     free_layer(&t);
 }
@@ -202,7 +202,7 @@ TEST(softmax_of_a_known_vector)
     float z[3] = {1, 2, 3}, p[3];
     bench_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_SOFTMAX}, (cnn_shape){3, 1, 1}, 1, 1) == 0);
-    t.l.ops->forward(&t.l, z, p, 1, 0);
+    layer_forward(&t.l, z, p, 1, 0);
     CHECK_NEAR(p[0], 0.09003057, 1e-7);
     CHECK_NEAR(p[1], 0.24472847, 1e-7);
     CHECK_NEAR(p[2], 0.66524096, 1e-7);
@@ -217,7 +217,7 @@ TEST(softmax_cross_entropy_is_stable_for_huge_scores)
     float z[2] = {10000, 0}, p[2];
     bench_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_SOFTMAX}, (cnn_shape){2, 1, 1}, 1, 1) == 0);
-    t.l.ops->forward(&t.l, z, p, 1, 0);
+    layer_forward(&t.l, z, p, 1, 0);
     CHECK(p[0] == 1.0f && p[1] == 0.0f);
     uint8_t label = 1;
     CHECK_NEAR(softmax_cross_entropy(z, &label, 1, 2, p, NULL), 10000, 1e-3);
@@ -233,14 +233,14 @@ TEST(dropout_keeps_about_1_minus_p_and_scales)
     bench_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_DROPOUT, .alpha = 0.25f},
                      (cnn_shape){N, 1, 1}, 1, 2) == 0);
-    t.l.ops->forward(&t.l, x, y, 1, 1);
+    layer_forward(&t.l, x, y, 1, 1);
     int kept = 0;
     for (int i = 0; i < N; i++) {
         CHECK(y[i] == 0 || fabsf(y[i] - 4.0f / 3.0f) < 1e-6f);
         kept += y[i] != 0;
     }
     CHECK(kept > 7300 && kept < 7700);
-    t.l.ops->forward(&t.l, x, y, 1, 0); /* inference: the identity */
+    layer_forward(&t.l, x, y, 1, 0); /* inference: the identity */
     for (int i = 0; i < N; i++)
         CHECK(y[i] == 1);
     free_layer(&t);
@@ -253,7 +253,7 @@ static double frand(cnn_rng *r) { return 2.0 * cnn_rng_uniform(r) - 1.0; }
 /* L = sum(r * y) in double, so dL/dy = r. */
 static double probe_loss(bench_layer *t, const float *x, float *y, const float *r, int n)
 {
-    t->l.ops->forward(&t->l, x, y, n, 1);
+    layer_forward(&t->l, x, y, n, 1);
     double sum = 0;
     size_t m = (size_t)n * cnn_shape_size(t->l.out);
     for (size_t i = 0; i < m; i++)
@@ -300,7 +300,7 @@ static double grad_check(cnn_layer_spec spec, cnn_shape in, int n, uint64_t seed
     for (size_t i = 0; i < np; i++)
         t.params[i] = (float)(frand(&rng) * 0.5);
     probe_loss(&t, x, y, r, n);
-    t.l.ops->backward(&t.l, x, y, r, dx, n);
+    layer_backward(&t.l, x, y, r, dx, n);
     float *analytic = malloc(sizeof(float) * (np + 1));
     memcpy(analytic, t.grads, sizeof(float) * np);
     double worst = 0;
@@ -422,7 +422,7 @@ TEST(gradient_check_catches_a_wrong_gradient)
     for (size_t i = 0; i < t.l.nweights + t.l.nbias; i++)
         t.params[i] = (float)frand(&rng);
     probe_loss(&t, x, y, r, 1);
-    t.l.ops->backward(&t.l, x, y, r, dx, 1);
+    layer_backward(&t.l, x, y, r, dx, 1);
     float wrong = t.grads[0];
     t.params[9] += 1e-2f; /* weight 9 belongs to filter 2: its FD is grads[9] */
     double up = probe_loss(&t, x, y, r, 1);

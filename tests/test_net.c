@@ -270,8 +270,8 @@ TEST(loss_falls_monotonically_on_a_fixed_batch_with_a_small_learning_rate)
     cnn_net_free(net);
 }
 
-static float *train_copy(const char *spec, int optimizer, int threads, uint64_t seed,
-                         size_t *count)
+static float *train_batches(const char *spec, int optimizer, int threads, uint64_t seed,
+                            int batch, size_t *count)
 {
 #ifdef _OPENMP
     omp_set_num_threads(threads);
@@ -281,20 +281,20 @@ static float *train_copy(const char *spec, int optimizer, int threads, uint64_t 
     cnn_error err;
     cnn_train_config cfg;
     cnn_net *net = cnn_net_parse(spec, &cfg, &err);
-    if (!net || cnn_net_init(net, 16, seed, &err))
+    if (!net || cnn_net_init(net, batch, seed, &err))
         return NULL;
     cfg.optimizer = (cnn_optimizer)optimizer;
     cfg.weight_decay = 1e-4f;
     cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
     cnn_shape in = cnn_net_input_shape(net);
     size_t per = cnn_shape_size(in);
-    float *x = malloc(sizeof(float) * 16 * per);
-    uint8_t y[16];
+    float *x = malloc(sizeof(float) * (size_t)batch * per);
+    uint8_t y[64];
     for (int step = 0; step < 5; step++) {
-        fill(x, 16 * per, 50 + step);
-        for (int i = 0; i < 16; i++)
+        fill(x, batch * per, 50 + step);
+        for (int i = 0; i < batch; i++)
             y[i] = (uint8_t)((i * 7 + step) % cnn_net_classes(net));
-        cnn_train_batch(net, opt, x, y, 16, 0, NULL, NULL, &err);
+        cnn_train_batch(net, opt, x, y, batch, 0, NULL, NULL, &err);
     }
     *count = cnn_net_param_count(net);
     float *w = malloc(sizeof(float) * *count);
@@ -306,6 +306,12 @@ static float *train_copy(const char *spec, int optimizer, int threads, uint64_t 
     omp_set_num_threads(2);
 #endif
     return w;
+}
+
+static float *train_copy(const char *spec, int optimizer, int threads, uint64_t seed,
+                         size_t *count)
+{
+    return train_batches(spec, optimizer, threads, seed, 16, count);
 }
 
 TEST(two_runs_with_one_seed_are_bit_identical_and_other_seeds_differ)
@@ -335,6 +341,29 @@ TEST(training_is_bit_identical_for_any_number_of_threads)
             CHECK(memcmp(one, three, sizeof(float) * n1) == 0);
             free(one), free(two), free(three);
         }
+}
+
+/* Threads share a batch by whole gradient groups, or evenly when there are
+ * more threads than groups; with batches that split unevenly, or that have
+ * fewer images than threads, the bits must not move either.  The layers'
+ * outputs differ in size, so two threads' gradients in flight would overlap
+ * if one ran ahead into the other's part of a shared buffer. */
+TEST(training_is_bit_identical_for_uneven_batches_and_more_threads_than_images)
+{
+    const char *spec = "input 12x12x3\nconv 8 3x3\nrelu\nmaxpool 2\nconv 6 3x3 pad 1\nrelu\n"
+                       "dense 20\nrelu\ndropout 0.3\ndense 7\nsoftmax\n";
+    const int batches[] = {2, 3, 5, 13};
+    for (int b = 0; b < 4; b++) {
+        size_t n1, nt;
+        float *one = train_batches(spec, CNN_MOMENTUM, 1, 5, batches[b], &n1);
+        CHECK(one);
+        for (int threads = 2; threads <= 4; threads++) {
+            float *more = train_batches(spec, CNN_MOMENTUM, threads, 5, batches[b], &nt);
+            CHECK(more && nt == n1 && memcmp(one, more, sizeof(float) * n1) == 0);
+            free(more);
+        }
+        free(one);
+    }
 }
 
 TEST(he_init_is_reproducible_from_the_seed_alone)

@@ -198,19 +198,19 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int thre
             const float *in = x;
             for (int i = 0; i < count; i++) {
                 double t0 = now();
-                ls[i].ops->forward(&ls[i], in, act[i], n, with_backward);
+                layer_forward(&ls[i], in, act[i], n, with_backward);
                 out->fwd_us[i] += now() - t0;
                 in = act[i];
             }
             if (with_backward && ls[count - 1].spec.kind == CNN_SOFTMAX) {
                 int k = (int)cnn_shape_size(ls[count - 1].out), cur = 0;
                 double t0 = now();
-                softmax_cross_entropy_grad(act[count - 1], labels, n, k, delta[cur]);
+                softmax_cross_entropy_grad(act[count - 1], labels, n, 0, n, k, delta[cur]);
                 out->bwd_us[count - 1] += now() - t0;
                 for (int i = count - 2; i >= 0; i--) {
                     t0 = now();
-                    ls[i].ops->backward(&ls[i], i ? act[i - 1] : x, act[i], delta[cur],
-                                        i ? delta[1 - cur] : NULL, n);
+                    layer_backward(&ls[i], i ? act[i - 1] : x, act[i], delta[cur],
+                                   i ? delta[1 - cur] : NULL, n);
                     out->bwd_us[i] += now() - t0;
                     cur = 1 - cur;
                 }

@@ -2,6 +2,7 @@
 #include "cnn.h"
 #include "data.h"
 #include "kernels/kernels.h"
+#include "layer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 void cnn_dataset_free(cnn_dataset *d)
 {
@@ -45,9 +49,9 @@ static void convert_image(const cnn_dataset *d, const int *index, int first, int
         labels[i] = d->labels ? d->labels[k] : 0;
 }
 
-/* From this many images a batch is converted by all threads, split as the
- * first convolution splits it (static, by image): each thread then finds
- * its images in its own cache, not in the core's that converted them
+/* From this many images a batch is converted by all threads, each taking
+ * the images it will carry through the network (image_share): it then
+ * finds them in its own cache, not in the core's that converted them
  * (LeNet-5 on 2 threads: +3%).  Fewer, one image for the seed network
  * above all, stay out of a parallel region, which would cost more. */
 enum { BATCH_PARALLEL_MIN = 16 };
@@ -60,9 +64,15 @@ void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
             convert_image(d, index, first, i, mean, std, x, labels);
         return;
     }
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; i++)
-        convert_image(d, index, first, i, mean, std, x, labels);
+#pragma omp parallel
+    {
+        int from = 0, to = n;
+#ifdef _OPENMP
+        image_share(n, omp_get_thread_num(), omp_get_num_threads(), &from, &to);
+#endif
+        for (int i = from; i < to; i++)
+            convert_image(d, index, first, i, mean, std, x, labels);
+    }
 }
 
 /* Linux 6.1's synchronous collapse; older kernels refuse it (EINVAL). */
