@@ -8,10 +8,6 @@
 
 typedef struct layer layer;
 
-/* Below this many elements an element-wise loop runs on one thread: waking
- * the others costs more than it saves. */
-enum { PARALLEL_MIN = 1 << 16 };
-
 /* Weight gradients of a batch are summed per fixed group of images, then
  * the groups are added in order: the result does not depend on how many
  * threads share the batch (at most this many do in a backward pass). */

@@ -507,18 +507,25 @@ static int team_size(void)
 #endif
 }
 
-/* The part of a batch of n that the calling thread of a team carries: a
- * batch of one image is the single thread's, which may start `threads`. */
-static images my_images(int n, int threads)
+/* A whole batch on the calling thread; one image may be split among
+ * `threads` by its layers. */
+static images whole_batch(int n, int threads)
 {
-    images im = {n, 0, n, 0, n == 1 ? threads : 1};
-    if (n > 1)
-        image_share(n, im.thread = thread_num(), team_size(), &im.first, &im.last);
+    return (images){n, 0, n, 0, n == 1 ? threads : 1};
+}
+
+/* The calling thread's share of a batch, inside the pass's parallel region. */
+static images my_share(int n)
+{
+    images im = {n, 0, n, thread_num(), 1};
+    image_share(n, im.thread, team_size(), &im.first, &im.last);
     return im;
 }
 
 /* Threads for a pass over a batch of n: one for a single image (its layers
- * split it themselves); for a backward pass no more than gradient groups. */
+ * split it themselves); for a backward pass no more than gradient groups.
+ * With one, no parallel region is opened: a region inside it would be a
+ * nested one, whose threads are made anew every time. */
 static int pass_threads(int n, int threads, int backward)
 {
     int most = backward ? (n < GRAD_GROUPS ? n : GRAD_GROUPS) : n;
@@ -527,19 +534,42 @@ static int pass_threads(int n, int threads, int backward)
 
 void layer_forward(layer *l, const float *x, float *y, int n, int training)
 {
-#pragma omp parallel num_threads(pass_threads(n, l->threads, 0))
-    l->ops->forward(l, x, y, my_images(n, l->threads), training);
+    int threads = pass_threads(n, l->threads, 0);
+    if (threads == 1)
+        l->ops->forward(l, x, y, whole_batch(n, l->threads), training);
+    else
+#pragma omp parallel num_threads(threads)
+        l->ops->forward(l, x, y, my_share(n), training);
 }
 
 void layer_backward(layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
-#pragma omp parallel num_threads(pass_threads(n, l->threads, 1))
+    int threads = pass_threads(n, l->threads, 1);
+    if (threads == 1) {
+        l->ops->backward(l, x, y, dy, dx, whole_batch(n, l->threads));
+        if (l->ops->grads)
+            l->ops->grads(l, x, dy, n, 0, 1);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
     {
-        l->ops->backward(l, x, y, dy, dx, my_images(n, l->threads));
+        l->ops->backward(l, x, y, dy, dx, my_share(n));
         if (l->ops->grads) {
 #pragma omp barrier
             l->ops->grads(l, x, dy, n, thread_num(), team_size());
         }
+    }
+}
+
+/* One thread's images through every layer: it waits for no other. */
+static void forward_images(cnn_net *net, images im, int training)
+{
+    const float *in = net->x;
+    for (int i = 0; i < net->count; i++) {
+        layer *l = &net->layers[i];
+        if (!l->folded)
+            l->ops->forward(l, in, net->act[out_of(net, i)], im, training);
+        in = net->act[i];
     }
 }
 
@@ -554,20 +584,12 @@ int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *er
     net->batch = n;
     if (training)
         net->step++;
-    /* each thread carries its own images through every layer: no thread
-     * waits for another until the end */
-    int threads = net->layers[0].threads;
-#pragma omp parallel num_threads(pass_threads(n, threads, 0))
-    {
-        images im = my_images(n, threads);
-        const float *in = x;
-        for (int i = 0; i < net->count; i++) {
-            layer *l = &net->layers[i];
-            if (!l->folded)
-                l->ops->forward(l, in, net->act[out_of(net, i)], im, training);
-            in = net->act[i];
-        }
-    }
+    int threads = pass_threads(n, net->layers[0].threads, 0);
+    if (threads == 1)
+        forward_images(net, whole_batch(n, net->layers[0].threads), training);
+    else
+#pragma omp parallel num_threads(threads)
+        forward_images(net, my_share(n), training);
     return CNN_OK;
 }
 
@@ -596,6 +618,38 @@ static float *gradient(const cnn_net *net, int j, int first)
     return g;
 }
 
+/* One thread's images' gradients down the network, from the loss to the
+ * input: it waits for no other. */
+static void backward_images(cnn_net *net, const uint8_t *labels, images im)
+{
+    int top = net->count - 2, k = cnn_net_classes(net);
+    if (top >= 0)
+        softmax_cross_entropy_grad(cnn_net_output(net), labels, im.n, im.first, im.last, k,
+                                   gradient(net, top, im.first));
+    for (int i = top; i >= 0; i--) {
+        layer *l = &net->layers[i];
+        if (l->folded) /* the convolution below takes dy as it is */
+            continue;
+        float *dx = i > 0                 ? gradient(net, i - 1, im.first)
+                    : net->want_input_grad ? net->input_grad
+                                           : NULL;
+        l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[out_of(net, i)],
+                         gradient(net, out_of(net, i), im.first), dx, im);
+    }
+}
+
+/* Part `part` of `parts` of every weight gradient, once every image's
+ * backward is done. */
+static void weight_grads(cnn_net *net, int n, int part, int parts)
+{
+    for (int i = net->count - 2; i >= 0; i--) {
+        layer *l = &net->layers[i];
+        if (l->ops->grads)
+            l->ops->grads(l, i > 0 ? net->act[i - 1] : net->x, net->dy[out_of(net, i)], n, part,
+                          parts);
+    }
+}
+
 int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
 {
     if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
@@ -608,31 +662,16 @@ int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
         if (labels[i] >= k)
             return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
                             labels[i], i, k - 1);
-    /* each thread takes its images' gradients down the network, then, once
-     * all are there, its part of every layer's weight gradient */
-    int threads = net->layers[0].threads, top = net->count - 2;
-#pragma omp parallel num_threads(pass_threads(n, threads, 1))
-    {
-        images im = my_images(n, threads);
-        if (top >= 0)
-            softmax_cross_entropy_grad(cnn_net_output(net), labels, n, im.first, im.last, k,
-                                       gradient(net, top, im.first));
-        for (int i = top; i >= 0; i--) {
-            layer *l = &net->layers[i];
-            if (l->folded) /* the convolution below takes dy as it is */
-                continue;
-            float *dx = i > 0                 ? gradient(net, i - 1, im.first)
-                        : net->want_input_grad ? net->input_grad
-                                               : NULL;
-            l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[out_of(net, i)],
-                             gradient(net, out_of(net, i), im.first), dx, im);
-        }
+    int threads = pass_threads(n, net->layers[0].threads, 1);
+    if (threads == 1) {
+        backward_images(net, labels, whole_batch(n, net->layers[0].threads));
+        weight_grads(net, n, 0, 1);
+    } else {
+#pragma omp parallel num_threads(threads)
+        {
+            backward_images(net, labels, my_share(n));
 #pragma omp barrier
-        for (int i = top; i >= 0; i--) {
-            layer *l = &net->layers[i];
-            if (l->ops->grads)
-                l->ops->grads(l, i > 0 ? net->act[i - 1] : net->x, net->dy[out_of(net, i)], n,
-                              thread_num(), team_size());
+            weight_grads(net, n, thread_num(), team_size());
         }
     }
     return CNN_OK;
