@@ -36,8 +36,11 @@
  *    cnn_net *net = cnn_net_parse(cnn_preset("lenet"), &err);
  *    if (!net || cnn_net_init(net, 64, 42, &err)) { puts(err.msg); ... }
  *
- * Thread use: OpenMP across the batch and across outputs.  Results are bit
- * identical for any number of threads (every sum has a fixed order).
+ * Thread use: OpenMP.  A batch is shared among the threads, each carrying
+ * its own images through every layer; a single image is split by its
+ * layers' outputs instead.  Results are bit identical for any number of
+ * threads (every sum has a fixed order).  A network is not to be used by
+ * two threads of the caller at once.
  */
 #ifndef CNN_H
 #define CNN_H
