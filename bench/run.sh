@@ -153,12 +153,13 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 start=$(date +%s)
 echo "# $(date -Is) $(uname -n) $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(load); data $data_dir; train-n $train_n" >&2
 
-# One discarded run first: on these VMs the first process after an idle spell
-# ran 20-30% slow (the host's clocks and scheduling ramp up), which would
-# fall on whichever configuration happens to come first.
-echo "warm-up: cnn bench --net seed, not recorded (load $(load))" >&2
-"$bin" bench --json --net seed --threads 1 --data "$data_dir" --train-n 20000 --no-layers \
-    --lat-n 100 --infer-reps 1 >/dev/null
+# Discarded runs first, on every thread count: on these VMs the first
+# process after an idle spell ran 20-30% slow (the host's clocks and
+# scheduling ramp up), which would fall on whichever configuration happens
+# to come first.
+echo "warm-up: cnn bench --net seed --threads ${threads// /,}, not recorded (load $(load))" >&2
+"$bin" bench --json --net seed --threads "${threads// /,}" --data "$data_dir" --train-n 20000 \
+    --no-layers --lat-n 100 --infer-reps 1 >/dev/null
 
 for r in $(seq "$repeat"); do
     for net in $nets; do
