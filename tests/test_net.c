@@ -1,6 +1,7 @@
 /* Networks as a whole: specs, shape checks, the fused loss gradient, learning,
  * reproducibility, optimisers and model files. */
 #include "cnn.h"
+#include "layer.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -364,6 +365,46 @@ TEST(training_is_bit_identical_for_uneven_batches_and_more_threads_than_images)
         }
         free(one);
     }
+}
+
+/* How a batch is shared: every image once, in contiguous runs in thread
+ * order, whole gradient groups while there are no more threads than
+ * groups. */
+TEST(image_share_covers_the_batch_in_whole_groups)
+{
+    for (int n = 1; n <= 70; n++)
+        for (int threads = 1; threads <= 12; threads++) {
+            int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS, next = 0;
+            for (int t = 0; t < threads; t++) {
+                int first, last;
+                image_share(n, t, threads, &first, &last);
+                CHECK(first == next && last >= first);
+                next = last;
+                if (threads <= groups) /* a group boundary: g * n / groups */
+                    for (int g = 0; g <= groups; g++)
+                        if (g * n / groups >= first) {
+                            CHECK(g * n / groups == first);
+                            break;
+                        }
+            }
+            CHECK(next == n);
+        }
+}
+
+/* A caller that is itself inside a parallel region (here, one thread of
+ * it) gets the same bits as one that is not. */
+TEST(training_from_inside_a_parallel_region_changes_no_bit)
+{
+    size_t np;
+    float *alone = train_copy(SMALL, CNN_MOMENTUM, 2, 9, &np), *inside = NULL;
+#pragma omp parallel num_threads(2)
+#pragma omp single
+    {
+        size_t n2;
+        inside = train_copy(SMALL, CNN_MOMENTUM, 2, 9, &n2);
+    }
+    CHECK(alone && inside && memcmp(alone, inside, sizeof(float) * np) == 0);
+    free(alone), free(inside);
 }
 
 TEST(he_init_is_reproducible_from_the_seed_alone)
