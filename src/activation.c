@@ -15,36 +15,78 @@ static int activation_setup(layer *l, cnn_error *err)
     return CNN_OK;
 }
 
+/* What a run over values [from, to) of the call's images needs. */
+typedef struct {
+    const layer *l;
+    const float *x, *y, *dy;
+    float *out;
+} values;
+
 /* One loop per kind, with no branch on the kind inside, so that each
  * vectorises. */
-static void activation_forward(layer *l, const float *x, float *y, images im, int training)
+static void forward_values(const void *ctx, long from, long to)
 {
-    (void)training;
-    size_t size = cnn_shape_size(l->in);
-    long count = (long)(im.last - im.first) * (long)size;
-    x += (size_t)im.first * size;
-    y += (size_t)im.first * size;
-    float alpha = l->spec.alpha;
-    switch (l->spec.kind) {
+    const values *v = ctx;
+    const float *x = v->x;
+    float *y = v->out, alpha = v->l->spec.alpha;
+    switch (v->l->spec.kind) {
     case CNN_RELU:
 #pragma omp simd
-        for (long i = 0; i < count; i++)
+        for (long i = from; i < to; i++)
             y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case CNN_LEAKY_RELU:
 #pragma omp simd
-        for (long i = 0; i < count; i++)
+        for (long i = from; i < to; i++)
             y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
         break;
     case CNN_SIGMOID:
-        for (long i = 0; i < count; i++)
+        for (long i = from; i < to; i++)
             y[i] = 1.0f / (1.0f + expf(-x[i]));
         break;
     default:
-        for (long i = 0; i < count; i++)
+        for (long i = from; i < to; i++)
             y[i] = tanhf(x[i]);
         break;
     }
+}
+
+static void backward_values(const void *ctx, long from, long to)
+{
+    const values *v = ctx;
+    const float *y = v->y, *dy = v->dy;
+    float *dx = v->out, alpha = v->l->spec.alpha;
+    switch (v->l->spec.kind) {
+    case CNN_RELU:
+#pragma omp simd
+        for (long i = from; i < to; i++)
+            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case CNN_LEAKY_RELU: /* alpha >= 0, so y > 0 exactly where x > 0 */
+#pragma omp simd
+        for (long i = from; i < to; i++)
+            dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i];
+        break;
+    case CNN_SIGMOID:
+#pragma omp simd
+        for (long i = from; i < to; i++)
+            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    default:
+#pragma omp simd
+        for (long i = from; i < to; i++)
+            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    }
+}
+
+static void activation_forward(layer *l, const float *x, float *y, images im, int training)
+{
+    (void)training;
+    size_t at = (size_t)im.first * cnn_shape_size(l->in);
+    long count = (long)(im.last - im.first) * (long)cnn_shape_size(l->in);
+    values v = {l, x + at, NULL, NULL, y + at};
+    split_range(count, count > PARALLEL_MIN ? im.threads : 1, forward_values, &v);
 }
 
 static void activation_backward(layer *l, const float *x, const float *y, const float *dy,
@@ -53,32 +95,10 @@ static void activation_backward(layer *l, const float *x, const float *y, const 
     (void)x; /* may already hold y when run in place */
     if (!dx)
         return;
-    size_t size = cnn_shape_size(l->in), at = (size_t)im.first * size;
-    long count = (long)(im.last - im.first) * (long)size;
-    y += at, dy += at, dx += at;
-    float alpha = l->spec.alpha;
-    switch (l->spec.kind) {
-    case CNN_RELU:
-#pragma omp simd
-        for (long i = 0; i < count; i++)
-            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-        break;
-    case CNN_LEAKY_RELU: /* alpha >= 0, so y > 0 exactly where x > 0 */
-#pragma omp simd
-        for (long i = 0; i < count; i++)
-            dx[i] = y[i] > 0.0f ? dy[i] : alpha * dy[i];
-        break;
-    case CNN_SIGMOID:
-#pragma omp simd
-        for (long i = 0; i < count; i++)
-            dx[i] = dy[i] * y[i] * (1.0f - y[i]);
-        break;
-    default:
-#pragma omp simd
-        for (long i = 0; i < count; i++)
-            dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-        break;
-    }
+    size_t at = (size_t)im.first * cnn_shape_size(l->in);
+    long count = (long)(im.last - im.first) * (long)cnn_shape_size(l->in);
+    values v = {l, NULL, y + at, dy + at, dx + at};
+    split_range(count, count > PARALLEL_MIN ? im.threads : 1, backward_values, &v);
 }
 
 const layer_ops activation_ops = {activation_setup, activation_forward, activation_backward, NULL,

@@ -28,6 +28,24 @@ static int kept(const layer *l, long i)
     return (double)(h >> 11) * 0x1.0p-53 >= l->spec.alpha;
 }
 
+/* What a run over values [first + from, first + to) of the batch needs:
+ * src scaled where kept, zero elsewhere, into dst (forward: x to y;
+ * backward: dy to dx). */
+typedef struct {
+    const layer *l;
+    long first;
+    const float *src;
+    float *dst;
+} values;
+
+static void mask_values(const void *ctx, long from, long to)
+{
+    const values *v = ctx;
+    float scale = 1.0f / (1.0f - v->l->spec.alpha);
+    for (long i = v->first + from; i < v->first + to; i++)
+        v->dst[i] = kept(v->l, i) ? v->src[i] * scale : 0.0f;
+}
+
 static void dropout_forward(layer *l, const float *x, float *y, images im, int training)
 {
     long size = (long)cnn_shape_size(l->in), first = im.first * size, last = im.last * size;
@@ -35,9 +53,8 @@ static void dropout_forward(layer *l, const float *x, float *y, images im, int t
         memcpy(y + first, x + first, sizeof(float) * (size_t)(last - first));
         return;
     }
-    float scale = 1.0f / (1.0f - l->spec.alpha);
-    for (long i = first; i < last; i++)
-        y[i] = kept(l, i) ? x[i] * scale : 0.0f;
+    values v = {l, first, x, y};
+    split_range(last - first, last - first > PARALLEL_MIN ? im.threads : 1, mask_values, &v);
 }
 
 /* The forward output tells which values were kept only when x != 0, so the
@@ -49,9 +66,8 @@ static void dropout_backward(layer *l, const float *x, const float *y, const flo
     if (!dx)
         return;
     long size = (long)cnn_shape_size(l->in), first = im.first * size, last = im.last * size;
-    float scale = 1.0f / (1.0f - l->spec.alpha);
-    for (long i = first; i < last; i++)
-        dx[i] = kept(l, i) ? dy[i] * scale : 0.0f;
+    values v = {l, first, dy, dx};
+    split_range(last - first, last - first > PARALLEL_MIN ? im.threads : 1, mask_values, &v);
 }
 
 const layer_ops dropout_ops = {dropout_setup, dropout_forward, dropout_backward, NULL, 0};

@@ -19,6 +19,16 @@ enum { GRAD_GROUPS = 8 };
  * it finds them in its own cache); else an even share. */
 void image_share(int n, int t, int threads, int *first, int *last);
 
+/* Below this many values element-wise work on one image stays on one
+ * thread: waking another costs more than it saves.  (A batch of several
+ * images is shared by image already.) */
+enum { PARALLEL_MIN = 1 << 16 };
+
+/* run(ctx, from, to) over [0, count) on `threads` threads; with one, on
+ * the caller's alone and no parallel region. */
+void split_range(long count, int threads, void (*run)(const void *ctx, long from, long to),
+                 const void *ctx);
+
 /* A whole batch through one layer standing alone, shared among its threads
  * as a network shares it (tests, the per-layer profile of cnn bench);
  * backward includes the weight gradients. */

@@ -507,6 +507,20 @@ static int team_size(void)
 #endif
 }
 
+void split_range(long count, int threads, void (*run)(const void *ctx, long from, long to),
+                 const void *ctx)
+{
+    if (threads <= 1) {
+        run(ctx, 0, count);
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        long t = thread_num(), all = team_size();
+        run(ctx, count * t / all, count * (t + 1) / all);
+    }
+}
+
 /* A whole batch on the calling thread; one image may be split among
  * `threads` by its layers. */
 static images whole_batch(int n, int threads)

@@ -41,14 +41,26 @@ static void max2x2(const float *in, int w, int oh, int ow, float *y, int *argmax
     }
 }
 
-static void pool_forward(layer *l, const float *x, float *y, images im, int training)
+/* What a run over planes (one channel of one image each) needs: planes
+ * [first + from, first + to) of the batch. */
+typedef struct {
+    const layer *l;
+    long first;
+    const float *x, *dy;
+    float *out;
+} planes;
+
+static void forward_planes(const void *ctx, long from, long to)
 {
-    (void)training;
+    const planes *v = ctx;
+    const layer *l = v->l;
     const cnn_layer_spec *s = &l->spec;
+    const float *x = v->x;
+    float *y = v->out;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     int *argmax = l->scratch;
     int whole2x2 = whole_2x2_max(l);
-    for (int p = im.first * l->in.c; p < im.last * l->in.c; p++) {
+    for (long p = v->first + from; p < v->first + to; p++) {
         const float *in = x + (size_t)p * h * w;
         if (whole2x2) {
             max2x2(in, w, oh, ow, y + (size_t)p * oh * ow, argmax + (size_t)p * oh * ow);
@@ -78,16 +90,16 @@ static void pool_forward(layer *l, const float *x, float *y, images im, int trai
     }
 }
 
-static void pool_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                          images im)
+static void backward_planes(const void *ctx, long from, long to)
 {
-    (void)x, (void)y;
-    if (!dx)
-        return;
+    const planes *v = ctx;
+    const layer *l = v->l;
     const cnn_layer_spec *s = &l->spec;
+    const float *dy = v->dy;
+    float *dx = v->out;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     const int *argmax = l->scratch;
-    for (int p = im.first * l->in.c; p < im.last * l->in.c; p++) {
+    for (long p = v->first + from; p < v->first + to; p++) {
         float *din = dx + (size_t)p * h * w;
         memset(din, 0, sizeof(float) * (size_t)h * w);
         for (int oy = 0; oy < oh; oy++)
@@ -105,6 +117,33 @@ static void pool_backward(layer *l, const float *x, const float *y, const float 
                         din[yy * w + xx] += g;
             }
     }
+}
+
+/* Threads for the planes of a call: one image's many planes are split when
+ * its input is large enough. */
+static int plane_threads(const layer *l, images im)
+{
+    long values = (long)(im.last - im.first) * (long)cnn_shape_size(l->in);
+    return values > PARALLEL_MIN ? im.threads : 1;
+}
+
+static void pool_forward(layer *l, const float *x, float *y, images im, int training)
+{
+    (void)training;
+    planes v = {l, (long)im.first * l->in.c, x, NULL, y};
+    long count = (long)(im.last - im.first) * l->in.c;
+    split_range(count, plane_threads(l, im), forward_planes, &v);
+}
+
+static void pool_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
+                          images im)
+{
+    (void)x, (void)y;
+    if (!dx)
+        return;
+    planes v = {l, (long)im.first * l->in.c, NULL, dy, dx};
+    long count = (long)(im.last - im.first) * l->in.c;
+    split_range(count, plane_threads(l, im), backward_planes, &v);
 }
 
 const layer_ops pool_ops = {pool_setup, pool_forward, pool_backward, NULL, 0};

@@ -433,6 +433,48 @@ TEST(gradient_check_catches_a_wrong_gradient)
     free_layer(&t);
 }
 
+/* One image large enough for its element-wise layers to split it between
+ * threads: the same bits, forward and backward, as on one thread. */
+TEST(one_large_image_split_between_threads_changes_no_bit)
+{
+    const cnn_layer_spec specs[] = {
+        {.kind = CNN_TANH},
+        {.kind = CNN_LEAKY_RELU, .alpha = 0.1f},
+        {.kind = CNN_MAXPOOL, .kh = 2, .kw = 2},
+        {.kind = CNN_MAXPOOL, .kh = 3, .kw = 3, .sh = 2, .sw = 2},
+        {.kind = CNN_AVGPOOL, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ceil_mode = 1},
+        {.kind = CNN_DROPOUT, .alpha = 0.3f},
+    };
+    cnn_shape in = {2, 201, 200}; /* 80,400 values, more than PARALLEL_MIN */
+    size_t nx = cnn_shape_size(in);
+    float *x = malloc(sizeof(float) * nx), *dy = malloc(sizeof(float) * nx);
+    float *y[2], *dx[2];
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 5);
+    for (size_t i = 0; i < nx; i++) {
+        x[i] = (float)frand(&rng);
+        dy[i] = (float)frand(&rng);
+    }
+    for (int k = 0; k < 6; k++) {
+        size_t ny = 0;
+        for (int t = 0; t < 2; t++) {
+            bench_layer b;
+            CHECK(make_layer(&b, specs[k], in, 1, t + 1) == 0);
+            ny = cnn_shape_size(b.l.out);
+            y[t] = malloc(sizeof(float) * ny);
+            dx[t] = malloc(sizeof(float) * nx);
+            layer_forward(&b.l, x, y[t], 1, 1);
+            layer_backward(&b.l, x, y[t], dy, dx[t], 1);
+            free_layer(&b);
+        }
+        CHECK(memcmp(y[0], y[1], sizeof(float) * ny) == 0);
+        CHECK(memcmp(dx[0], dx[1], sizeof(float) * nx) == 0);
+        for (int t = 0; t < 2; t++)
+            free(y[t]), free(dx[t]);
+    }
+    free(x), free(dy);
+}
+
 TEST(window_out_follows_pytorch_rules)
 {
     CHECK(window_out(28, 3, 1, 0, 0) == 26);
