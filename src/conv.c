@@ -289,25 +289,24 @@ static void load_gradient(const layer *l, const float *dy, const float *y, int i
 
 /* One image through a stride-1 layer: the product over whole padded rows,
  * of which store_output keeps ow columns per row. */
-static void forward_shifted(const layer *l, const float *x, float *y, int image,
-                            const buffers *b, int threads)
+static void forward_shifted(const layer *l, const float *x, float *y, int image, buffers b,
+                            int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    pad_image(l, x + (size_t)image * cnn_shape_size(l->in), b->padded);
-    gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b->padded, 0, b->rows, 0.0f,
-                      b->maps, g.span, threads);
-    store_output(l, b->maps, (size_t)g.span, (size_t)g.wp, image, y);
+    pad_image(l, x + (size_t)image * cnn_shape_size(l->in), b.padded);
+    gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b.padded, 0, b.rows, 0.0f,
+                      b.maps, g.span, threads);
+    store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y);
 }
 
 /* Images [first, last) of a stride-1 layer, as backward_range below. */
 static void backward_shifted(const layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, float *gw, float *gb, int first, int last,
-                             const buffers *bufs, int threads)
+                             float *dx, float *gw, float *gb, int first, int last, buffers b,
+                             int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    buffers b = *bufs;
     const size_t *row = b.rows;
     size_t in_size = cnn_shape_size(l->in);
     int oh = l->out.h, ow = l->out.w, h = l->in.h, w = l->in.w;
@@ -360,11 +359,10 @@ static void unroll(const layer *l, const float *x, int first, int count, float *
 /* Images [first, first + count) through the layer, with `threads` threads
  * for the product when one image is all there is. */
 static void forward_group(const layer *l, const float *x, float *y, int first, int count,
-                          const buffers *bufs, int threads)
+                          buffers b, int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    buffers b = *bufs;
     int width = count * g.area;
     unroll(l, x, first, count, b.cols);
     gemm_threads(0, 0, s->filters, width, g.k, l->w, g.k, b.cols, width, 0.0f, b.maps, width,
@@ -381,25 +379,23 @@ static void conv_forward(layer *l, const float *x, float *y, images im, int trai
     (void)training;
     geometry g = geom(l);
     buffers b = buffers_of(l, im.thread);
-    int threads = im.last - im.first == 1 ? im.threads : 1;
     for (int first = im.first; first < im.last; first += g.group) {
         int count = im.last - first < g.group ? im.last - first : g.group;
         if (g.shifted)
-            forward_shifted(l, x, y, first, &b, threads);
+            forward_shifted(l, x, y, first, b, im.threads);
         else
-            forward_group(l, x, y, first, count, &b, threads);
+            forward_group(l, x, y, first, count, b, im.threads);
     }
 }
 
 /* Images [first, last) of one gradient group: their weight gradients summed
  * into gw, gb, and their input gradients into dx. */
 static void backward_range(const layer *l, const float *x, const float *y, const float *dy,
-                           float *dx, float *gw, float *gb, int first, int last,
-                           const buffers *bufs, int threads)
+                           float *dx, float *gw, float *gb, int first, int last, buffers b,
+                           int threads)
 {
     const cnn_layer_spec *s = &l->spec;
     geometry g = geom(l);
-    buffers b = *bufs;
     size_t in_size = cnn_shape_size(l->in);
     for (int at = first; at < last; at += g.group) {
         int count = last - at < g.group ? last - at : g.group, width = count * g.area;
@@ -440,13 +436,13 @@ static void backward_range(const layer *l, const float *x, const float *y, const
 static void conv_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
                           images im)
 {
-    int n = im.n, groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    int n = im.n, groups = grad_groups(n);
     buffers b = buffers_of(l, im.thread);
     void (*range)(const layer *, const float *, const float *, const float *, float *, float *,
-                  float *, int, int, const buffers *, int) =
+                  float *, int, int, buffers, int) =
         geom(l).shifted ? backward_shifted : backward_range;
     if (groups == 1) {
-        range(l, x, y, dy, dx, l->dw, l->db, 0, n, &b, im.threads);
+        range(l, x, y, dy, dx, l->dw, l->db, 0, n, b, im.threads);
         return;
     }
     size_t stride = partial_stride(l);
@@ -455,7 +451,7 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
         if (first < im.first || last > im.last)
             continue;
         float *gw = partial_grads(l) + gi * stride;
-        range(l, x, y, dy, dx, gw, l->db ? gw + l->nweights : NULL, first, last, &b, 1);
+        range(l, x, y, dy, dx, gw, l->db ? gw + l->nweights : NULL, first, last, b, 1);
     }
 }
 
@@ -464,7 +460,7 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
 static void conv_grads(layer *l, const float *x, const float *dy, int n, int part, int parts)
 {
     (void)x, (void)dy;
-    int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    int groups = grad_groups(n);
     if (groups == 1)
         return;
     size_t np = l->nweights + l->nbias, stride = partial_stride(l), lines = (np + 15) / 16;

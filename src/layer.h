@@ -13,6 +13,9 @@ typedef struct layer layer;
  * threads share the batch (at most this many do in a backward pass). */
 enum { GRAD_GROUPS = 8 };
 
+/* The gradient groups of a batch of n: GRAD_GROUPS, or one per image. */
+static inline int grad_groups(int n) { return n < GRAD_GROUPS ? n : GRAD_GROUPS; }
+
 /* The images [first, last) that thread t of `threads` carries through a
  * batch of n: whole gradient groups when there are no more threads than
  * groups, so that forward and backward give a thread the same images (and
@@ -38,7 +41,7 @@ void layer_backward(layer *l, const float *x, const float *y, const float *dy, f
 /* Which images of a batch one call covers.  A batch of several images is
  * shared among threads, each carrying its own images through every layer
  * (see image_share); a layer then runs on the calling thread alone, and
- * threads > 1 only when one call has the whole batch to itself. */
+ * threads > 1 only for a batch of one image, which its layers may split. */
 typedef struct {
     int n;           /* images in the batch                          */
     int first, last; /* this call's images: [first, last)            */
@@ -124,6 +127,8 @@ void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, in
 /* The count of training forwards, which seeds dropout masks: saved in
  * checkpoints so that a resumed run draws the same masks (net.c). */
 uint64_t net_step(const cnn_net *net);
+/* The threads the network was set up for (cnn_net_init). */
+int net_threads(const cnn_net *net);
 void net_set_step(cnn_net *net, uint64_t step);
 
 #endif

@@ -447,6 +447,7 @@ const float *cnn_net_input_grad(const cnn_net *net)
     return net->want_input_grad ? net->input_grad : NULL;
 }
 uint64_t net_step(const cnn_net *net) { return net->step; }
+int net_threads(const cnn_net *net) { return net->layers[0].threads; }
 void net_set_step(cnn_net *net, uint64_t step) { net->step = step; }
 
 int cnn_net_classes(const cnn_net *net) { return (int)cnn_shape_size(output_of(net)); }
@@ -478,7 +479,7 @@ const float *cnn_net_activation(const cnn_net *net, int i)
 
 void image_share(int n, int t, int threads, int *first, int *last)
 {
-    int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS;
+    int groups = grad_groups(n);
     if (threads <= groups) {
         int g0 = (int)((long)groups * t / threads), g1 = (int)((long)groups * (t + 1) / threads);
         *first = (int)((long)n * g0 / groups);
@@ -521,68 +522,92 @@ void split_range(long count, int threads, void (*run)(const void *ctx, long from
     }
 }
 
-/* A whole batch on the calling thread; one image may be split among
- * `threads` by its layers. */
-static images whole_batch(int n, int threads)
+/* A pass over a batch of n on up to `threads` threads: each(ctx, im) on
+ * every thread with its share of the images, then, once every thread is
+ * done, after(ctx, part, parts) on each (if after is given; such a pass
+ * has no more threads than gradient groups, so each takes whole groups).
+ * A single image goes to one thread, whose layers may split it among
+ * `threads` themselves.  With one thread no parallel region is opened: a
+ * region inside it would be a nested one, whose threads OpenMP makes anew
+ * every time. */
+static void run_pass(int n, int threads, void (*each)(void *ctx, images im),
+                     void (*after)(void *ctx, int part, int parts), void *ctx)
 {
-    return (images){n, 0, n, 0, n == 1 ? threads : 1};
-}
-
-/* The calling thread's share of a batch, inside the pass's parallel region. */
-static images my_share(int n)
-{
-    images im = {n, 0, n, thread_num(), 1};
-    image_share(n, im.thread, team_size(), &im.first, &im.last);
-    return im;
-}
-
-/* Threads for a pass over a batch of n: one for a single image (its layers
- * split it themselves); for a backward pass no more than gradient groups.
- * With one, no parallel region is opened: a region inside it would be a
- * nested one, whose threads are made anew every time. */
-static int pass_threads(int n, int threads, int backward)
-{
-    int most = backward ? (n < GRAD_GROUPS ? n : GRAD_GROUPS) : n;
-    return n == 1 ? 1 : threads < most ? threads : most;
-}
-
-void layer_forward(layer *l, const float *x, float *y, int n, int training)
-{
-    int threads = pass_threads(n, l->threads, 0);
-    if (threads == 1)
-        l->ops->forward(l, x, y, whole_batch(n, l->threads), training);
-    else
-#pragma omp parallel num_threads(threads)
-        l->ops->forward(l, x, y, my_share(n), training);
-}
-
-void layer_backward(layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
-{
-    int threads = pass_threads(n, l->threads, 1);
-    if (threads == 1) {
-        l->ops->backward(l, x, y, dy, dx, whole_batch(n, l->threads));
-        if (l->ops->grads)
-            l->ops->grads(l, x, dy, n, 0, 1);
+    int most = after ? grad_groups(n) : n;
+    int team = n == 1 ? 1 : threads < most ? threads : most;
+    if (team == 1) {
+        each(ctx, (images){n, 0, n, 0, n == 1 ? threads : 1});
+        if (after)
+            after(ctx, 0, 1);
         return;
     }
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(team)
     {
-        l->ops->backward(l, x, y, dy, dx, my_share(n));
-        if (l->ops->grads) {
+        images im = {n, 0, n, thread_num(), 1};
+        image_share(n, im.thread, team_size(), &im.first, &im.last);
+        each(ctx, im);
+        if (after) {
 #pragma omp barrier
-            l->ops->grads(l, x, dy, n, thread_num(), team_size());
+            after(ctx, im.thread, team_size());
         }
     }
 }
 
-/* One thread's images through every layer: it waits for no other. */
-static void forward_images(cnn_net *net, images im, int training)
+/* One layer standing alone, for layer_forward and layer_backward. */
+typedef struct {
+    layer *l;
+    const float *x, *y, *dy;
+    float *out; /* forward: y; backward: dx */
+    int n, training;
+} alone;
+
+static void alone_forward(void *ctx, images im)
 {
+    alone *a = ctx;
+    a->l->ops->forward(a->l, a->x, a->out, im, a->training);
+}
+
+static void alone_backward(void *ctx, images im)
+{
+    alone *a = ctx;
+    a->l->ops->backward(a->l, a->x, a->y, a->dy, a->out, im);
+}
+
+static void alone_grads(void *ctx, int part, int parts)
+{
+    alone *a = ctx;
+    a->l->ops->grads(a->l, a->x, a->dy, a->n, part, parts);
+}
+
+void layer_forward(layer *l, const float *x, float *y, int n, int training)
+{
+    alone a = {l, x, NULL, NULL, y, n, training};
+    run_pass(n, l->threads, alone_forward, NULL, &a);
+}
+
+void layer_backward(layer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+{
+    alone a = {l, x, y, dy, dx, n, 0};
+    run_pass(n, l->threads, alone_backward, l->ops->grads ? alone_grads : NULL, &a);
+}
+
+/* A pass of the whole network. */
+typedef struct {
+    cnn_net *net;
+    const uint8_t *labels; /* backward */
+    int training;          /* forward  */
+} whole;
+
+/* One thread's images through every layer: it waits for no other. */
+static void forward_images(void *ctx, images im)
+{
+    const whole *w = ctx;
+    cnn_net *net = w->net;
     const float *in = net->x;
     for (int i = 0; i < net->count; i++) {
         layer *l = &net->layers[i];
         if (!l->folded)
-            l->ops->forward(l, in, net->act[out_of(net, i)], im, training);
+            l->ops->forward(l, in, net->act[out_of(net, i)], im, w->training);
         in = net->act[i];
     }
 }
@@ -598,12 +623,8 @@ int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *er
     net->batch = n;
     if (training)
         net->step++;
-    int threads = pass_threads(n, net->layers[0].threads, 0);
-    if (threads == 1)
-        forward_images(net, whole_batch(n, net->layers[0].threads), training);
-    else
-#pragma omp parallel num_threads(threads)
-        forward_images(net, my_share(n), training);
+    whole w = {net, NULL, training};
+    run_pass(n, net_threads(net), forward_images, NULL, &w);
     return CNN_OK;
 }
 
@@ -634,11 +655,13 @@ static float *gradient(const cnn_net *net, int j, int first)
 
 /* One thread's images' gradients down the network, from the loss to the
  * input: it waits for no other. */
-static void backward_images(cnn_net *net, const uint8_t *labels, images im)
+static void backward_images(void *ctx, images im)
 {
+    const whole *w = ctx;
+    cnn_net *net = w->net;
     int top = net->count - 2, k = cnn_net_classes(net);
     if (top >= 0)
-        softmax_cross_entropy_grad(cnn_net_output(net), labels, im.n, im.first, im.last, k,
+        softmax_cross_entropy_grad(cnn_net_output(net), w->labels, im.n, im.first, im.last, k,
                                    gradient(net, top, im.first));
     for (int i = top; i >= 0; i--) {
         layer *l = &net->layers[i];
@@ -654,8 +677,10 @@ static void backward_images(cnn_net *net, const uint8_t *labels, images im)
 
 /* Part `part` of `parts` of every weight gradient, once every image's
  * backward is done. */
-static void weight_grads(cnn_net *net, int n, int part, int parts)
+static void weight_grads(void *ctx, int part, int parts)
 {
+    cnn_net *net = ((const whole *)ctx)->net;
+    int n = net->batch;
     for (int i = net->count - 2; i >= 0; i--) {
         layer *l = &net->layers[i];
         if (l->ops->grads)
@@ -676,17 +701,7 @@ int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
         if (labels[i] >= k)
             return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
                             labels[i], i, k - 1);
-    int threads = pass_threads(n, net->layers[0].threads, 1);
-    if (threads == 1) {
-        backward_images(net, labels, whole_batch(n, net->layers[0].threads));
-        weight_grads(net, n, 0, 1);
-    } else {
-#pragma omp parallel num_threads(threads)
-        {
-            backward_images(net, labels, my_share(n));
-#pragma omp barrier
-            weight_grads(net, n, thread_num(), team_size());
-        }
-    }
+    whole w = {net, labels, 1};
+    run_pass(n, net_threads(net), backward_images, weight_grads, &w);
     return CNN_OK;
 }

@@ -127,27 +127,32 @@ static VECTOR_CLONES void update_range(const cnn_train_config *c, float lr, floa
  * parameters on 2 threads: 55-65 us a step on one, 36 on both). */
 enum { OPTIM_PARALLEL_MIN = 1 << 15 };
 
+/* One update, for split_range. */
+typedef struct {
+    const cnn_train_config *c;
+    float lr, c1, c2;
+    float *w, *state;
+    const float *g;
+    long n;
+} update;
+
+static void update_part(const void *ctx, long from, long to)
+{
+    const update *u = ctx;
+    update_range(u->c, u->lr, u->c1, u->c2, u->w, u->g, u->state, u->n, from, to);
+}
+
 void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
 {
     const cnn_train_config *c = &opt->cfg;
-    float *w = cnn_net_params(net);
-    const float *g = cnn_net_grads(net);
-    long n = (long)opt->nparams;
-    float lr = cnn_optim_lr(opt, epoch);
+    update u = {c, cnn_optim_lr(opt, epoch), 1.0f, 1.0f, cnn_net_params(net), opt->state,
+                cnn_net_grads(net), (long)opt->nparams};
     opt->steps++;
-    float c1 = 1.0f, c2 = 1.0f;
-    if (c->optimizer == CNN_ADAM)
-        c1 = 1.0f - powf(c->beta1, (float)opt->steps), c2 = 1.0f - powf(c->beta2, (float)opt->steps);
-    if (n <= OPTIM_PARALLEL_MIN) {
-        update_range(c, lr, c1, c2, w, g, opt->state, n, 0, n);
-        return;
+    if (c->optimizer == CNN_ADAM) {
+        u.c1 = 1.0f - powf(c->beta1, (float)opt->steps);
+        u.c2 = 1.0f - powf(c->beta2, (float)opt->steps);
     }
-    enum { CHUNK = 4096 };
-    long chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static)
-    for (long k = 0; k < chunks; k++)
-        update_range(c, lr, c1, c2, w, g, opt->state, n, k * CHUNK,
-                     k * CHUNK + CHUNK < n ? k * CHUNK + CHUNK : n);
+    split_range(u.n, u.n > OPTIM_PARALLEL_MIN ? net_threads(net) : 1, update_part, &u);
 }
 
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,

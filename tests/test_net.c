@@ -374,7 +374,7 @@ TEST(image_share_covers_the_batch_in_whole_groups)
 {
     for (int n = 1; n <= 70; n++)
         for (int threads = 1; threads <= 12; threads++) {
-            int groups = n < GRAD_GROUPS ? n : GRAD_GROUPS, next = 0;
+            int groups = grad_groups(n), next = 0;
             for (int t = 0; t < threads; t++) {
                 int first, last;
                 image_share(n, t, threads, &first, &last);
