@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 build=${LEAK_BUILD:-build-leak}
-export CNN_TEST_DATA="${CNN_TEST_DATA:-$(cd .. && pwd)/shared/data/mnist}"
+. tests/test_data.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 failed=0
 

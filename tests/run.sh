@@ -7,7 +7,7 @@ build=${1:-build}
 filter=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 export CNN="$(cd "$build" && pwd)/cnn"
-export CNN_TEST_DATA="${CNN_TEST_DATA:-$here/../../shared/data/mnist}"
+. "$here/test_data.sh"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 passed=0 failed=0
 out=$(mktemp)
