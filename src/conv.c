@@ -456,23 +456,27 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
 }
 
 /* dw and db (adjacent in the gradient buffer, as in the partials): this
- * part's whole lines of them, each the groups' partials added in order. */
-static void conv_grads(layer *l, const float *x, const float *dy, int n, int part, int parts)
+ * part's whole lines of them, each the groups' partials added in order (a
+ * batch of one image has its gradient from the backward already). */
+static void conv_grads(layer *l, const float *x, const float *dy, int n, int part, int parts,
+                       grads_done done)
 {
     (void)x, (void)dy;
     int groups = grad_groups(n);
-    if (groups == 1)
-        return;
     size_t np = l->nweights + l->nbias, stride = partial_stride(l), lines = (np + 15) / 16;
     size_t p0 = lines * part / parts * 16, p1 = lines * (part + 1) / parts * 16;
+    if (p1 > np)
+        p1 = np;
     const float *partial = partial_grads(l);
     float *grad = l->dw;
-    for (size_t p = p0; p < p1 && p < np; p++) {
+    for (size_t p = p0; p < p1 && groups > 1; p++) {
         float sum = partial[p];
         for (int gi = 1; gi < groups; gi++)
             sum += partial[gi * stride + p];
         grad[p] = sum;
     }
+    if (p1 > p0)
+        hand_on(done, grad + p0, p1 - p0);
 }
 
 const layer_ops conv_ops = {conv_setup, conv_forward, conv_backward, conv_grads, 0};

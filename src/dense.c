@@ -54,7 +54,8 @@ static void dense_backward(layer *l, const float *x, const float *y, const float
 /* dW = dY^T X for W's rows [o0, o1) of this part: each weight sums over the
  * batch in image order whoever computes it.  For one image it is an outer
  * product, which needs no GEMM machinery. */
-static void dense_grads(layer *l, const float *x, const float *dy, int n, int part, int parts)
+static void dense_grads(layer *l, const float *x, const float *dy, int n, int part, int parts,
+                        grads_done done)
 {
     int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
     int o0 = (int)((long)out * part / parts), o1 = (int)((long)out * (part + 1) / parts);
@@ -70,6 +71,9 @@ static void dense_grads(layer *l, const float *x, const float *dy, int n, int pa
                 sum += dy[(size_t)i * out + o];
             l->db[o] = sum;
         }
+    hand_on(done, l->dw + (size_t)o0 * in, (size_t)(o1 - o0) * in);
+    if (l->db)
+        hand_on(done, l->db + o0, (size_t)(o1 - o0));
 }
 
 const layer_ops dense_ops = {dense_setup, dense_forward, dense_backward, dense_grads, 1};

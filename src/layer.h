@@ -49,6 +49,19 @@ typedef struct {
     int threads;     /* threads the call may start itself             */
 } images;
 
+/* Where a layer's grads hands on a finished range of the gradient buffer:
+ * training updates those parameters at once, while the gradients are still
+ * in this core's cache.  fn NULL: nobody waits for them. */
+typedef struct {
+    void (*fn)(void *ctx, const float *grad, size_t count, int threads);
+    void *ctx;
+    int threads; /* fn may use this many (1 inside a parallel region) */
+} grads_done;
+static inline void hand_on(grads_done done, const float *grad, size_t count)
+{
+    if (done.fn && count)
+        done.fn(done.ctx, grad, count, done.threads);
+}
 typedef struct {
     /* From l->in and l->spec: set l->out, l->nweights, l->nbias and
      * l->scratch_bytes (per max_batch = l->max_batch, threads = l->threads);
@@ -64,8 +77,10 @@ typedef struct {
                      images im);
     /* Once every image's backward is done: writes part `part` of `parts` of
      * dL/dw, dL/db into l->dw, l->db (overwritten, not accumulated), from
-     * all n images.  NULL for a layer without parameters. */
-    void (*grads)(layer *l, const float *x, const float *dy, int n, int part, int parts);
+     * all n images, and hands each range it finished to `done` (the parts
+     * cover every parameter once).  NULL for a layer without parameters. */
+    void (*grads)(layer *l, const float *x, const float *dy, int n, int part, int parts,
+                  grads_done done);
     /* grads reads dy: the network keeps it to the end of the backward pass. */
     int grads_read_dy;
 } layer_ops;
@@ -117,13 +132,22 @@ void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int 
                        const float *b, int ldb, const size_t *brow, float beta, float *c,
                        int ldc, int threads);
 
-/* The fused softmax + cross-entropy (softmax.c). */
+/* The fused softmax + cross-entropy (softmax.c): the mean loss over n
+ * images, and the sum over images [first, last). */
 double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,
                              const float *p, int *correct);
+double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int first, int last,
+                                 int k, const float *p, int *correct);
 /* dL/dz of the mean loss over a batch of n, for its images [first, last). */
 void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int first,
                                 int last, int k, float *dz);
 
+/* A training step's forward and backward over n images in one parallel
+ * region; once every image is through, the mean loss (and the correct
+ * arg-maxes), and if it is finite every weight gradient, each part handed to
+ * `done` as soon as it is summed (net.c). */
+int net_train_pass(cnn_net *net, const float *x, const uint8_t *labels, int n, grads_done done,
+                   double *loss, int *correct, cnn_error *err);
 /* The count of training forwards, which seeds dropout masks: saved in
  * checkpoints so that a resumed run draws the same masks (net.c). */
 uint64_t net_step(const cnn_net *net);

@@ -576,7 +576,7 @@ static void alone_backward(void *ctx, images im)
 static void alone_grads(void *ctx, int part, int parts)
 {
     alone *a = ctx;
-    a->l->ops->grads(a->l, a->x, a->dy, a->n, part, parts);
+    a->l->ops->grads(a->l, a->x, a->dy, a->n, part, parts, (grads_done){0});
 }
 
 void layer_forward(layer *l, const float *x, float *y, int n, int training)
@@ -596,6 +596,11 @@ typedef struct {
     cnn_net *net;
     const uint8_t *labels; /* backward */
     int training;          /* forward  */
+    grads_done done;       /* training step: the optimiser's update */
+    double group_loss[GRAD_GROUPS]; /* training step: each group's loss */
+    int group_right[GRAD_GROUPS];   /* ... and correct arg-maxes         */
+    double loss;
+    int correct;
 } whole;
 
 /* One thread's images through every layer: it waits for no other. */
@@ -612,7 +617,8 @@ static void forward_images(void *ctx, images im)
     }
 }
 
-int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
+/* What a forward needs checked and set before it starts. */
+static int begin_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
 {
     if (!net->work)
         return cnn_fail(err, CNN_EINVAL, "call cnn_net_init before running the network");
@@ -623,7 +629,15 @@ int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *er
     net->batch = n;
     if (training)
         net->step++;
-    whole w = {net, NULL, training};
+    return CNN_OK;
+}
+
+int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
+{
+    int rc = begin_forward(net, x, n, training, err);
+    if (rc)
+        return rc;
+    whole w = {.net = net, .training = training};
     run_pass(n, net_threads(net), forward_images, NULL, &w);
     return CNN_OK;
 }
@@ -676,32 +690,92 @@ static void backward_images(void *ctx, images im)
 }
 
 /* Part `part` of `parts` of every weight gradient, once every image's
- * backward is done. */
+ * backward is done, each range handed on as it is finished. */
 static void weight_grads(void *ctx, int part, int parts)
 {
-    cnn_net *net = ((const whole *)ctx)->net;
+    const whole *w = ctx;
+    cnn_net *net = w->net;
     int n = net->batch;
+    grads_done done = w->done;
+    done.threads = parts > 1 ? 1 : net_threads(net);
     for (int i = net->count - 2; i >= 0; i--) {
         layer *l = &net->layers[i];
         if (l->ops->grads)
             l->ops->grads(l, i > 0 ? net->act[i - 1] : net->x, net->dy[out_of(net, i)], n, part,
-                          parts);
+                          parts, done);
     }
 }
 
-int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+static int check_labels(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
 {
     if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
         return cnn_fail(err, CNN_EINVAL, "training needs a softmax as the last layer");
-    if (n != net->batch)
-        return cnn_fail(err, CNN_EINVAL, "backward over %d images after a forward over %d", n,
-                        net->batch);
     int k = cnn_net_classes(net);
     for (int i = 0; i < n; i++)
         if (labels[i] >= k)
             return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
                             labels[i], i, k - 1);
-    whole w = {net, labels, 1};
+    return CNN_OK;
+}
+
+int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+{
+    if (n != net->batch)
+        return cnn_fail(err, CNN_EINVAL, "backward over %d images after a forward over %d", n,
+                        net->batch);
+    int rc = check_labels(net, labels, n, err);
+    if (rc)
+        return rc;
+    whole w = {.net = net, .labels = labels, .training = 1};
     run_pass(n, net_threads(net), backward_images, weight_grads, &w);
+    return CNN_OK;
+}
+
+/* A training step's images, forward then back, on one thread; on the way,
+ * the loss of each of their gradient groups (the thread holds whole
+ * groups: run_pass with an `after`). */
+static void train_images(void *ctx, images im)
+{
+    whole *w = ctx;
+    cnn_net *net = w->net;
+    forward_images(ctx, im);
+    int groups = grad_groups(im.n);
+    for (int gi = 0; gi < groups; gi++) {
+        int first = gi * im.n / groups, last = (gi + 1) * im.n / groups;
+        if (first >= im.first && last <= im.last)
+            w->group_loss[gi] =
+                softmax_cross_entropy_sum(scores(net), w->labels, first, last,
+                                          cnn_net_classes(net), cnn_net_output(net),
+                                          &w->group_right[gi]);
+    }
+    backward_images(ctx, im);
+}
+
+/* Every thread adds up the groups' losses in the same order; only a
+ * finite loss goes on to the weight gradients and the update. */
+static void train_grads(void *ctx, int part, int parts)
+{
+    whole *w = ctx;
+    double loss = 0.0;
+    int right = 0;
+    for (int gi = 0; gi < grad_groups(w->net->batch); gi++)
+        loss += w->group_loss[gi], right += w->group_right[gi];
+    if (part == 0)
+        w->loss = loss / w->net->batch, w->correct = right;
+    if (isfinite(loss))
+        weight_grads(ctx, part, parts);
+}
+
+int net_train_pass(cnn_net *net, const float *x, const uint8_t *labels, int n, grads_done done,
+                   double *loss, int *correct, cnn_error *err)
+{
+    int rc = check_labels(net, labels, n, err);
+    if (rc || (rc = begin_forward(net, x, n, 1, err)))
+        return rc;
+    whole w = {.net = net, .labels = labels, .training = 1, .done = done};
+    run_pass(n, net_threads(net), train_images, train_grads, &w);
+    *loss = w.loss;
+    if (correct)
+        *correct = w.correct;
     return CNN_OK;
 }

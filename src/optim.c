@@ -122,53 +122,65 @@ static VECTOR_CLONES void update_range(const cnn_train_config *c, float lr, floa
 
 /* Up to this many parameters the update runs on one thread: the seed
  * network (13.6k) steps once per image, and waking a second thread costs
- * more than its update.  Above it the work is shared, which also spreads
- * the reading of gradients that the other core wrote (LeNet-5, 62k
- * parameters on 2 threads: 55-65 us a step on one, 36 on both). */
+ * more than its update. */
 enum { OPTIM_PARALLEL_MIN = 1 << 15 };
 
-/* One update, for split_range. */
+/* One update: parameters [at + from, at + to), for split_range. */
 typedef struct {
     const cnn_train_config *c;
     float lr, c1, c2;
     float *w, *state;
     const float *g;
-    long n;
+    long n, at;
 } update;
 
 static void update_part(const void *ctx, long from, long to)
 {
     const update *u = ctx;
-    update_range(u->c, u->lr, u->c1, u->c2, u->w, u->g, u->state, u->n, from, to);
+    update_range(u->c, u->lr, u->c1, u->c2, u->w, u->g, u->state, u->n, u->at + from,
+                 u->at + to);
+}
+
+static update update_of(const cnn_optim *opt, cnn_net *net, int epoch)
+{
+    const cnn_train_config *c = &opt->cfg;
+    update u = {c, cnn_optim_lr(opt, epoch), 1.0f, 1.0f, cnn_net_params(net), opt->state,
+                cnn_net_grads(net), (long)opt->nparams, 0};
+    if (c->optimizer == CNN_ADAM) { /* bias correction for this step, the steps+1-th */
+        u.c1 = 1.0f - powf(c->beta1, (float)(opt->steps + 1));
+        u.c2 = 1.0f - powf(c->beta2, (float)(opt->steps + 1));
+    }
+    return u;
 }
 
 void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
 {
-    const cnn_train_config *c = &opt->cfg;
-    update u = {c, cnn_optim_lr(opt, epoch), 1.0f, 1.0f, cnn_net_params(net), opt->state,
-                cnn_net_grads(net), (long)opt->nparams};
+    update u = update_of(opt, net, epoch);
     opt->steps++;
-    if (c->optimizer == CNN_ADAM) {
-        u.c1 = 1.0f - powf(c->beta1, (float)opt->steps);
-        u.c2 = 1.0f - powf(c->beta2, (float)opt->steps);
-    }
     split_range(u.n, u.n > OPTIM_PARALLEL_MIN ? net_threads(net) : 1, update_part, &u);
+}
+
+/* The parameters of a finished range of gradients (grads_done). */
+static void update_done(void *ctx, const float *grad, size_t count, int threads)
+{
+    update u = *(const update *)ctx;
+    u.at = (long)(grad - u.g);
+    split_range((long)count, count > OPTIM_PARALLEL_MIN ? threads : 1, update_part, &u);
 }
 
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,
                     int epoch, float *loss, int *correct, cnn_error *err)
 {
-    int rc = cnn_forward(net, x, n, 1, err);
+    update u = update_of(opt, net, epoch);
+    double l;
+    int rc = net_train_pass(net, x, labels, n, (grads_done){update_done, &u, 1}, &l, correct, err);
     if (rc)
         return rc;
-    float l = cnn_loss(net, labels, n, correct);
     if (loss)
-        *loss = l;
+        *loss = (float)l;
     if (!isfinite(l))
         return cnn_fail(err, CNN_ENUMERIC,
                         "the loss is %g: training diverged (try a smaller learning rate)", l);
-    if ((rc = cnn_backward(net, labels, n, err)))
-        return rc;
-    cnn_optim_step(opt, net, epoch);
+    opt->steps++;
     return CNN_OK;
 }

@@ -54,13 +54,14 @@ static void softmax_backward(layer *l, const float *x, const float *y, const flo
 
 const layer_ops softmax_ops = {softmax_setup, softmax_forward, softmax_backward, NULL, 0};
 
-/* Mean cross-entropy over n images, from the scores z (before softmax). */
-double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,
-                             const float *p, int *correct)
+/* Cross-entropy summed over images [first, last), from the scores z
+ * (before softmax); correct counts the arg-max of p that hit. */
+double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int first, int last,
+                                 int k, const float *p, int *correct)
 {
     double total = 0.0;
     int right = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = first; i < last; i++) {
         const float *zi = z + (size_t)i * k, *pi = p + (size_t)i * k;
         double max = zi[0];
         int best = 0;
@@ -78,7 +79,13 @@ double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k
     }
     if (correct)
         *correct = right;
-    return total / n;
+    return total;
+}
+
+double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,
+                             const float *p, int *correct)
+{
+    return softmax_cross_entropy_sum(z, labels, 0, n, k, p, correct) / n;
 }
 
 /* d(mean loss)/dz = (p - onehot) / n */

@@ -271,8 +271,10 @@ TEST(loss_falls_monotonically_on_a_fixed_batch_with_a_small_learning_rate)
     cnn_net_free(net);
 }
 
-static float *train_batches(const char *spec, int optimizer, int threads, uint64_t seed,
-                            int batch, size_t *count)
+/* The parameters after 5 steps; apart: through cnn_forward, cnn_backward
+ * and cnn_optim_step instead of the one-pass cnn_train_batch. */
+static float *train_steps(const char *spec, int optimizer, int threads, uint64_t seed,
+                          int batch, int apart, size_t *count)
 {
 #ifdef _OPENMP
     omp_set_num_threads(threads);
@@ -295,7 +297,10 @@ static float *train_batches(const char *spec, int optimizer, int threads, uint64
         fill(x, batch * per, 50 + step);
         for (int i = 0; i < batch; i++)
             y[i] = (uint8_t)((i * 7 + step) % cnn_net_classes(net));
-        cnn_train_batch(net, opt, x, y, batch, 0, NULL, NULL, &err);
+        if (!apart)
+            cnn_train_batch(net, opt, x, y, batch, 0, NULL, NULL, &err);
+        else if (!cnn_forward(net, x, batch, 1, &err) && !cnn_backward(net, y, batch, &err))
+            cnn_optim_step(opt, net, 0);
     }
     *count = cnn_net_param_count(net);
     float *w = malloc(sizeof(float) * *count);
@@ -307,6 +312,12 @@ static float *train_batches(const char *spec, int optimizer, int threads, uint64
     omp_set_num_threads(2);
 #endif
     return w;
+}
+
+static float *train_batches(const char *spec, int optimizer, int threads, uint64_t seed,
+                            int batch, size_t *count)
+{
+    return train_steps(spec, optimizer, threads, seed, batch, 0, count);
 }
 
 static float *train_copy(const char *spec, int optimizer, int threads, uint64_t seed,
@@ -365,6 +376,27 @@ TEST(training_is_bit_identical_for_uneven_batches_and_more_threads_than_images)
         }
         free(one);
     }
+}
+
+/* cnn_train_batch updates each part of the parameters as soon as its
+ * gradient is summed, in the pass's own parallel region: the same bits as
+ * a forward, a backward and a separate optimiser step.  dense 200 has more
+ * parameters than one thread updates alone (a batch of one image). */
+TEST(the_one_pass_training_step_equals_forward_backward_and_step_apart)
+{
+    const char *spec = "input 16x16x3\nconv 4 3x3\nrelu\nmaxpool 2\ndense 200\nrelu\n"
+                       "dense 5\nsoftmax\n";
+    const int optimizers[] = {CNN_SGD, CNN_MOMENTUM, CNN_ADAM}, batches[] = {1, 5, 16};
+    for (int o = 0; o < 3; o++)
+        for (int b = 0; b < 3; b++)
+            for (int threads = 1; threads <= 3; threads++) {
+                size_t n1, n2;
+                float *fused = train_steps(spec, optimizers[o], threads, 3, batches[b], 0, &n1);
+                float *apart = train_steps(spec, optimizers[o], threads, 3, batches[b], 1, &n2);
+                CHECK(fused && apart && n1 == n2);
+                CHECK(fused && apart && memcmp(fused, apart, sizeof(float) * n1) == 0);
+                free(fused), free(apart);
+            }
 }
 
 /* How a batch is shared: every image once, in contiguous runs in thread
@@ -506,6 +538,7 @@ TEST(a_diverging_step_is_refused_and_leaves_the_weights_alone)
     CHECK(cnn_train_batch(net, opt, x, y, 2, 0, NULL, NULL, &err) == CNN_ENUMERIC);
     CHECK(strstr(err.msg, "diverged"));
     CHECK(memcmp(before, cnn_net_params(net), sizeof(float) * np) == 0);
+    CHECK(cnn_optim_steps(opt) == 0);
     cnn_optim_free(opt);
     cnn_net_free(net);
 }
