@@ -101,5 +101,8 @@ static void activation_backward(layer *l, const float *x, const float *y, const 
     split_range(count, count > PARALLEL_MIN ? im.threads : 1, backward_values, &v);
 }
 
-const layer_ops activation_ops = {activation_setup, activation_forward, activation_backward, NULL,
-                                  0};
+const layer_ops activation_ops = {
+    .setup = activation_setup,
+    .forward = activation_forward,
+    .backward = activation_backward,
+};

@@ -80,11 +80,23 @@ enum { THREAD_APART = 1 << 18 };
  * the next thread's start, THREAD_APART included: the one description of
  * the layout, for sizing the scratch and for carving it. */
 typedef struct {
-    size_t rows, padded, dpadded, cols, dcols, maps, next;
+    size_t rows, padded, dpadded, cols, dcols, maps, stage, next;
 } thread_layout;
 
-static thread_layout layout_of(geometry g, int filters)
+/* The floats of one image's output (its pool's, if fused) that a conv
+ * with stream_out puts together before streaming them out, when other
+ * threads will read them (else 0). */
+static size_t staged(const layer *l)
 {
+    return l->stream_out && l->threads > 1
+               ? cnn_shape_size(l->pool_out ? l->pool_out->out : l->out)
+               : 0;
+}
+
+static thread_layout layout_of(const layer *l)
+{
+    geometry g = geom(l);
+    int filters = l->spec.filters;
     thread_layout t = {0};
     if (g.shifted) {
         t.padded = whole_lines((sizeof(size_t) * (size_t)g.k + sizeof(float) - 1) / sizeof(float));
@@ -97,7 +109,8 @@ static thread_layout layout_of(geometry g, int filters)
         t.maps = 2 * t.dcols;
         t.next = t.maps + whole_lines((size_t)g.group * g.area * filters);
     }
-    t.next += THREAD_APART;
+    t.stage = t.next;
+    t.next += whole_lines(staged(l)) + THREAD_APART;
     return t;
 }
 
@@ -127,8 +140,7 @@ static int conv_setup(layer *l, cnn_error *err)
     l->out = (cnn_shape){s->filters, oh, ow};
     l->nweights = (size_t)s->filters * l->in.c * s->kh * s->kw;
     l->nbias = s->no_bias ? 0 : (size_t)s->filters;
-    geometry g = geom(l);
-    l->scratch_bytes = sizeof(float) * ((size_t)l->threads * layout_of(g, s->filters).next +
+    l->scratch_bytes = sizeof(float) * ((size_t)l->threads * layout_of(l).next +
                                         (size_t)GRAD_GROUPS * partial_stride(l));
     return CNN_OK;
 }
@@ -141,6 +153,7 @@ typedef struct {
     float *cols, *dcols, *maps; /* im2col                                */
     float *padded, *dpadded;    /* shifted; maps and dcols are reused     */
     size_t *rows;               /* shifted: row offsets                   */
+    float *stage;               /* stream_out: one image's output, or NULL */
 } buffers;
 
 /* Row (channel, ky, kx) of cols starts at channel * hp*wp + ky * wp + kx of
@@ -157,18 +170,18 @@ static void set_row_offsets(const layer *l, size_t *row)
 /* A thread's buffers, with its row offsets written. */
 static buffers buffers_of(const layer *l, int thread)
 {
-    geometry g = geom(l);
-    thread_layout t = layout_of(g, l->spec.filters);
+    thread_layout t = layout_of(l);
     float *base = partial_grads(l) + (size_t)GRAD_GROUPS * partial_stride(l) +
                   (size_t)thread * t.next;
-    if (g.shifted)
+    if (geom(l).shifted)
         set_row_offsets(l, (size_t *)base);
     return (buffers){.rows = (size_t *)base,
                      .cols = base + t.cols,
                      .dcols = base + t.dcols,
                      .maps = base + t.maps,
                      .padded = base + t.padded,
-                     .dpadded = base + t.dpadded};
+                     .dpadded = base + t.dpadded,
+                     .stage = staged(l) ? base + t.stage : NULL};
 }
 
 /* x (c x h x w) into the middle of the zero-padded xp (c x hp x wp, then
@@ -225,29 +238,32 @@ static VECTOR_CLONES void add_row(const float *restrict src, int n, float *restr
 
 /* One image's product into the layer's output: filter f's row r is at
  * src + f * fstride + r * rstride.  Adds the bias, and does the fused ReLU
- * and max-pool if any (pool_out: y and the arg-max are the pool's). */
+ * and max-pool if any (pool_out: y and the arg-max are the pool's).  With
+ * a stage, the image's output is put together there, then streamed out. */
 static void store_output(const layer *l, const float *src, size_t fstride, size_t rstride,
-                         int image, float *y)
+                         int image, float *y, float *stage)
 {
-    int oh = l->out.h, ow = l->out.w, relu = l->relu_out;
+    int relu = l->relu_out;
     const layer *pool = l->pool_out;
+    cnn_shape out = pool ? pool->out : l->out;
+    size_t per = cnn_shape_size(out), plane_size = (size_t)out.h * out.w;
+    float *dst = stage ? stage : y + (size_t)image * per;
+    int *arg = pool ? (int *)pool->scratch + (size_t)image * per : NULL;
     for (int f = 0; f < l->spec.filters; f++) {
         float bias = l->b ? l->b[f] : 0.0f;
         const float *plane = src + (size_t)f * fstride;
-        if (pool) {
-            int ph = pool->out.h, pw = pool->out.w;
-            size_t at = ((size_t)image * l->spec.filters + f) * ph * pw;
-            for (int oy = 0; oy < ph; oy++) {
-                const float *r0 = plane + (size_t)2 * oy * rstride;
-                pool2x2_rows(r0, r0 + rstride, pw, bias, relu, ow, 2 * oy * ow,
-                             y + at + oy * pw, (int *)pool->scratch + at + oy * pw);
-            }
-            continue;
+        float *to = dst + (size_t)f * plane_size;
+        for (int oy = 0; oy < out.h; oy++) {
+            const float *row = plane + (size_t)(pool ? 2 * oy : oy) * rstride;
+            if (pool)
+                pool2x2_rows(row, row + rstride, out.w, bias, relu, l->out.w, 2 * oy * l->out.w,
+                             to + oy * out.w, arg + f * plane_size + oy * out.w);
+            else
+                bias_row(row, out.w, bias, relu, to + oy * out.w);
         }
-        for (int oy = 0; oy < oh; oy++)
-            bias_row(plane + (size_t)oy * rstride, ow, bias, relu,
-                     y + (((size_t)image * l->spec.filters + f) * oh + oy) * ow);
     }
+    if (stage)
+        stream_floats(y + (size_t)image * per, stage, per);
 }
 
 /* The gradient of one image's product, laid out as store_output reads it,
@@ -297,7 +313,7 @@ static void forward_shifted(const layer *l, const float *x, float *y, int image,
     pad_image(l, x + (size_t)image * cnn_shape_size(l->in), b.padded);
     gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b.padded, 0, b.rows, 0.0f,
                       b.maps, g.span, threads);
-    store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y);
+    store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y, b.stage);
 }
 
 /* Images [first, last) of a stride-1 layer, as backward_range below. */
@@ -369,7 +385,7 @@ static void forward_group(const layer *l, const float *x, float *y, int first, i
                  threads);
     for (int j = 0; j < count; j++) /* image j: columns [j * area, (j + 1) * area) */
         store_output(l, b.maps + (size_t)j * g.area, (size_t)width, (size_t)l->out.w,
-                     first + j, y);
+                     first + j, y, b.stage);
 }
 
 /* Images one at a time (stride 1) or a few side by side (im2col); a batch
@@ -379,6 +395,8 @@ static void conv_forward(layer *l, const float *x, float *y, images im, int trai
     (void)training;
     geometry g = geom(l);
     buffers b = buffers_of(l, im.thread);
+    if (im.n == 1) /* one thread does all of a single image: nobody else reads it */
+        b.stage = NULL;
     for (int first = im.first; first < im.last; first += g.group) {
         int count = im.last - first < g.group ? im.last - first : g.group;
         if (g.shifted)
@@ -479,4 +497,9 @@ static void conv_grads(layer *l, const float *x, const float *dy, int n, int par
         hand_on(done, grad + p0, p1 - p0);
 }
 
-const layer_ops conv_ops = {conv_setup, conv_forward, conv_backward, conv_grads, 0};
+const layer_ops conv_ops = {
+    .setup = conv_setup,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .grads = conv_grads,
+};

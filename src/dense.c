@@ -76,4 +76,11 @@ static void dense_grads(layer *l, const float *x, const float *dy, int n, int pa
         hand_on(done, l->db + o0, (size_t)(o1 - o0));
 }
 
-const layer_ops dense_ops = {dense_setup, dense_forward, dense_backward, dense_grads, 1};
+const layer_ops dense_ops = {
+    .setup = dense_setup,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .grads = dense_grads,
+    .grads_read_dy = 1,
+    .grads_read_x = 1,
+};

@@ -70,4 +70,8 @@ static void dropout_backward(layer *l, const float *x, const float *y, const flo
     split_range(last - first, last - first > PARALLEL_MIN ? im.threads : 1, mask_values, &v);
 }
 
-const layer_ops dropout_ops = {dropout_setup, dropout_forward, dropout_backward, NULL, 0};
+const layer_ops dropout_ops = {
+    .setup = dropout_setup,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+};

@@ -28,4 +28,8 @@ static void flatten_backward(layer *l, const float *x, const float *y, const flo
         memcpy(dx + at, dy + at, sizeof(float) * (size_t)(im.last - im.first) * size);
 }
 
-const layer_ops flatten_ops = {flatten_setup, flatten_forward, flatten_backward, NULL, 0};
+const layer_ops flatten_ops = {
+    .setup = flatten_setup,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+};

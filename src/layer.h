@@ -83,6 +83,9 @@ typedef struct {
                   grads_done done);
     /* grads reads dy: the network keeps it to the end of the backward pass. */
     int grads_read_dy;
+    /* grads reads every image's x: the layer below, if it can, writes it
+     * with streaming stores (stream_out), for the other threads to read. */
+    int grads_read_x;
 } layer_ops;
 
 struct layer {
@@ -103,6 +106,9 @@ struct layer {
      * by the conv below it, and the net skips it. */
     int relu_out, folded;
     struct layer *pool_out;
+    /* The output (its pool's, if fused) goes to a layer whose grads reads
+     * every image's input: written with streaming stores (a conv). */
+    int stream_out;
     uint64_t seed;        /* dropout: mask stream          */
     const uint64_t *step; /* dropout: the training step    */
 };

@@ -234,7 +234,7 @@ static void set_fusion(cnn_net *net)
 {
     for (int i = 0; i < net->count; i++) {
         layer *l = &net->layers[i];
-        l->relu_out = l->folded = 0;
+        l->relu_out = l->folded = l->stream_out = 0;
         l->pool_out = NULL;
     }
     for (int i = 0; i + 1 < net->count; i++) {
@@ -249,7 +249,9 @@ static void set_fusion(cnn_net *net)
         if (next < net->count && whole_2x2_max(&net->layers[next])) {
             l->pool_out = &net->layers[next];
             l->pool_out->folded = 1;
+            next++;
         }
+        l->stream_out = next < net->count && net->layers[next].ops->grads_read_x;
     }
 }
 

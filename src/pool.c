@@ -146,4 +146,8 @@ static void pool_backward(layer *l, const float *x, const float *y, const float 
     split_range(count, plane_threads(l, im), backward_planes, &v);
 }
 
-const layer_ops pool_ops = {pool_setup, pool_forward, pool_backward, NULL, 0};
+const layer_ops pool_ops = {
+    .setup = pool_setup,
+    .forward = pool_forward,
+    .backward = pool_backward,
+};

@@ -52,7 +52,11 @@ static void softmax_backward(layer *l, const float *x, const float *y, const flo
     }
 }
 
-const layer_ops softmax_ops = {softmax_setup, softmax_forward, softmax_backward, NULL, 0};
+const layer_ops softmax_ops = {
+    .setup = softmax_setup,
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+};
 
 /* Cross-entropy summed over images [first, last), from the scores z
  * (before softmax); correct counts the arg-max of p that hit. */

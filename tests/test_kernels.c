@@ -556,3 +556,22 @@ TEST(pool2x2_rows_paths_match_ref)
         }
     }
 }
+
+/* The streaming copy writes exactly [0, n), whatever the alignment, the
+ * head before the first whole line and the tail after the last. */
+TEST(stream_floats_copies_exactly_its_range)
+{
+    static float src[300], dst[320] __attribute__((aligned(64)));
+    for (int i = 0; i < 300; i++)
+        src[i] = (float)i + 0.5f;
+    for (int at = 0; at < 17; at++)
+        for (int n = 0; n <= 280; n += n < 40 ? 1 : 23) {
+            for (int i = 0; i < 320; i++)
+                dst[i] = -1.0f;
+            stream_floats(dst + at, src, (size_t)n);
+            int ok = 1;
+            for (int i = 0; i < 320; i++)
+                ok &= dst[i] == (i >= at && i < at + n ? src[i - at] : -1.0f);
+            CHECK(ok);
+        }
+}

@@ -71,6 +71,11 @@ typedef void unpool2x2_rows_fn(const float *dy, const float *y, const int *at, i
 pool2x2_rows_fn pool2x2_rows_ref, pool2x2_rows_avx512, pool2x2_rows;
 unpool2x2_rows_fn unpool2x2_rows_ref, unpool2x2_rows_avx512, unpool2x2_rows;
 
+/* dst[0, n) = src[0, n), the whole 64-byte lines of dst written with
+ * streaming stores that bypass this core's cache (stream.c): for data that
+ * other cores read next. */
+void stream_floats(float *dst, const float *src, size_t n);
+
 /* The sum of k floats, in a fixed order (eight running sums). */
 float sum_floats(const float *a, int k);
 
