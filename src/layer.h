@@ -153,7 +153,7 @@ void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, in
  * arg-maxes), and if it is finite every weight gradient, each part handed to
  * `done` as soon as it is summed (net.c). */
 int net_train_pass(cnn_net *net, const float *x, const uint8_t *labels, int n, grads_done done,
-                   double *loss, int *correct, cnn_error *err);
+                   float *loss, int *correct, cnn_error *err);
 /* The count of training forwards, which seeds dropout masks: saved in
  * checkpoints so that a resumed run draws the same masks (net.c). */
 uint64_t net_step(const cnn_net *net);

@@ -601,7 +601,7 @@ typedef struct {
     grads_done done;       /* training step: the optimiser's update */
     double group_loss[GRAD_GROUPS]; /* training step: each group's loss */
     int group_right[GRAD_GROUPS];   /* ... and correct arg-maxes         */
-    double loss;
+    float loss; /* training step: the mean over the batch */
     int correct;
 } whole;
 
@@ -758,18 +758,19 @@ static void train_images(void *ctx, images im)
 static void train_grads(void *ctx, int part, int parts)
 {
     whole *w = ctx;
-    double loss = 0.0;
+    double sum = 0.0;
     int right = 0;
     for (int gi = 0; gi < grad_groups(w->net->batch); gi++)
-        loss += w->group_loss[gi], right += w->group_right[gi];
+        sum += w->group_loss[gi], right += w->group_right[gi];
+    float loss = (float)(sum / w->net->batch);
     if (part == 0)
-        w->loss = loss / w->net->batch, w->correct = right;
+        w->loss = loss, w->correct = right;
     if (isfinite(loss))
         weight_grads(ctx, part, parts);
 }
 
 int net_train_pass(cnn_net *net, const float *x, const uint8_t *labels, int n, grads_done done,
-                   double *loss, int *correct, cnn_error *err)
+                   float *loss, int *correct, cnn_error *err)
 {
     int rc = check_labels(net, labels, n, err);
     if (rc || (rc = begin_forward(net, x, n, 1, err)))

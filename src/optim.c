@@ -172,12 +172,12 @@ int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t 
                     int epoch, float *loss, int *correct, cnn_error *err)
 {
     update u = update_of(opt, net, epoch);
-    double l;
+    float l;
     int rc = net_train_pass(net, x, labels, n, (grads_done){update_done, &u, 1}, &l, correct, err);
     if (rc)
         return rc;
     if (loss)
-        *loss = (float)l;
+        *loss = l;
     if (!isfinite(l))
         return cnn_fail(err, CNN_ENUMERIC,
                         "the loss is %g: training diverged (try a smaller learning rate)", l);
