@@ -148,12 +148,24 @@ double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int firs
 void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int first,
                                 int last, int k, float *dz);
 
+/* Where a training step's images come from when each thread fills in its
+ * own (x and labels of images [from, to)) just before carrying them:
+ * cnn_train_epoch's conversion from bytes.  fn NULL: they are there. */
+typedef struct {
+    void (*fn)(void *ctx, int from, int to);
+    void *ctx;
+} images_in;
 /* A training step's forward and backward over n images in one parallel
  * region; once every image is through, the mean loss (and the correct
  * arg-maxes), and if it is finite every weight gradient, each part handed to
- * `done` as soon as it is summed (net.c). */
-int net_train_pass(cnn_net *net, const float *x, const uint8_t *labels, int n, grads_done done,
-                   float *loss, int *correct, cnn_error *err);
+ * `done` as soon as it is summed (net.c).  Labels that `in` fills must have
+ * been checked against the classes already. */
+int net_train_pass(cnn_net *net, images_in in, const float *x, const uint8_t *labels, int n,
+                   grads_done done, float *loss, int *correct, cnn_error *err);
+/* cnn_train_batch, with the images from `in` (optim.c). */
+int optim_train_batch(cnn_net *net, cnn_optim *opt, images_in in, const float *x,
+                      const uint8_t *labels, int n, int epoch, float *loss, int *correct,
+                      cnn_error *err);
 /* The count of training forwards, which seeds dropout masks: saved in
  * checkpoints so that a resumed run draws the same masks (net.c). */
 uint64_t net_step(const cnn_net *net);

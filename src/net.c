@@ -598,6 +598,7 @@ typedef struct {
     cnn_net *net;
     const uint8_t *labels; /* backward */
     int training;          /* forward  */
+    images_in in;          /* training step: who fills in the images */
     grads_done done;       /* training step: the optimiser's update */
     double group_loss[GRAD_GROUPS]; /* training step: each group's loss */
     int group_right[GRAD_GROUPS];   /* ... and correct arg-maxes         */
@@ -708,11 +709,14 @@ static void weight_grads(void *ctx, int part, int parts)
     }
 }
 
+/* labels NULL: only whether the network can be trained. */
 static int check_labels(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
 {
     if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
         return cnn_fail(err, CNN_EINVAL, "training needs a softmax as the last layer");
     int k = cnn_net_classes(net);
+    if (!labels)
+        return CNN_OK;
     for (int i = 0; i < n; i++)
         if (labels[i] >= k)
             return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
@@ -740,6 +744,8 @@ static void train_images(void *ctx, images im)
 {
     whole *w = ctx;
     cnn_net *net = w->net;
+    if (w->in.fn)
+        w->in.fn(w->in.ctx, im.first, im.last);
     forward_images(ctx, im);
     int groups = grad_groups(im.n);
     for (int gi = 0; gi < groups; gi++) {
@@ -769,13 +775,13 @@ static void train_grads(void *ctx, int part, int parts)
         weight_grads(ctx, part, parts);
 }
 
-int net_train_pass(cnn_net *net, const float *x, const uint8_t *labels, int n, grads_done done,
-                   float *loss, int *correct, cnn_error *err)
+int net_train_pass(cnn_net *net, images_in in, const float *x, const uint8_t *labels, int n,
+                   grads_done done, float *loss, int *correct, cnn_error *err)
 {
-    int rc = check_labels(net, labels, n, err);
+    int rc = check_labels(net, in.fn ? NULL : labels, n, err);
     if (rc || (rc = begin_forward(net, x, n, 1, err)))
         return rc;
-    whole w = {.net = net, .labels = labels, .training = 1, .done = done};
+    whole w = {.net = net, .labels = labels, .training = 1, .in = in, .done = done};
     run_pass(n, net_threads(net), train_images, train_grads, &w);
     *loss = w.loss;
     if (correct)

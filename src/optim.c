@@ -168,12 +168,14 @@ static void update_done(void *ctx, const float *grad, size_t count, int threads)
     split_range((long)count, count > OPTIM_PARALLEL_MIN ? threads : 1, update_part, &u);
 }
 
-int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,
-                    int epoch, float *loss, int *correct, cnn_error *err)
+int optim_train_batch(cnn_net *net, cnn_optim *opt, images_in in, const float *x,
+                      const uint8_t *labels, int n, int epoch, float *loss, int *correct,
+                      cnn_error *err)
 {
     update u = update_of(opt, net, epoch);
     float l;
-    int rc = net_train_pass(net, x, labels, n, (grads_done){update_done, &u, 1}, &l, correct, err);
+    int rc = net_train_pass(net, in, x, labels, n, (grads_done){update_done, &u, 1}, &l, correct,
+                            err);
     if (rc)
         return rc;
     if (loss)
@@ -183,4 +185,10 @@ int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t 
                         "the loss is %g: training diverged (try a smaller learning rate)", l);
     opt->steps++;
     return CNN_OK;
+}
+
+int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,
+                    int epoch, float *loss, int *correct, cnn_error *err)
+{
+    return optim_train_batch(net, opt, (images_in){0}, x, labels, n, epoch, loss, correct, err);
 }

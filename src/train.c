@@ -1,6 +1,9 @@
 /* Training and evaluation over a dataset: batches are converted from bytes
- * to floats one at a time, into one buffer allocated per call. */
+ * to floats one at a time, into one buffer allocated per call (in training,
+ * by each thread for its own images, inside the step). */
 #include "cnn.h"
+#include "data/data.h"
+#include "layer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,7 +21,27 @@ static int check_fit(const cnn_net *net, const cnn_dataset *d, cnn_error *err)
                         d->classes, cnn_net_classes(net));
     if (d->n < 1)
         return cnn_fail(err, CNN_EINVAL, "the dataset is empty");
+    for (int i = 0; d->labels && i < d->n; i++) /* once here, not batch by batch */
+        if (d->labels[i] >= cnn_net_classes(net))
+            return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
+                            d->labels[i], i, cnn_net_classes(net) - 1);
     return CNN_OK;
+}
+
+/* A batch of the epoch: each training thread converts its own images
+ * (images_in), in the step's parallel region. */
+typedef struct {
+    const cnn_dataset *d;
+    const int *order;
+    int first;
+    float mean, std, *x;
+    uint8_t *labels;
+} batch_bytes;
+
+static void convert_mine(void *ctx, int from, int to)
+{
+    const batch_bytes *b = ctx;
+    dataset_convert(b->d, b->order, b->first, from, to, b->mean, b->std, b->x, b->labels);
 }
 
 /* Asks for the bytes of images [first, first+n) of the order: shuffled
@@ -66,11 +89,12 @@ int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoc
     cnn_metrics m = {0};
     while (done < d->n) {
         int n = d->n - done < batch ? d->n - done : batch;
-        cnn_dataset_batch(d, order, done, n, mean, std, x, labels);
         prefetch_images(d, order, done + n, n);
+        batch_bytes bytes = {d, order, done, mean, std, x, labels};
         float loss;
         int correct;
-        rc = cnn_train_batch(net, opt, x, labels, n, epoch, &loss, &correct, err);
+        rc = optim_train_batch(net, opt, (images_in){convert_mine, &bytes}, x, labels, n, epoch,
+                               &loss, &correct, err);
         if (rc)
             break;
         loss_sum += (double)loss * n;

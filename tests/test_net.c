@@ -543,6 +543,39 @@ TEST(a_diverging_step_is_refused_and_leaves_the_weights_alone)
     cnn_net_free(net);
 }
 
+/* A label that is not one of the network's classes is refused before
+ * anything runs: by a batch, and by an epoch or an evaluation of a dataset
+ * made by hand (whose labels training converts inside the step). */
+TEST(a_label_outside_the_classes_is_refused_and_changes_nothing)
+{
+    cnn_error err;
+    cnn_train_config cfg;
+    cnn_net *net = cnn_net_parse("input 2x2\ndense 3\nsoftmax\n", &cfg, &err);
+    CHECK(net && cnn_net_init(net, 4, 1, &err) == CNN_OK);
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    size_t np = cnn_net_param_count(net);
+    float before[15];
+    memcpy(before, cnn_net_params(net), sizeof(float) * np);
+    uint8_t pixels[16] = {0, 9, 200, 255, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+    uint8_t labels[4] = {0, 1, 2, 7};
+    float x[16] = {0};
+    CHECK(cnn_train_batch(net, opt, x, labels, 4, 0, NULL, NULL, &err) == CNN_EINVAL);
+    CHECK(strstr(err.msg, "label 7 of image 3"));
+    cnn_dataset d = {.n = 4, .c = 1, .h = 2, .w = 2, .classes = 3, .pixels = pixels,
+                     .labels = labels};
+    cnn_metrics m;
+    CHECK(cnn_train_epoch(net, opt, &d, 0, 2, 1, NULL, NULL, &m, &err) == CNN_EINVAL);
+    CHECK(strstr(err.msg, "label 7 of image 3"));
+    CHECK(cnn_evaluate(net, &d, &m, NULL, &err) == CNN_EINVAL);
+    CHECK(memcmp(before, cnn_net_params(net), sizeof(float) * np) == 0);
+    CHECK(cnn_optim_steps(opt) == 0);
+    labels[3] = 2; /* and with every label a class, the epoch runs */
+    CHECK(cnn_train_epoch(net, opt, &d, 0, 2, 1, NULL, NULL, &m, &err) == CNN_OK);
+    CHECK(cnn_optim_steps(opt) == 2 && memcmp(before, cnn_net_params(net), sizeof(float) * np));
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+}
+
 TEST(running_before_init_or_over_the_batch_is_an_error)
 {
     cnn_error err;

@@ -1,6 +1,6 @@
-/* Private to src/data: the one place that reads whole files into memory, so
- * every loader hands bytes to a parser that also works (and is fuzzed) on
- * memory. */
+/* Private to src/data (and training, which converts batches): the one
+ * place that reads whole files into memory, so every loader hands bytes to
+ * a parser that also works (and is fuzzed) on memory. */
 #ifndef CNN_DATA_DATA_H
 #define CNN_DATA_DATA_H
 
@@ -18,5 +18,11 @@ int data_read_file(const char *path, size_t max, uint8_t **bytes, size_t *len,
  * 1.2 ms batch (9 us with huge pages).  Only advice: nothing changes where
  * the kernel has no huge pages. */
 void data_advise_huge(void *p, size_t bytes);
+
+/* Images [from, to) of the batch that starts at `first` of the index (as
+ * cnn_dataset_batch), on the calling thread: training converts each
+ * thread's own images inside its parallel region. */
+void dataset_convert(const cnn_dataset *d, const int *index, int first, int from, int to,
+                     float mean, float std, float *x, uint8_t *labels);
 
 #endif

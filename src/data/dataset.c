@@ -56,12 +56,18 @@ static void convert_image(const cnn_dataset *d, const int *index, int first, int
  * above all, stay out of a parallel region, which would cost more. */
 enum { BATCH_PARALLEL_MIN = 16 };
 
+void dataset_convert(const cnn_dataset *d, const int *index, int first, int from, int to,
+                     float mean, float std, float *x, uint8_t *labels)
+{
+    for (int i = from; i < to; i++)
+        convert_image(d, index, first, i, mean, std, x, labels);
+}
+
 void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
                        float mean, float std, float *x, uint8_t *labels)
 {
     if (n < BATCH_PARALLEL_MIN) {
-        for (int i = 0; i < n; i++)
-            convert_image(d, index, first, i, mean, std, x, labels);
+        dataset_convert(d, index, first, 0, n, mean, std, x, labels);
         return;
     }
 #pragma omp parallel
@@ -70,8 +76,7 @@ void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
 #ifdef _OPENMP
         image_share(n, omp_get_thread_num(), omp_get_num_threads(), &from, &to);
 #endif
-        for (int i = from; i < to; i++)
-            convert_image(d, index, first, i, mean, std, x, labels);
+        dataset_convert(d, index, first, from, to, mean, std, x, labels);
     }
 }
 
