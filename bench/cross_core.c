@@ -40,6 +40,28 @@ static float read_all(const float *buf, size_t n)
     return out[0] + out[1] + out[2] + out[3];
 }
 
+static volatile float sink;
+
+/* Thread 1 reads the buffer, then thread 0 rewrites it with `write`: each
+ * timed, added to *reading and *rewriting (called by both threads). */
+static void read_then_rewrite(int me, float *buf, size_t n, float v,
+                              void (*write)(float *, size_t, float), double *reading,
+                              double *rewriting)
+{
+    if (me == 1) {
+        double t = omp_get_wtime();
+        sink += read_all(buf, n);
+        *reading += omp_get_wtime() - t;
+    }
+#pragma omp barrier
+    if (me == 0) {
+        double t = omp_get_wtime();
+        write(buf, n, v);
+        *rewriting += omp_get_wtime() - t;
+    }
+#pragma omp barrier
+}
+
 int main(int argc, char **argv)
 {
     size_t kib = argc > 1 ? (size_t)atoi(argv[1]) : 64, n = kib * 1024 / sizeof(float);
@@ -51,49 +73,32 @@ int main(int argc, char **argv)
     if (!buf)
         return 1;
     memset(buf, 0, n * sizeof(float));
-    double local = 0, after_read = 0, streamed = 0, remote_read = 0;
-    volatile float sink = 0;
+    double local = 0, after_read = 0, streamed = 0, remote_read = 0, again = 0;
+    int team = 0;
 #pragma omp parallel num_threads(2)
     {
         int me = omp_get_thread_num();
-        if (omp_get_num_threads() == 2)
-            for (int r = 0; r < REPS; r++) {
-                if (me == 0) { /* a rewrite of lines only this core holds */
-                    plain_write(buf, n, (float)r);
-                    double t = omp_get_wtime();
-                    plain_write(buf, n, (float)r + 1);
-                    local += omp_get_wtime() - t;
-                }
-#pragma omp barrier
-                if (me == 1) {
-                    double t = omp_get_wtime();
-                    sink += read_all(buf, n);
-                    remote_read += omp_get_wtime() - t;
-                }
-#pragma omp barrier
-                if (me == 0) {
-                    double t = omp_get_wtime();
-                    plain_write(buf, n, (float)r);
-                    after_read += omp_get_wtime() - t;
-                }
-#pragma omp barrier
-                if (me == 1)
-                    sink += read_all(buf, n);
-#pragma omp barrier
-                if (me == 0) {
-                    double t = omp_get_wtime();
-                    stream_write(buf, n, (float)r);
-                    streamed += omp_get_wtime() - t;
-                }
-#pragma omp barrier
+#pragma omp single
+        team = omp_get_num_threads();
+        for (int r = 0; team == 2 && r < REPS; r++) {
+            if (me == 0) { /* a rewrite of lines only this core holds */
+                plain_write(buf, n, (float)r);
+                double t = omp_get_wtime();
+                plain_write(buf, n, (float)r + 1);
+                local += omp_get_wtime() - t;
             }
+#pragma omp barrier
+            read_then_rewrite(me, buf, n, (float)r, plain_write, &remote_read, &after_read);
+            read_then_rewrite(me, buf, n, (float)r, stream_write, &again, &streamed);
+        }
     }
-    if (local == 0) {
+    if (team != 2) {
         fprintf(stderr, "cross_core: needs 2 threads (OMP_NUM_THREADS)\n");
         return 1;
     }
     double lines = (double)n * sizeof(float) / 64 * REPS;
-    printf("%zu KiB (%zu lines), per rewrite; ns a line in brackets\n", kib, n * sizeof(float) / 64);
+    printf("%zu KiB (%zu lines), per rewrite; ns a line in brackets\n", kib,
+           n * sizeof(float) / 64);
     printf("  rewrite, nobody read it:             %8.2f us (%5.2f)\n", local / REPS * 1e6,
            local / lines * 1e9);
     printf("  read by the other core:              %8.2f us (%5.2f)\n", remote_read / REPS * 1e6,
