@@ -15,7 +15,7 @@ static int activation_setup(layer *l, cnn_error *err)
     return CNN_OK;
 }
 
-/* What a run over values [from, to) of the call's images needs. */
+/* What a run over values [from, to) of the batch needs. */
 typedef struct {
     const layer *l;
     const float *x, *y, *dy;
@@ -83,10 +83,8 @@ static void backward_values(const void *ctx, long from, long to)
 static void activation_forward(layer *l, const float *x, float *y, images im, int training)
 {
     (void)training;
-    size_t at = (size_t)im.first * cnn_shape_size(l->in);
-    long count = (long)(im.last - im.first) * (long)cnn_shape_size(l->in);
-    values v = {l, x + at, NULL, NULL, y + at};
-    split_range(count, count > PARALLEL_MIN ? im.threads : 1, forward_values, &v);
+    values v = {l, x, NULL, NULL, y};
+    split_images(im, (long)cnn_shape_size(l->in), 1, forward_values, &v);
 }
 
 static void activation_backward(layer *l, const float *x, const float *y, const float *dy,
@@ -95,10 +93,8 @@ static void activation_backward(layer *l, const float *x, const float *y, const 
     (void)x; /* may already hold y when run in place */
     if (!dx)
         return;
-    size_t at = (size_t)im.first * cnn_shape_size(l->in);
-    long count = (long)(im.last - im.first) * (long)cnn_shape_size(l->in);
-    values v = {l, NULL, y + at, dy + at, dx + at};
-    split_range(count, count > PARALLEL_MIN ? im.threads : 1, backward_values, &v);
+    values v = {l, NULL, y, dy, dx};
+    split_images(im, (long)cnn_shape_size(l->in), 1, backward_values, &v);
 }
 
 const layer_ops activation_ops = {

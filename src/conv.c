@@ -465,7 +465,7 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
     }
     size_t stride = partial_stride(l);
     for (int gi = 0; gi < groups; gi++) {
-        int first = gi * n / groups, last = (gi + 1) * n / groups;
+        int first = group_first(n, gi), last = group_first(n, gi + 1);
         if (first < im.first || last > im.last)
             continue;
         float *gw = partial_grads(l) + gi * stride;
@@ -487,12 +487,13 @@ static void conv_grads(layer *l, const float *x, const float *dy, int n, int par
         p1 = np;
     const float *partial = partial_grads(l);
     float *grad = l->dw;
-    for (size_t p = p0; p < p1 && groups > 1; p++) {
-        float sum = partial[p];
-        for (int gi = 1; gi < groups; gi++)
-            sum += partial[gi * stride + p];
-        grad[p] = sum;
-    }
+    if (groups > 1)
+        for (size_t p = p0; p < p1; p++) {
+            float sum = partial[p];
+            for (int gi = 1; gi < groups; gi++)
+                sum += partial[gi * stride + p];
+            grad[p] = sum;
+        }
     if (p1 > p0)
         hand_on(done, grad + p0, p1 - p0);
 }

@@ -28,12 +28,10 @@ static int kept(const layer *l, long i)
     return (double)(h >> 11) * 0x1.0p-53 >= l->spec.alpha;
 }
 
-/* What a run over values [first + from, first + to) of the batch needs:
- * src scaled where kept, zero elsewhere, into dst (forward: x to y;
- * backward: dy to dx). */
+/* What a run over values [from, to) of the batch needs: src scaled where
+ * kept, zero elsewhere, into dst (forward: x to y; backward: dy to dx). */
 typedef struct {
     const layer *l;
-    long first;
     const float *src;
     float *dst;
 } values;
@@ -42,19 +40,20 @@ static void mask_values(const void *ctx, long from, long to)
 {
     const values *v = ctx;
     float scale = 1.0f / (1.0f - v->l->spec.alpha);
-    for (long i = v->first + from; i < v->first + to; i++)
+    for (long i = from; i < to; i++)
         v->dst[i] = kept(v->l, i) ? v->src[i] * scale : 0.0f;
 }
 
 static void dropout_forward(layer *l, const float *x, float *y, images im, int training)
 {
-    long size = (long)cnn_shape_size(l->in), first = im.first * size, last = im.last * size;
+    long size = (long)cnn_shape_size(l->in);
     if (!training || l->spec.alpha == 0.0f) {
-        memcpy(y + first, x + first, sizeof(float) * (size_t)(last - first));
+        memcpy(y + im.first * size, x + im.first * size,
+               sizeof(float) * (size_t)((im.last - im.first) * size));
         return;
     }
-    values v = {l, first, x, y};
-    split_range(last - first, last - first > PARALLEL_MIN ? im.threads : 1, mask_values, &v);
+    values v = {l, x, y};
+    split_images(im, size, 1, mask_values, &v);
 }
 
 /* The forward output tells which values were kept only when x != 0, so the
@@ -65,9 +64,8 @@ static void dropout_backward(layer *l, const float *x, const float *y, const flo
     (void)x, (void)y;
     if (!dx)
         return;
-    long size = (long)cnn_shape_size(l->in), first = im.first * size, last = im.last * size;
-    values v = {l, first, dy, dx};
-    split_range(last - first, last - first > PARALLEL_MIN ? im.threads : 1, mask_values, &v);
+    values v = {l, dy, dx};
+    split_images(im, (long)cnn_shape_size(l->in), 1, mask_values, &v);
 }
 
 const layer_ops dropout_ops = {

@@ -16,6 +16,10 @@ enum { GRAD_GROUPS = 8 };
 /* The gradient groups of a batch of n: GRAD_GROUPS, or one per image. */
 static inline int grad_groups(int n) { return n < GRAD_GROUPS ? n : GRAD_GROUPS; }
 
+/* The first image of gradient group g of a batch of n (g = grad_groups(n):
+ * n): the one definition of the groups, whose sums fix every result. */
+static inline int group_first(int n, int g) { return (int)((long)n * g / grad_groups(n)); }
+
 /* The images [first, last) that thread t of `threads` carries through a
  * batch of n: whole gradient groups when there are no more threads than
  * groups, so that forward and backward give a thread the same images (and
@@ -27,10 +31,10 @@ void image_share(int n, int t, int threads, int *first, int *last);
  * images is shared by image already.) */
 enum { PARALLEL_MIN = 1 << 16 };
 
-/* run(ctx, from, to) over [0, count) on `threads` threads; with one, on
- * the caller's alone and no parallel region. */
-void split_range(long count, int threads, void (*run)(const void *ctx, long from, long to),
-                 const void *ctx);
+/* run(ctx, from, to) over [first, last), cut into `threads` runs each on
+ * its own thread; with one, on the caller's alone and no parallel region. */
+typedef void range_fn(const void *ctx, long from, long to);
+void split_range(long first, long last, int threads, range_fn *run, const void *ctx);
 
 /* A whole batch through one layer standing alone, shared among its threads
  * as a network shares it (tests, the per-layer profile of cnn bench);
@@ -48,6 +52,12 @@ typedef struct {
     int thread;      /* which thread's share of the scratch it uses   */
     int threads;     /* threads the call may start itself             */
 } images;
+
+/* An element-wise layer's run over the images im covers, `per_image`
+ * units (values, planes) of `unit_values` values each: run gets units of
+ * the batch, [from, to), shared among im.threads above PARALLEL_MIN
+ * values. */
+void split_images(images im, long per_image, long unit_values, range_fn *run, const void *ctx);
 
 /* Where a layer's grads hands on a finished range of the gradient buffer:
  * training updates those parameters at once, while the gradients are still
@@ -162,6 +172,9 @@ typedef struct {
  * been checked against the classes already. */
 int net_train_pass(cnn_net *net, images_in in, const float *x, const uint8_t *labels, int n,
                    grads_done done, float *loss, int *correct, cnn_error *err);
+/* CNN_OK if every one of n labels (none if NULL) is a class of the
+ * network, else an error naming the first that is not. */
+int labels_in_classes(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err);
 /* cnn_train_batch, with the images from `in` (optim.c). */
 int optim_train_batch(cnn_net *net, cnn_optim *opt, images_in in, const float *x,
                       const uint8_t *labels, int n, int epoch, float *loss, int *correct,

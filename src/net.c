@@ -483,9 +483,8 @@ void image_share(int n, int t, int threads, int *first, int *last)
 {
     int groups = grad_groups(n);
     if (threads <= groups) {
-        int g0 = (int)((long)groups * t / threads), g1 = (int)((long)groups * (t + 1) / threads);
-        *first = (int)((long)n * g0 / groups);
-        *last = (int)((long)n * g1 / groups);
+        *first = group_first(n, (int)((long)groups * t / threads));
+        *last = group_first(n, (int)((long)groups * (t + 1) / threads));
     } else {
         *first = (int)((long)n * t / threads);
         *last = (int)((long)n * (t + 1) / threads);
@@ -510,18 +509,24 @@ static int team_size(void)
 #endif
 }
 
-void split_range(long count, int threads, void (*run)(const void *ctx, long from, long to),
-                 const void *ctx)
+void split_range(long first, long last, int threads, range_fn *run, const void *ctx)
 {
     if (threads <= 1) {
-        run(ctx, 0, count);
+        run(ctx, first, last);
         return;
     }
 #pragma omp parallel num_threads(threads)
     {
-        long t = thread_num(), all = team_size();
-        run(ctx, count * t / all, count * (t + 1) / all);
+        long t = thread_num(), all = team_size(), count = last - first;
+        run(ctx, first + count * t / all, first + count * (t + 1) / all);
     }
+}
+
+void split_images(images im, long per_image, long unit_values, range_fn *run, const void *ctx)
+{
+    long first = im.first * per_image, last = im.last * per_image;
+    split_range(first, last, (last - first) * unit_values > PARALLEL_MIN ? im.threads : 1, run,
+                ctx);
 }
 
 /* A pass over a batch of n on up to `threads` threads: each(ctx, im) on
@@ -709,18 +714,20 @@ static void weight_grads(void *ctx, int part, int parts)
     }
 }
 
-/* labels NULL: only whether the network can be trained. */
-static int check_labels(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+int labels_in_classes(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
 {
-    if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
-        return cnn_fail(err, CNN_EINVAL, "training needs a softmax as the last layer");
     int k = cnn_net_classes(net);
-    if (!labels)
-        return CNN_OK;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; labels && i < n; i++)
         if (labels[i] >= k)
             return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
                             labels[i], i, k - 1);
+    return CNN_OK;
+}
+
+static int trainable(const cnn_net *net, cnn_error *err)
+{
+    if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
+        return cnn_fail(err, CNN_EINVAL, "training needs a softmax as the last layer");
     return CNN_OK;
 }
 
@@ -729,8 +736,8 @@ int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
     if (n != net->batch)
         return cnn_fail(err, CNN_EINVAL, "backward over %d images after a forward over %d", n,
                         net->batch);
-    int rc = check_labels(net, labels, n, err);
-    if (rc)
+    int rc = trainable(net, err);
+    if (rc || (rc = labels_in_classes(net, labels, n, err)))
         return rc;
     whole w = {.net = net, .labels = labels, .training = 1};
     run_pass(n, net_threads(net), backward_images, weight_grads, &w);
@@ -747,9 +754,8 @@ static void train_images(void *ctx, images im)
     if (w->in.fn)
         w->in.fn(w->in.ctx, im.first, im.last);
     forward_images(ctx, im);
-    int groups = grad_groups(im.n);
-    for (int gi = 0; gi < groups; gi++) {
-        int first = gi * im.n / groups, last = (gi + 1) * im.n / groups;
+    for (int gi = 0; gi < grad_groups(im.n); gi++) {
+        int first = group_first(im.n, gi), last = group_first(im.n, gi + 1);
         if (first >= im.first && last <= im.last)
             w->group_loss[gi] =
                 softmax_cross_entropy_sum(scores(net), w->labels, first, last,
@@ -778,8 +784,9 @@ static void train_grads(void *ctx, int part, int parts)
 int net_train_pass(cnn_net *net, images_in in, const float *x, const uint8_t *labels, int n,
                    grads_done done, float *loss, int *correct, cnn_error *err)
 {
-    int rc = check_labels(net, in.fn ? NULL : labels, n, err);
-    if (rc || (rc = begin_forward(net, x, n, 1, err)))
+    int rc = trainable(net, err);
+    if (rc || (!in.fn && (rc = labels_in_classes(net, labels, n, err))) ||
+        (rc = begin_forward(net, x, n, 1, err)))
         return rc;
     whole w = {.net = net, .labels = labels, .training = 1, .in = in, .done = done};
     run_pass(n, net_threads(net), train_images, train_grads, &w);

@@ -125,27 +125,26 @@ static VECTOR_CLONES void update_range(const cnn_train_config *c, float lr, floa
  * more than its update. */
 enum { OPTIM_PARALLEL_MIN = 1 << 15 };
 
-/* One update: parameters [at + from, at + to), for split_range. */
+/* One update, for split_range. */
 typedef struct {
     const cnn_train_config *c;
     float lr, c1, c2;
     float *w, *state;
     const float *g;
-    long n, at;
+    long n;
 } update;
 
 static void update_part(const void *ctx, long from, long to)
 {
     const update *u = ctx;
-    update_range(u->c, u->lr, u->c1, u->c2, u->w, u->g, u->state, u->n, u->at + from,
-                 u->at + to);
+    update_range(u->c, u->lr, u->c1, u->c2, u->w, u->g, u->state, u->n, from, to);
 }
 
 static update update_of(const cnn_optim *opt, cnn_net *net, int epoch)
 {
     const cnn_train_config *c = &opt->cfg;
     update u = {c, cnn_optim_lr(opt, epoch), 1.0f, 1.0f, cnn_net_params(net), opt->state,
-                cnn_net_grads(net), (long)opt->nparams, 0};
+                cnn_net_grads(net), (long)opt->nparams};
     if (c->optimizer == CNN_ADAM) { /* bias correction for this step, the steps+1-th */
         u.c1 = 1.0f - powf(c->beta1, (float)(opt->steps + 1));
         u.c2 = 1.0f - powf(c->beta2, (float)(opt->steps + 1));
@@ -157,15 +156,15 @@ void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
 {
     update u = update_of(opt, net, epoch);
     opt->steps++;
-    split_range(u.n, u.n > OPTIM_PARALLEL_MIN ? net_threads(net) : 1, update_part, &u);
+    split_range(0, u.n, u.n > OPTIM_PARALLEL_MIN ? net_threads(net) : 1, update_part, &u);
 }
 
 /* The parameters of a finished range of gradients (grads_done). */
 static void update_done(void *ctx, const float *grad, size_t count, int threads)
 {
-    update u = *(const update *)ctx;
-    u.at = (long)(grad - u.g);
-    split_range((long)count, count > OPTIM_PARALLEL_MIN ? threads : 1, update_part, &u);
+    const update *u = ctx;
+    long at = (long)(grad - u->g);
+    split_range(at, at + (long)count, count > OPTIM_PARALLEL_MIN ? threads : 1, update_part, u);
 }
 
 int optim_train_batch(cnn_net *net, cnn_optim *opt, images_in in, const float *x,

@@ -41,11 +41,10 @@ static void max2x2(const float *in, int w, int oh, int ow, float *y, int *argmax
     }
 }
 
-/* What a run over planes (one channel of one image each) needs: planes
- * [first + from, first + to) of the batch. */
+/* What a run over planes (one channel of one image each) [from, to) of the
+ * batch needs. */
 typedef struct {
     const layer *l;
-    long first;
     const float *x, *dy;
     float *out;
 } planes;
@@ -60,7 +59,7 @@ static void forward_planes(const void *ctx, long from, long to)
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     int *argmax = l->scratch;
     int whole2x2 = whole_2x2_max(l);
-    for (long p = v->first + from; p < v->first + to; p++) {
+    for (long p = from; p < to; p++) {
         const float *in = x + (size_t)p * h * w;
         if (whole2x2) {
             max2x2(in, w, oh, ow, y + (size_t)p * oh * ow, argmax + (size_t)p * oh * ow);
@@ -99,7 +98,7 @@ static void backward_planes(const void *ctx, long from, long to)
     float *dx = v->out;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
     const int *argmax = l->scratch;
-    for (long p = v->first + from; p < v->first + to; p++) {
+    for (long p = from; p < to; p++) {
         float *din = dx + (size_t)p * h * w;
         memset(din, 0, sizeof(float) * (size_t)h * w);
         for (int oy = 0; oy < oh; oy++)
@@ -119,20 +118,11 @@ static void backward_planes(const void *ctx, long from, long to)
     }
 }
 
-/* Threads for the planes of a call: one image's many planes are split when
- * its input is large enough. */
-static int plane_threads(const layer *l, images im)
-{
-    long values = (long)(im.last - im.first) * (long)cnn_shape_size(l->in);
-    return values > PARALLEL_MIN ? im.threads : 1;
-}
-
 static void pool_forward(layer *l, const float *x, float *y, images im, int training)
 {
     (void)training;
-    planes v = {l, (long)im.first * l->in.c, x, NULL, y};
-    long count = (long)(im.last - im.first) * l->in.c;
-    split_range(count, plane_threads(l, im), forward_planes, &v);
+    planes v = {l, x, NULL, y};
+    split_images(im, l->in.c, (long)l->in.h * l->in.w, forward_planes, &v);
 }
 
 static void pool_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
@@ -141,9 +131,8 @@ static void pool_backward(layer *l, const float *x, const float *y, const float 
     (void)x, (void)y;
     if (!dx)
         return;
-    planes v = {l, (long)im.first * l->in.c, NULL, dy, dx};
-    long count = (long)(im.last - im.first) * l->in.c;
-    split_range(count, plane_threads(l, im), backward_planes, &v);
+    planes v = {l, NULL, dy, dx};
+    split_images(im, l->in.c, (long)l->in.h * l->in.w, backward_planes, &v);
 }
 
 const layer_ops pool_ops = {

@@ -21,11 +21,7 @@ static int check_fit(const cnn_net *net, const cnn_dataset *d, cnn_error *err)
                         d->classes, cnn_net_classes(net));
     if (d->n < 1)
         return cnn_fail(err, CNN_EINVAL, "the dataset is empty");
-    for (int i = 0; d->labels && i < d->n; i++) /* once here, not batch by batch */
-        if (d->labels[i] >= cnn_net_classes(net))
-            return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
-                            d->labels[i], i, cnn_net_classes(net) - 1);
-    return CNN_OK;
+    return labels_in_classes(net, d->labels, d->n, err); /* once here, not batch by batch */
 }
 
 /* A batch of the epoch: each training thread converts its own images
