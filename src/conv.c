@@ -13,6 +13,10 @@
  *    is unrolled, at the price of wp - ow discarded columns per row.
  *  - any stride: im2col writes cols out; a few images are unrolled side by
  *    side so that the product is wide enough to run near the machine's peak.
+ * A 3x3 stride-1 layer with many channels takes its output, and its input
+ * gradient, by Winograd's F(2x2, 3x3) instead (kernels/winograd.c): 2.25
+ * times fewer multiplications.  Its weight gradient stays the shifted
+ * product.
  */
 #include "kernels/kernels.h"
 #include "layer.h"
@@ -26,6 +30,10 @@ enum { FEW_COLUMNS = 32 };
 /* Images unrolled together: at most 8, and at most about 1 MiB of columns. */
 enum { MAX_GROUP = 8, GROUP_FLOATS = 1 << 18 };
 
+/* Winograd needs this many input channels and filters: its products run
+ * over the channels (k = inputs) and its transforms cost per channel. */
+enum { WINOGRAD_MIN_CHANNELS = 16 };
+
 typedef struct {
     int k;       /* c * kh * kw: length of one unrolled window        */
     int area;    /* oh * ow                                           */
@@ -35,6 +43,9 @@ typedef struct {
     int span;    /* shifted: product columns per image, oh * wp        */
     size_t padded; /* shifted: floats of a padded image, with the slack
                     * that the last window's row overruns (kw)        */
+    int winograd;  /* 3x3, stride 1, many channels: Winograd F(2x2, 3x3) */
+    int th, tw;    /* winograd: output tiles of the forward (2x2 each)  */
+    int bh, bw;    /* winograd: tiles of the input gradient             */
 } geometry;
 
 static geometry geom(const layer *l)
@@ -49,6 +60,10 @@ static geometry geom(const layer *l)
     g.wp = l->in.w + 2 * s->pw;
     g.span = l->out.h * g.wp;
     g.padded = (size_t)l->in.c * g.hp * g.wp + (size_t)s->kw;
+    g.winograd = g.shifted && s->kh == 3 && s->kw == 3 && s->ph <= 2 && s->pw <= 2 &&
+                 l->in.c >= WINOGRAD_MIN_CHANNELS && s->filters >= WINOGRAD_MIN_CHANNELS;
+    g.th = (l->out.h + 1) / 2, g.tw = (l->out.w + 1) / 2;
+    g.bh = (l->in.h + 1) / 2, g.bw = (l->in.w + 1) / 2;
     size_t per = (size_t)g.k * g.area;
     while (!g.shifted && g.group < MAX_GROUP && (size_t)(g.group + 1) * per <= GROUP_FLOATS)
         g.group++;
@@ -81,7 +96,16 @@ enum { THREAD_APART = 1 << 18 };
  * the layout, for sizing the scratch and for carving it. */
 typedef struct {
     size_t rows, padded, dpadded, cols, dcols, maps, stage, next;
+    size_t u, ut, tiles_in, dtiles_in, v, m; /* winograd */
 } thread_layout;
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Winograd's zero-padded input planes: the forward's (x) and the input
+ * gradient's (dy), each 2 more rows and columns than its outputs' tiles
+ * cover. */
+static size_t tiles_in_plane(const geometry *g) { return (size_t)(2 * g->th + 2) * (2 * g->tw + 2); }
+static size_t dtiles_in_plane(const geometry *g) { return (size_t)(2 * g->bh + 2) * (2 * g->bw + 2); }
 
 /* The floats of one image's output (its pool's, if fused) that a conv
  * with stream_out puts together before streaming them out, when other
@@ -99,11 +123,28 @@ static thread_layout layout_of(const layer *l)
     int filters = l->spec.filters;
     thread_layout t = {0};
     if (g.shifted) {
+        size_t maps = (size_t)g.span * filters, dcols = (size_t)g.span * g.k;
+        size_t dpadded = g.padded, channels = (size_t)l->in.c;
+        size_t tiles = (size_t)g.th * g.tw, dtiles = (size_t)g.bh * g.bw;
+        if (g.winograd) { /* maps holds the forward's tiles too; dcols the input gradient's */
+            maps = max_size(maps, 4 * tiles * filters);
+            dcols = 4 * dtiles * channels;
+            dpadded = 0;
+        }
         t.padded = whole_lines((sizeof(size_t) * (size_t)g.k + sizeof(float) - 1) / sizeof(float));
         t.dpadded = t.padded + whole_lines(g.padded);
-        t.maps = t.dpadded + whole_lines(g.padded);
-        t.dcols = t.maps + whole_lines((size_t)g.span * filters);
-        t.next = t.dcols + whole_lines((size_t)g.span * g.k);
+        t.maps = t.dpadded + whole_lines(dpadded);
+        t.dcols = t.maps + whole_lines(maps);
+        t.next = t.dcols + whole_lines(dcols);
+        if (g.winograd) {
+            t.u = t.next;
+            t.ut = t.u + whole_lines(16 * channels * filters);
+            t.tiles_in = t.ut + whole_lines(16 * channels * filters);
+            t.dtiles_in = t.tiles_in + whole_lines(channels * tiles_in_plane(&g));
+            t.v = t.dtiles_in + whole_lines(filters * dtiles_in_plane(&g));
+            t.m = t.v + whole_lines(16 * max_size(channels * tiles, filters * dtiles));
+            t.next = t.m + whole_lines(16 * max_size(filters * tiles, channels * dtiles));
+        }
     } else {
         t.dcols = whole_lines((size_t)g.group * g.area * g.k);
         t.maps = 2 * t.dcols;
@@ -154,6 +195,9 @@ typedef struct {
     float *padded, *dpadded;    /* shifted; maps and dcols are reused     */
     size_t *rows;               /* shifted: row offsets                   */
     float *stage;               /* stream_out: one image's output, or NULL */
+    float *u, *ut;              /* winograd: the filters, forward and back */
+    float *tiles_in, *dtiles_in; /* winograd: padded x, padded dy          */
+    float *v, *m;               /* winograd: transformed inputs, products */
 } buffers;
 
 /* Row (channel, ky, kx) of cols starts at channel * hp*wp + ky * wp + kx of
@@ -181,7 +225,37 @@ static buffers buffers_of(const layer *l, int thread)
                      .maps = base + t.maps,
                      .padded = base + t.padded,
                      .dpadded = base + t.dpadded,
-                     .stage = staged(l) ? base + t.stage : NULL};
+                     .stage = staged(l) ? base + t.stage : NULL,
+                     .u = base + t.u,
+                     .ut = base + t.ut,
+                     .tiles_in = base + t.tiles_in,
+                     .dtiles_in = base + t.dtiles_in,
+                     .v = base + t.v,
+                     .m = base + t.m};
+}
+
+/* c planes of h x w (src: planes `plane` floats apart, rows `pitch`) into
+ * zero-filled planes of rows x width, at row top and column left. */
+static void pad_planes(const float *src, size_t plane, int pitch, int c, int h, int w, int top,
+                       int left, int rows, int width, float *dst)
+{
+    for (int ch = 0; ch < c; ch++) {
+        float *to = dst + (size_t)ch * rows * width;
+        const float *from = src + ch * plane;
+        memset(to, 0, sizeof(float) * (size_t)top * width);
+        to += (size_t)top * width;
+        if (left == 0 && width == w && pitch == w) { /* no side padding: one run */
+            memcpy(to, from, sizeof(float) * (size_t)h * w);
+        } else {
+            for (int y = 0; y < h; y++) {
+                float *row = to + (size_t)y * width;
+                zero_floats(row, left);
+                copy_floats(row + left, from + (size_t)y * pitch, w);
+                zero_floats(row + left + w, width - left - w);
+            }
+        }
+        memset(to + (size_t)h * width, 0, sizeof(float) * (size_t)(rows - top - h) * width);
+    }
 }
 
 /* x (c x h x w) into the middle of the zero-padded xp (c x hp x wp, then
@@ -189,18 +263,8 @@ static buffers buffers_of(const layer *l, int thread)
 static void pad_image(const layer *l, const float *x, float *xp)
 {
     geometry g = geom(l);
-    int h = l->in.h, w = l->in.w, ph = l->spec.ph, pw = l->spec.pw;
-    for (int ch = 0; ch < l->in.c; ch++)
-        for (int y = 0; y < g.hp; y++) {
-            float *row = xp + ((size_t)ch * g.hp + y) * g.wp;
-            if (y < ph || y >= ph + h) {
-                zero_floats(row, g.wp);
-                continue;
-            }
-            zero_floats(row, pw);
-            copy_floats(row + pw, x + ((size_t)ch * h + y - ph) * w, w);
-            zero_floats(row + pw + w, pw);
-        }
+    int h = l->in.h, w = l->in.w;
+    pad_planes(x, (size_t)h * w, w, l->in.c, h, w, l->spec.ph, l->spec.pw, g.hp, g.wp, xp);
     zero_floats(xp + g.padded - l->spec.kw, l->spec.kw);
 }
 
@@ -316,6 +380,39 @@ static void forward_shifted(const layer *l, const float *x, float *y, int image,
     store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y, b.stage);
 }
 
+/* One image through a Winograd layer: x padded to whole tiles, its
+ * correlation with the filters (b.u, from winograd_filters), and the
+ * outputs that exist of those tiles stored. */
+static void forward_winograd(const layer *l, const float *x, float *y, int image, buffers b,
+                             int threads)
+{
+    geometry g = geom(l);
+    int c = l->in.c, h = l->in.h, w = l->in.w, tw = 2 * g.tw;
+    pad_planes(x + (size_t)image * cnn_shape_size(l->in), (size_t)h * w, w, c, h, w, l->spec.ph,
+               l->spec.pw, 2 * g.th + 2, tw + 2, b.tiles_in);
+    winograd_correlate(b.u, l->spec.filters, c, b.tiles_in, tiles_in_plane(&g), tw + 2, g.th,
+                       g.tw, b.v, b.m, b.maps, threads);
+    store_output(l, b.maps, (size_t)2 * g.th * tw, (size_t)tw, image, y, b.stage);
+}
+
+/* Image j's input gradient by Winograd: the correlation of its output
+ * gradient (dys, spread over whole padded rows), padded by 2 - pad, with
+ * the filters turned half a turn and transposed (b.ut). */
+static void input_grad_winograd(const layer *l, const float *dys, float *dx, int j, buffers b,
+                                int threads)
+{
+    geometry g = geom(l);
+    int c = l->in.c, h = l->in.h, w = l->in.w, bw = 2 * g.bw;
+    pad_planes(dys, (size_t)g.span, g.wp, l->spec.filters, l->out.h, l->out.w, 2 - l->spec.ph,
+               2 - l->spec.pw, 2 * g.bh + 2, bw + 2, b.dtiles_in);
+    winograd_correlate(b.ut, c, l->spec.filters, b.dtiles_in, dtiles_in_plane(&g), bw + 2, g.bh,
+                       g.bw, b.v, b.m, b.dcols, threads);
+    for (int ch = 0; ch < c; ch++)
+        for (int y = 0; y < h; y++)
+            copy_floats(dx + (size_t)j * cnn_shape_size(l->in) + ((size_t)ch * h + y) * w,
+                        b.dcols + ((size_t)ch * 2 * g.bh + y) * bw, w);
+}
+
 /* Images [first, last) of a stride-1 layer, as backward_range below. */
 static void backward_shifted(const layer *l, const float *x, const float *y, const float *dy,
                              float *dx, float *gw, float *gb, int first, int last, buffers b,
@@ -347,6 +444,10 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
             }
         if (!dx)
             continue;
+        if (g.winograd) {
+            input_grad_winograd(l, dys, dx, j, b, threads);
+            continue;
+        }
         /* dX: each row of W^T dY added back at its offset, then unpadded */
         gemm_threads(1, 0, g.k, g.span, s->filters, l->w, g.k, dys, g.span, 0.0f, b.dcols,
                      g.span, threads);
@@ -397,9 +498,13 @@ static void conv_forward(layer *l, const float *x, float *y, images im, int trai
     buffers b = buffers_of(l, im.thread);
     if (im.n == 1) /* one thread does all of a single image: nobody else reads it */
         b.stage = NULL;
+    if (g.winograd && im.last > im.first)
+        winograd_filters(l->w, l->spec.filters, l->in.c, 0, b.u);
     for (int first = im.first; first < im.last; first += g.group) {
         int count = im.last - first < g.group ? im.last - first : g.group;
-        if (g.shifted)
+        if (g.winograd)
+            forward_winograd(l, x, y, first, b, im.threads);
+        else if (g.shifted)
             forward_shifted(l, x, y, first, b, im.threads);
         else
             forward_group(l, x, y, first, count, b, im.threads);
@@ -456,6 +561,8 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
 {
     int n = im.n, groups = grad_groups(n);
     buffers b = buffers_of(l, im.thread);
+    if (geom(l).winograd && dx && im.last > im.first)
+        winograd_filters(l->w, l->in.c, l->spec.filters, 1, b.ut);
     void (*range)(const layer *, const float *, const float *, const float *, float *, float *,
                   float *, int, int, buffers, int) =
         geom(l).shifted ? backward_shifted : backward_range;

@@ -575,3 +575,111 @@ TEST(stream_floats_copies_exactly_its_range)
             CHECK(ok);
         }
 }
+
+/* Winograd's correlation against the direct one, in double, on random
+ * sizes (odd outputs leave half a tile over), channels and values: within
+ * a few float roundings of each sum's magnitude. */
+TEST(winograd_correlation_matches_the_direct_sum)
+{
+    uint64_t s = 6;
+    for (int trial = 0; trial < 40; trial++) {
+        int cin = between(&s, 1, 9), cout = between(&s, 1, 9);
+        int oh = between(&s, 1, 13), ow = between(&s, 1, 37); /* > 16 tiles a row too */
+        int th = (oh + 1) / 2, tw = (ow + 1) / 2, rows = 2 * th + 2, pitch = 2 * tw + 2 + 3;
+        size_t plane = (size_t)rows * pitch + 5, tiles = (size_t)th * tw;
+        float *in = malloc(sizeof(float) * plane * cin), *w = malloc(sizeof(float) * 9 * cin * cout);
+        float *u = malloc(sizeof(float) * 16 * cin * cout), *v = malloc(sizeof(float) * 16 * cin * tiles);
+        float *m = malloc(sizeof(float) * 16 * cout * tiles), *out = malloc(sizeof(float) * 4 * cout * tiles);
+        for (size_t i = 0; i < plane * cin; i++)
+            in[i] = uniform(&s);
+        for (int i = 0; i < 9 * cin * cout; i++)
+            w[i] = uniform(&s);
+        winograd_filters(w, cout, cin, 0, u);
+        winograd_correlate(u, cout, cin, in, plane, pitch, th, tw, v, m, out, 1);
+        int ok = 1;
+        for (int o = 0; o < cout && ok; o++)
+            for (int y = 0; y < oh && ok; y++)
+                for (int x = 0; x < ow && ok; x++) {
+                    double sum = 0, mag = 0;
+                    for (int i = 0; i < cin; i++)
+                        for (int k = 0; k < 9; k++) {
+                            double p = (double)w[(o * cin + i) * 9 + k] *
+                                       in[i * plane + (size_t)(y + k / 3) * pitch + x + k % 3];
+                            sum += p, mag += fabs(p);
+                        }
+                    float got = out[((size_t)o * 2 * th + y) * 2 * tw + x];
+                    ok = fabs(got - sum) <= 64 * FLT_EPSILON * (mag + 1e-3);
+                    if (!ok)
+                        printf("  cin %d cout %d %dx%d: (%d, %d, %d) = %.9g, direct %.9g\n", cin,
+                               cout, oh, ow, o, y, x, got, sum);
+                }
+        CHECK(ok);
+        free(in), free(w), free(u), free(v), free(m), free(out);
+    }
+}
+
+/* flip: the filters of the input gradient, the forward's turned half a turn
+ * with inputs and outputs swapped; the same bits as turning them by hand. */
+TEST(winograd_flipped_filters_are_the_turned_transpose)
+{
+    uint64_t s = 7;
+    enum { F = 5, C = 3 };
+    float w[F * C * 9], turned[C * F * 9], u[2][16 * F * C];
+    for (int i = 0; i < F * C * 9; i++)
+        w[i] = uniform(&s);
+    for (int f = 0; f < F; f++)
+        for (int c = 0; c < C; c++)
+            for (int k = 0; k < 9; k++)
+                turned[(c * F + f) * 9 + 8 - k] = w[(f * C + c) * 9 + k];
+    winograd_filters(w, C, F, 1, u[0]);
+    winograd_filters(turned, C, F, 0, u[1]);
+    CHECK(memcmp(u[0], u[1], sizeof u[0]) == 0);
+}
+
+/* Every transform path gives the reference's bits, for row lengths around
+ * the vector width. */
+TEST(winograd_transform_paths_match_ref)
+{
+    struct {
+        const char *name;
+        winograd_in_fn *in;
+        winograd_out_fn *out;
+    } paths[2];
+    int npaths = 0;
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (__builtin_cpu_supports("avx512f"))
+        paths[npaths].name = "avx512", paths[npaths].in = winograd_in_avx512,
+        paths[npaths++].out = winograd_out_avx512;
+#endif
+    paths[npaths].name = "dispatch", paths[npaths].in = winograd_in,
+    paths[npaths++].out = winograd_out;
+    uint64_t s = 8;
+    for (int tw = 1; tw <= 35; tw++) {
+        int th = 1 + tw % 3, c = 1 + tw % 4, pitch = 2 * tw + 2;
+        size_t plane = (size_t)(2 * th + 2) * pitch, tiles = (size_t)th * tw;
+        size_t nv = 16 * c * tiles, nout = 4 * c * tiles;
+        float *in = malloc(sizeof(float) * plane * c), *v[2], *out[2];
+        for (size_t i = 0; i < plane * c; i++)
+            in[i] = uniform(&s);
+        for (int k = 0; k < 2; k++) {
+            v[k] = malloc(sizeof(float) * (nv + 1));
+            out[k] = malloc(sizeof(float) * (nout + 1));
+        }
+        winograd_in_ref(in, c, plane, pitch, th, tw, v[0]);
+        winograd_out_ref(v[0], c, th, tw, out[0]);
+        for (int p = 0; p < npaths; p++) {
+            v[1][nv] = out[1][nout] = 42.0f;
+            paths[p].in(in, c, plane, pitch, th, tw, v[1]);
+            paths[p].out(v[0], c, th, tw, out[1]);
+            int same = memcmp(v[0], v[1], sizeof(float) * nv) == 0 &&
+                       memcmp(out[0], out[1], sizeof(float) * nout) == 0 &&
+                       v[1][nv] == 42.0f && out[1][nout] == 42.0f;
+            if (!same)
+                printf("  %s tw=%d differs\n", paths[p].name, tw);
+            CHECK(same);
+        }
+        free(in);
+        for (int k = 0; k < 2; k++)
+            free(v[k]), free(out[k]);
+    }
+}

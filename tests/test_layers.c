@@ -433,6 +433,92 @@ TEST(gradient_check_catches_a_wrong_gradient)
     free_layer(&t);
 }
 
+/* A 3x3 stride-1 conv with 16 input channels and 16 filters or more runs
+ * by Winograd (conv.c): its output and input gradient against their
+ * definitions, and its gradients against finite differences, for every
+ * padding it takes and odd sizes that leave half a tile over. */
+TEST(winograd_conv_follows_the_definition_and_its_gradients_match_finite_differences)
+{
+    static const int configs[][5] = {
+        /* filters, pad, h, w, batch */
+        {16, 0, 6, 6, 2}, {16, 1, 5, 6, 1}, {17, 2, 4, 7, 3}, {16, 0, 7, 5, 1},
+    };
+    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
+        const int *c = configs[k];
+        cnn_layer_spec spec = conv_spec(c[0], 3, 1, c[1]);
+        cnn_shape in = {16, c[2], c[3]};
+        int n = c[4];
+        bench_layer t;
+        CHECK(make_layer(&t, spec, in, n, 2) == 0);
+        cnn_rng rng;
+        cnn_rng_seed(&rng, 40 + k);
+        size_t nx = (size_t)n * cnn_shape_size(in), ny = (size_t)n * cnn_shape_size(t.l.out);
+        float *x = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * ny);
+        for (size_t i = 0; i < nx; i++)
+            x[i] = (float)frand(&rng);
+        for (size_t i = 0; i < t.l.nweights + t.l.nbias; i++)
+            t.params[i] = (float)frand(&rng);
+        float *r = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
+        for (size_t i = 0; i < ny; i++)
+            r[i] = (float)frand(&rng);
+        layer_forward(&t.l, x, y, n, 1);
+        layer_backward(&t.l, x, y, r, dx, n);
+        int oh = t.l.out.h, ow = t.l.out.w, ok = 1;
+        for (int j = 0; j < n && ok; j++)
+            for (int f = 0; f < c[0] && ok; f++)
+                for (int oy = 0; oy < oh && ok; oy++)
+                    for (int ox = 0; ox < ow && ok; ox++) {
+                        double sum = t.l.b[f], mag = fabs(sum);
+                        for (int ch = 0; ch < in.c; ch++)
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kx = 0; kx < 3; kx++) {
+                                    int iy = oy + ky - c[1], ix = ox + kx - c[1];
+                                    if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
+                                        continue;
+                                    double p = (double)t.l.w[((f * in.c + ch) * 3 + ky) * 3 + kx] *
+                                               x[(((size_t)j * in.c + ch) * in.h + iy) * in.w + ix];
+                                    sum += p, mag += fabs(p);
+                                }
+                        float got = y[(((size_t)j * c[0] + f) * oh + oy) * ow + ox];
+                        ok = fabs(got - sum) <= 1e-5 * (mag + 1);
+                        if (!ok)
+                            printf("  config %zu: y(%d, %d, %d, %d) = %.9g, definition %.9g\n", k,
+                                   j, f, oy, ox, got, sum);
+                    }
+        /* dx(j, ch, iy, ix) = sum of w(f, ch, ky, kx) dy(j, f, iy - ky + pad, ix - kx + pad) */
+        for (int j = 0; j < n && ok; j++)
+            for (int ch = 0; ch < in.c && ok; ch++)
+                for (int iy = 0; iy < in.h && ok; iy++)
+                    for (int ix = 0; ix < in.w && ok; ix++) {
+                        double sum = 0, mag = 0;
+                        for (int f = 0; f < c[0]; f++)
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kx = 0; kx < 3; kx++) {
+                                    int oy = iy - ky + c[1], ox = ix - kx + c[1];
+                                    if (oy < 0 || oy >= oh || ox < 0 || ox >= ow)
+                                        continue;
+                                    double p = (double)t.l.w[((f * in.c + ch) * 3 + ky) * 3 + kx] *
+                                               r[(((size_t)j * c[0] + f) * oh + oy) * ow + ox];
+                                    sum += p, mag += fabs(p);
+                                }
+                        float got = dx[(((size_t)j * in.c + ch) * in.h + iy) * in.w + ix];
+                        ok = fabs(got - sum) <= 1e-5 * (mag + 1);
+                        if (!ok)
+                            printf("  config %zu: dx(%d, %d, %d, %d) = %.9g, definition %.9g\n", k,
+                                   j, ch, iy, ix, got, sum);
+                    }
+        CHECK(ok);
+        free(x), free(y), free(r), free(dx);
+        free_layer(&t);
+        /* linear in x and w: a large eps is exact, and keeps the loss's
+         * rounding (Winograd's sums round a little more) well below GRAD_TOL */
+        double e = grad_check(spec, in, n, 50 + k, 0, 2.0f);
+        if (e > GRAD_TOL)
+            printf("  config %zu: gradient error %g\n", k, e);
+        CHECK(e >= 0 && e <= GRAD_TOL);
+    }
+}
+
 /* One image large enough for its element-wise layers to split it between
  * threads: the same bits, forward and backward, as on one thread. */
 TEST(one_large_image_split_between_threads_changes_no_bit)

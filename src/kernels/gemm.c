@@ -1,5 +1,5 @@
 /* GEMM: the reference loop and the run-time choice of a SIMD path, for the
- * GEMM, dot_rows and the 2x2 pooling rows. */
+ * GEMM, dot_rows, the 2x2 pooling rows and the Winograd transforms. */
 #include "kernels.h"
 
 #include <stdatomic.h>
@@ -119,4 +119,26 @@ void unpool2x2_rows(const float *dy, const float *y, const int *at, int n, int w
     }
 #endif
     unpool2x2_rows_ref(dy, y, at, n, w, base, g0, g1);
+}
+
+void winograd_in(const float *in, int cin, size_t plane, int pitch, int th, int tw, float *v)
+{
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (cpu_level() == AVX512) {
+        winograd_in_avx512(in, cin, plane, pitch, th, tw, v);
+        return;
+    }
+#endif
+    winograd_in_ref(in, cin, plane, pitch, th, tw, v);
+}
+
+void winograd_out(const float *m, int cout, int th, int tw, float *out)
+{
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (cpu_level() == AVX512) {
+        winograd_out_avx512(m, cout, th, tw, out);
+        return;
+    }
+#endif
+    winograd_out_ref(m, cout, th, tw, out);
 }

@@ -71,6 +71,30 @@ typedef void unpool2x2_rows_fn(const float *dy, const float *y, const int *at, i
 pool2x2_rows_fn pool2x2_rows_ref, pool2x2_rows_avx512, pool2x2_rows;
 unpool2x2_rows_fn unpool2x2_rows_ref, unpool2x2_rows_avx512, unpool2x2_rows;
 
+/* A 3x3 correlation by Winograd's F(2x2, 3x3) (winograd.c).  First the
+ * filters, u[16][cout][cin]: the filter of output o and input i is at
+ * w + (o * cin + i) * 9, or with flip at w + (i * cout + o) * 9 turned half
+ * a turn (the filters that take a layer's output gradient back to its
+ * input). */
+void winograd_filters(const float *w, int cout, int cin, int flip, float *u);
+/* Then out[o] = sum over i of in[i] correlated with filter (o, i), on the
+ * outputs of th x tw tiles of 2x2: in has cin planes `plane` floats apart,
+ * rows `pitch` apart, of which rows and columns [0, 2 th + 2) x
+ * [0, 2 tw + 2) are read; out gets cout planes of 2 th x 2 tw.  v and m are
+ * scratch of 16 * cin * th * tw and 16 * cout * th * tw floats. */
+void winograd_correlate(const float *u, int cout, int cin, const float *in, size_t plane,
+                        int pitch, int th, int tw, float *v, float *m, float *out, int threads);
+
+/* Its transforms.  In: v[xi][i][t] = (B^T d B)[xi] for input plane i's
+ * tile t = ty * tw + tx, d its rows 2ty.. 2ty+3 and columns 2tx.. 2tx+3
+ * (planes and rows as winograd_correlate's in).  Out: out[o] (2th x 2tw)
+ * from the products m[xi][o][t], each tile's A^T m A. */
+typedef void winograd_in_fn(const float *in, int cin, size_t plane, int pitch, int th, int tw,
+                            float *v);
+typedef void winograd_out_fn(const float *m, int cout, int th, int tw, float *out);
+winograd_in_fn winograd_in_ref, winograd_in_avx512, winograd_in;
+winograd_out_fn winograd_out_ref, winograd_out_avx512, winograd_out;
+
 /* dst[0, n) = src[0, n), the whole 64-byte lines of dst written with
  * streaming stores that bypass this core's cache (stream.c): for data that
  * other cores read next. */
