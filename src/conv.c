@@ -141,9 +141,10 @@ static thread_layout layout_of(const layer *l)
             t.ut = t.u + whole_lines(16 * channels * filters);
             t.tiles_in = t.ut + whole_lines(16 * channels * filters);
             t.dtiles_in = t.tiles_in + whole_lines(channels * tiles_in_plane(&g));
+            size_t block = (size_t)winograd_block(g.th, g.tw), dblock = (size_t)winograd_block(g.bh, g.bw);
             t.v = t.dtiles_in + whole_lines(filters * dtiles_in_plane(&g));
-            t.m = t.v + whole_lines(16 * max_size(channels * tiles, filters * dtiles));
-            t.next = t.m + whole_lines(16 * max_size(filters * tiles, channels * dtiles));
+            t.m = t.v + whole_lines(16 * max_size(channels * block, filters * dblock));
+            t.next = t.m + whole_lines(16 * max_size(filters * block, channels * dblock));
         }
     } else {
         t.dcols = whole_lines((size_t)g.group * g.area * g.k);

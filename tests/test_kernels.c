@@ -637,7 +637,7 @@ TEST(winograd_flipped_filters_are_the_turned_transpose)
 }
 
 /* Every transform path gives the reference's bits, for row lengths around
- * the vector width. */
+ * the vector width and ranges of tiles that start and end mid-row. */
 TEST(winograd_transform_paths_match_ref)
 {
     struct {
@@ -655,29 +655,43 @@ TEST(winograd_transform_paths_match_ref)
     paths[npaths++].out = winograd_out;
     uint64_t s = 8;
     for (int tw = 1; tw <= 35; tw++) {
-        int th = 1 + tw % 3, c = 1 + tw % 4, pitch = 2 * tw + 2;
-        size_t plane = (size_t)(2 * th + 2) * pitch, tiles = (size_t)th * tw;
-        size_t nv = 16 * c * tiles, nout = 4 * c * tiles;
+        int th = 1 + tw % 3, c = 1 + tw % 4, pitch = 2 * tw + 2, tiles = th * tw;
+        int first = between(&s, 0, tiles - 1), count = between(&s, 1, tiles - first);
+        size_t plane = (size_t)(2 * th + 2) * pitch, nv = (size_t)16 * c * count;
+        size_t out_plane = (size_t)4 * tiles + 3, nout = c * out_plane;
         float *in = malloc(sizeof(float) * plane * c), *v[2], *out[2];
         for (size_t i = 0; i < plane * c; i++)
             in[i] = uniform(&s);
         for (int k = 0; k < 2; k++) {
             v[k] = malloc(sizeof(float) * (nv + 1));
             out[k] = malloc(sizeof(float) * (nout + 1));
+            for (size_t i = 0; i <= nout; i++)
+                out[k][i] = 42.0f; /* what the range does not cover stays */
         }
-        winograd_in_ref(in, c, plane, pitch, th, tw, v[0]);
-        winograd_out_ref(v[0], c, th, tw, out[0]);
+        winograd_in_ref(in, c, plane, pitch, tw, first, count, v[0]);
+        winograd_out_ref(v[0], c, tw, first, count, out[0], out_plane);
         for (int p = 0; p < npaths; p++) {
-            v[1][nv] = out[1][nout] = 42.0f;
-            paths[p].in(in, c, plane, pitch, th, tw, v[1]);
-            paths[p].out(v[0], c, th, tw, out[1]);
+            v[1][nv] = 42.0f;
+            for (size_t i = 0; i <= nout; i++)
+                out[1][i] = 42.0f;
+            paths[p].in(in, c, plane, pitch, tw, first, count, v[1]);
+            paths[p].out(v[0], c, tw, first, count, out[1], out_plane);
             int same = memcmp(v[0], v[1], sizeof(float) * nv) == 0 &&
-                       memcmp(out[0], out[1], sizeof(float) * nout) == 0 &&
-                       v[1][nv] == 42.0f && out[1][nout] == 42.0f;
+                       memcmp(out[0], out[1], sizeof(float) * (nout + 1)) == 0 &&
+                       v[1][nv] == 42.0f;
             if (!same)
-                printf("  %s tw=%d differs\n", paths[p].name, tw);
+                printf("  %s tw=%d tiles [%d, %d) differs\n", paths[p].name, tw, first,
+                       first + count);
             CHECK(same);
         }
+        int untouched = 0; /* the rows of tiles outside the range */
+        for (int ty = 0; ty < th; ty++)
+            for (int tx = 0; tx < tw; tx++) {
+                int t = ty * tw + tx;
+                untouched += (t < first || t >= first + count) &&
+                             out[0][(size_t)2 * ty * 2 * tw + 2 * tx] == 42.0f;
+            }
+        CHECK(untouched == tiles - count);
         free(in);
         for (int k = 0; k < 2; k++)
             free(v[k]), free(out[k]);

@@ -121,24 +121,26 @@ void unpool2x2_rows(const float *dy, const float *y, const int *at, int n, int w
     unpool2x2_rows_ref(dy, y, at, n, w, base, g0, g1);
 }
 
-void winograd_in(const float *in, int cin, size_t plane, int pitch, int th, int tw, float *v)
+void winograd_in(const float *in, int cin, size_t plane, int pitch, int tw, int first, int count,
+                 float *v)
 {
 #if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
     if (cpu_level() == AVX512) {
-        winograd_in_avx512(in, cin, plane, pitch, th, tw, v);
+        winograd_in_avx512(in, cin, plane, pitch, tw, first, count, v);
         return;
     }
 #endif
-    winograd_in_ref(in, cin, plane, pitch, th, tw, v);
+    winograd_in_ref(in, cin, plane, pitch, tw, first, count, v);
 }
 
-void winograd_out(const float *m, int cout, int th, int tw, float *out)
+void winograd_out(const float *m, int cout, int tw, int first, int count, float *out,
+                  size_t out_plane)
 {
 #if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
     if (cpu_level() == AVX512) {
-        winograd_out_avx512(m, cout, th, tw, out);
+        winograd_out_avx512(m, cout, tw, first, count, out, out_plane);
         return;
     }
 #endif
-    winograd_out_ref(m, cout, th, tw, out);
+    winograd_out_ref(m, cout, tw, first, count, out, out_plane);
 }

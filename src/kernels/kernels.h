@@ -81,17 +81,26 @@ void winograd_filters(const float *w, int cout, int cin, int flip, float *u);
  * outputs of th x tw tiles of 2x2: in has cin planes `plane` floats apart,
  * rows `pitch` apart, of which rows and columns [0, 2 th + 2) x
  * [0, 2 tw + 2) are read; out gets cout planes of 2 th x 2 tw.  v and m are
- * scratch of 16 * cin * th * tw and 16 * cout * th * tw floats. */
+ * scratch of 16 * cin * winograd_block(th, tw) and 16 * cout *
+ * winograd_block(th, tw) floats: the tiles go through a block at a time. */
 void winograd_correlate(const float *u, int cout, int cin, const float *in, size_t plane,
                         int pitch, int th, int tw, float *v, float *m, float *out, int threads);
+enum { WINOGRAD_BLOCK = 64 };
+static inline int winograd_block(int th, int tw)
+{
+    return th * tw < WINOGRAD_BLOCK ? th * tw : WINOGRAD_BLOCK;
+}
 
-/* Its transforms.  In: v[xi][i][t] = (B^T d B)[xi] for input plane i's
- * tile t = ty * tw + tx, d its rows 2ty.. 2ty+3 and columns 2tx.. 2tx+3
- * (planes and rows as winograd_correlate's in).  Out: out[o] (2th x 2tw)
- * from the products m[xi][o][t], each tile's A^T m A. */
-typedef void winograd_in_fn(const float *in, int cin, size_t plane, int pitch, int th, int tw,
-                            float *v);
-typedef void winograd_out_fn(const float *m, int cout, int th, int tw, float *out);
+/* Its transforms, over the tiles [first, first + count) of a grid tw
+ * tiles wide (t = ty * tw + tx).  In: v[i][xi][t - first] = (B^T d B)[xi]
+ * for input plane i's tile t, d its rows 2ty.. 2ty+3 and columns
+ * 2tx.. 2tx+3 (planes and rows as winograd_correlate's in).  Out: each
+ * tile's A^T m A from the products m[o][xi][t - first], into out[o]
+ * (out_plane floats apart, rows 2 tw apart). */
+typedef void winograd_in_fn(const float *in, int cin, size_t plane, int pitch, int tw, int first,
+                            int count, float *v);
+typedef void winograd_out_fn(const float *m, int cout, int tw, int first, int count, float *out,
+                             size_t out_plane);
 winograd_in_fn winograd_in_ref, winograd_in_avx512, winograd_in;
 winograd_out_fn winograd_out_ref, winograd_out_avx512, winograd_out;
 

@@ -43,96 +43,102 @@ void winograd_filters(const float *w, int cout, int cin, int flip, float *u)
         }
 }
 
-/* Tiles go through the transforms a run of at most this many at a time,
- * their rows on the stack, so that every loop below is over consecutive
- * floats (or pairs of them) and vectorises. */
+/* Tiles go through the transforms a run of at most this many at a time
+ * (never past the end of a row of tiles), their rows on the stack, so that
+ * every loop below is over consecutive floats (or pairs of them) and
+ * vectorises. */
 enum { RUN = 64 };
 
-VECTOR_CLONES void winograd_in_ref(const float *in, int cin, size_t plane, int pitch, int th,
-                                   int tw, float *restrict v)
+VECTOR_CLONES void winograd_in_ref(const float *in, int cin, size_t plane, int pitch, int tw,
+                                   int first, int count, float *restrict v)
 {
-    size_t tiles = (size_t)th * tw, xi_apart = tiles;
     for (int i = 0; i < cin; i++)
-        for (int ty = 0; ty < th; ty++)
-            for (int t0 = 0; t0 < tw; t0 += RUN) {
-                int n = tw - t0 < RUN ? tw - t0 : RUN;
-                const float *r0 = in + i * plane + (size_t)2 * ty * pitch + 2 * t0,
-                            *r1 = r0 + pitch, *r2 = r1 + pitch, *r3 = r2 + pitch;
-                /* B^T d, its even and odd columns apart */
-                float even[4][RUN + 1], odd[4][RUN + 1];
-                for (int x = 0; x <= n; x++) {
-                    even[0][x] = r0[2 * x] - r2[2 * x];
-                    even[1][x] = r1[2 * x] + r2[2 * x];
-                    even[2][x] = r2[2 * x] - r1[2 * x];
-                    even[3][x] = r1[2 * x] - r3[2 * x];
-                    odd[0][x] = r0[2 * x + 1] - r2[2 * x + 1];
-                    odd[1][x] = r1[2 * x + 1] + r2[2 * x + 1];
-                    odd[2][x] = r2[2 * x + 1] - r1[2 * x + 1];
-                    odd[3][x] = r1[2 * x + 1] - r3[2 * x + 1];
-                }
-                /* (B^T d) B: tile tx's columns are even[tx], odd[tx],
-                 * even[tx + 1], odd[tx + 1] */
-                float *dst = v + i * 16 * tiles + (size_t)ty * tw + t0;
-                for (int r = 0; r < 4; r++) {
-                    float *d0 = dst + (4 * r) * xi_apart, *d1 = d0 + xi_apart,
-                          *d2 = d1 + xi_apart, *d3 = d2 + xi_apart;
-                    const float *e = even[r], *o = odd[r];
-                    for (int tx = 0; tx < n; tx++) {
-                        d0[tx] = e[tx] - e[tx + 1];
-                        d1[tx] = o[tx] + e[tx + 1];
-                        d2[tx] = e[tx + 1] - o[tx];
-                        d3[tx] = o[tx] - o[tx + 1];
-                    }
+        for (int t = first; t < first + count;) {
+            int ty = t / tw, tx0 = t % tw, n = tw - tx0;
+            n = n < first + count - t ? n : first + count - t;
+            n = n < RUN ? n : RUN;
+            const float *r0 = in + i * plane + (size_t)2 * ty * pitch + 2 * tx0, *r1 = r0 + pitch,
+                        *r2 = r1 + pitch, *r3 = r2 + pitch;
+            /* B^T d, its even and odd columns apart */
+            float even[4][RUN + 1], odd[4][RUN + 1];
+            for (int x = 0; x <= n; x++) {
+                even[0][x] = r0[2 * x] - r2[2 * x];
+                even[1][x] = r1[2 * x] + r2[2 * x];
+                even[2][x] = r2[2 * x] - r1[2 * x];
+                even[3][x] = r1[2 * x] - r3[2 * x];
+                odd[0][x] = r0[2 * x + 1] - r2[2 * x + 1];
+                odd[1][x] = r1[2 * x + 1] + r2[2 * x + 1];
+                odd[2][x] = r2[2 * x + 1] - r1[2 * x + 1];
+                odd[3][x] = r1[2 * x + 1] - r3[2 * x + 1];
+            }
+            /* (B^T d) B: tile tx's columns are even[tx], odd[tx],
+             * even[tx + 1], odd[tx + 1] */
+            float *dst = v + ((size_t)16 * i * count + (t - first));
+            for (int r = 0; r < 4; r++) {
+                float *d0 = dst + (size_t)4 * r * count, *d1 = d0 + count, *d2 = d1 + count,
+                      *d3 = d2 + count;
+                const float *e = even[r], *o = odd[r];
+                for (int tx = 0; tx < n; tx++) {
+                    d0[tx] = e[tx] - e[tx + 1];
+                    d1[tx] = o[tx] + e[tx + 1];
+                    d2[tx] = e[tx + 1] - o[tx];
+                    d3[tx] = o[tx] - o[tx + 1];
                 }
             }
+            t += n;
+        }
 }
 
-VECTOR_CLONES void winograd_out_ref(const float *m, int cout, int th, int tw,
-                                    float *restrict out)
+VECTOR_CLONES void winograd_out_ref(const float *m, int cout, int tw, int first, int count,
+                                    float *restrict out, size_t out_plane)
 {
-    size_t tiles = (size_t)th * tw, xi_apart = tiles;
     int width = 2 * tw;
     for (int o = 0; o < cout; o++)
-        for (int ty = 0; ty < th; ty++)
-            for (int t0 = 0; t0 < tw; t0 += RUN) {
-                int n = tw - t0 < RUN ? tw - t0 : RUN;
-                const float *src = m + o * 16 * tiles + (size_t)ty * tw + t0;
-                float y[2][2][RUN]; /* [row][column even or odd][tile] */
-                for (int r = 0; r < 2; r++) {
-                    float a[4][RUN]; /* row r of A^T m, its columns j */
-                    for (int j = 0; j < 4; j++) {
-                        const float *m0 = src + j * xi_apart, *m1 = m0 + 4 * xi_apart,
-                                    *m2 = m1 + 4 * xi_apart, *m3 = m2 + 4 * xi_apart;
-                        if (r == 0)
-                            for (int tx = 0; tx < n; tx++)
-                                a[j][tx] = m0[tx] + m1[tx] + m2[tx];
-                        else
-                            for (int tx = 0; tx < n; tx++)
-                                a[j][tx] = m1[tx] - m2[tx] - m3[tx];
-                    }
-                    for (int tx = 0; tx < n; tx++) { /* (A^T m) A */
-                        y[r][0][tx] = a[0][tx] + a[1][tx] + a[2][tx];
-                        y[r][1][tx] = a[1][tx] - a[2][tx] - a[3][tx];
-                    }
+        for (int t = first; t < first + count;) {
+            int ty = t / tw, tx0 = t % tw, n = tw - tx0;
+            n = n < first + count - t ? n : first + count - t;
+            n = n < RUN ? n : RUN;
+            const float *src = m + ((size_t)16 * o * count + (t - first));
+            float y[2][2][RUN]; /* [row][column even or odd][tile] */
+            for (int r = 0; r < 2; r++) {
+                float a[4][RUN]; /* row r of A^T m, its columns j */
+                for (int j = 0; j < 4; j++) {
+                    const float *m0 = src + (size_t)j * count, *m1 = m0 + (size_t)4 * count,
+                                *m2 = m1 + (size_t)4 * count, *m3 = m2 + (size_t)4 * count;
+                    if (r == 0)
+                        for (int tx = 0; tx < n; tx++)
+                            a[j][tx] = m0[tx] + m1[tx] + m2[tx];
+                    else
+                        for (int tx = 0; tx < n; tx++)
+                            a[j][tx] = m1[tx] - m2[tx] - m3[tx];
                 }
-                for (int r = 0; r < 2; r++) {
-                    float *row = out + ((size_t)o * 2 * th + 2 * ty + r) * width + 2 * t0;
-                    for (int tx = 0; tx < n; tx++) {
-                        row[2 * tx] = y[r][0][tx];
-                        row[2 * tx + 1] = y[r][1][tx];
-                    }
+                for (int tx = 0; tx < n; tx++) { /* (A^T m) A */
+                    y[r][0][tx] = a[0][tx] + a[1][tx] + a[2][tx];
+                    y[r][1][tx] = a[1][tx] - a[2][tx] - a[3][tx];
                 }
             }
+            for (int r = 0; r < 2; r++) {
+                float *row = out + o * out_plane + (size_t)(2 * ty + r) * width + 2 * tx0;
+                for (int tx = 0; tx < n; tx++) {
+                    row[2 * tx] = y[r][0][tx];
+                    row[2 * tx + 1] = y[r][1][tx];
+                }
+            }
+            t += n;
+        }
 }
 
 void winograd_correlate(const float *u, int cout, int cin, const float *in, size_t plane,
                         int pitch, int th, int tw, float *v, float *m, float *out, int threads)
 {
     int tiles = th * tw;
-    winograd_in(in, cin, plane, pitch, th, tw, v);
-    for (int xi = 0; xi < 16; xi++)
-        gemm_threads(0, 0, cout, tiles, cin, u + (size_t)xi * cout * cin, cin,
-                     v + (size_t)xi * tiles, 16 * tiles, 0.0f, m + (size_t)xi * tiles,
-                     16 * tiles, threads);
-    winograd_out(m, cout, th, tw, out);
+    for (int first = 0; first < tiles; first += WINOGRAD_BLOCK) {
+        int count = tiles - first < WINOGRAD_BLOCK ? tiles - first : WINOGRAD_BLOCK;
+        winograd_in(in, cin, plane, pitch, tw, first, count, v);
+        for (int xi = 0; xi < 16; xi++)
+            gemm_threads(0, 0, cout, count, cin, u + (size_t)xi * cout * cin, cin,
+                         v + (size_t)xi * count, 16 * count, 0.0f, m + (size_t)xi * count,
+                         16 * count, threads);
+        winograd_out(m, cout, tw, first, count, out, (size_t)4 * tiles);
+    }
 }

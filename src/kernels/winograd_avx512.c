@@ -18,82 +18,87 @@ static inline void load32(const float *p, int n, __m512 *lo, __m512 *hi)
     *hi = _mm512_maskz_loadu_ps(first_lanes(n - 16), p + 16);
 }
 
-void winograd_in_avx512(const float *in, int cin, size_t plane, int pitch, int th, int tw,
-                        float *v)
+/* The run of tiles from t: at most 16, never past its row or the range. */
+static inline int run_at(int t, int tw, int end)
+{
+    int n = tw - t % tw;
+    n = n < end - t ? n : end - t;
+    return n < 16 ? n : 16;
+}
+
+void winograd_in_avx512(const float *in, int cin, size_t plane, int pitch, int tw, int first,
+                        int count, float *v)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    size_t tiles = (size_t)th * tw, xi_apart = tiles;
+    size_t xi_apart = (size_t)count;
     for (int i = 0; i < cin; i++)
-        for (int ty = 0; ty < th; ty++)
-            for (int t0 = 0; t0 < tw; t0 += 16) {
-                int n = tw - t0 < 16 ? tw - t0 : 16;
-                __mmask16 live = first_lanes(n);
-                const float *r = in + i * plane + (size_t)2 * ty * pitch + 2 * t0;
-                /* each row's columns 2t0 + [0, 2n) and, two on, + [2, 2n + 2) */
-                __m512 a[4][2], b[4][2];
-                for (int k = 0; k < 4; k++) {
-                    load32(r + (size_t)k * pitch, 2 * n, &a[k][0], &a[k][1]);
-                    load32(r + (size_t)k * pitch + 2, 2 * n, &b[k][0], &b[k][1]);
-                }
-                __m512 s[4][2], s2[4][2]; /* B^T d, at both offsets */
-                for (int h = 0; h < 2; h++) {
-                    s[0][h] = _mm512_sub_ps(a[0][h], a[2][h]);
-                    s[1][h] = _mm512_add_ps(a[1][h], a[2][h]);
-                    s[2][h] = _mm512_sub_ps(a[2][h], a[1][h]);
-                    s[3][h] = _mm512_sub_ps(a[1][h], a[3][h]);
-                    s2[0][h] = _mm512_sub_ps(b[0][h], b[2][h]);
-                    s2[1][h] = _mm512_add_ps(b[1][h], b[2][h]);
-                    s2[2][h] = _mm512_sub_ps(b[2][h], b[1][h]);
-                    s2[3][h] = _mm512_sub_ps(b[1][h], b[3][h]);
-                }
-                float *dst = v + i * 16 * tiles + (size_t)ty * tw + t0;
-                for (int k = 0; k < 4; k++) {
-                    /* tile tx's columns: e[tx], o[tx], e1[tx], o1[tx] */
-                    __m512 e = _mm512_permutex2var_ps(s[k][0], even, s[k][1]);
-                    __m512 o = _mm512_permutex2var_ps(s[k][0], odd, s[k][1]);
-                    __m512 e1 = _mm512_permutex2var_ps(s2[k][0], even, s2[k][1]);
-                    __m512 o1 = _mm512_permutex2var_ps(s2[k][0], odd, s2[k][1]);
-                    float *d = dst + (size_t)(4 * k) * xi_apart;
-                    _mm512_mask_storeu_ps(d, live, _mm512_sub_ps(e, e1));
-                    _mm512_mask_storeu_ps(d + xi_apart, live, _mm512_add_ps(o, e1));
-                    _mm512_mask_storeu_ps(d + 2 * xi_apart, live, _mm512_sub_ps(e1, o));
-                    _mm512_mask_storeu_ps(d + 3 * xi_apart, live, _mm512_sub_ps(o, o1));
-                }
+        for (int t = first, n; t < first + count; t += n) {
+            n = run_at(t, tw, first + count);
+            __mmask16 live = first_lanes(n);
+            const float *r = in + i * plane + (size_t)2 * (t / tw) * pitch + 2 * (t % tw);
+            /* each row's columns [0, 2n) and, two on, [2, 2n + 2) */
+            __m512 a[4][2], b[4][2];
+            for (int k = 0; k < 4; k++) {
+                load32(r + (size_t)k * pitch, 2 * n, &a[k][0], &a[k][1]);
+                load32(r + (size_t)k * pitch + 2, 2 * n, &b[k][0], &b[k][1]);
             }
+            __m512 s[4][2], s2[4][2]; /* B^T d, at both offsets */
+            for (int h = 0; h < 2; h++) {
+                s[0][h] = _mm512_sub_ps(a[0][h], a[2][h]);
+                s[1][h] = _mm512_add_ps(a[1][h], a[2][h]);
+                s[2][h] = _mm512_sub_ps(a[2][h], a[1][h]);
+                s[3][h] = _mm512_sub_ps(a[1][h], a[3][h]);
+                s2[0][h] = _mm512_sub_ps(b[0][h], b[2][h]);
+                s2[1][h] = _mm512_add_ps(b[1][h], b[2][h]);
+                s2[2][h] = _mm512_sub_ps(b[2][h], b[1][h]);
+                s2[3][h] = _mm512_sub_ps(b[1][h], b[3][h]);
+            }
+            float *dst = v + (size_t)16 * i * count + (t - first);
+            for (int k = 0; k < 4; k++) {
+                /* tile tx's columns: e[tx], o[tx], e1[tx], o1[tx] */
+                __m512 e = _mm512_permutex2var_ps(s[k][0], even, s[k][1]);
+                __m512 o = _mm512_permutex2var_ps(s[k][0], odd, s[k][1]);
+                __m512 e1 = _mm512_permutex2var_ps(s2[k][0], even, s2[k][1]);
+                __m512 o1 = _mm512_permutex2var_ps(s2[k][0], odd, s2[k][1]);
+                float *d = dst + (size_t)(4 * k) * xi_apart;
+                _mm512_mask_storeu_ps(d, live, _mm512_sub_ps(e, e1));
+                _mm512_mask_storeu_ps(d + xi_apart, live, _mm512_add_ps(o, e1));
+                _mm512_mask_storeu_ps(d + 2 * xi_apart, live, _mm512_sub_ps(e1, o));
+                _mm512_mask_storeu_ps(d + 3 * xi_apart, live, _mm512_sub_ps(o, o1));
+            }
+        }
 }
 
-void winograd_out_avx512(const float *m, int cout, int th, int tw, float *out)
+void winograd_out_avx512(const float *m, int cout, int tw, int first, int count, float *out,
+                         size_t out_plane)
 {
     /* interleave lanes 0..7 of e and o as e0 o0 e1 o1 ..., then 8..15 */
     const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
                                              23);
     const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
-    size_t tiles = (size_t)th * tw, xi_apart = tiles;
+    size_t xi_apart = (size_t)count;
     int width = 2 * tw;
     for (int o = 0; o < cout; o++)
-        for (int ty = 0; ty < th; ty++)
-            for (int t0 = 0; t0 < tw; t0 += 16) {
-                int n = tw - t0 < 16 ? tw - t0 : 16;
-                __mmask16 live = first_lanes(n);
-                const float *src = m + o * 16 * tiles + (size_t)ty * tw + t0;
-                __m512 x[16];
-                for (int xi = 0; xi < 16; xi++)
-                    x[xi] = _mm512_maskz_loadu_ps(live, src + xi * xi_apart);
-                for (int r = 0; r < 2; r++) {
-                    __m512 a[4]; /* row r of A^T m */
-                    for (int j = 0; j < 4; j++)
-                        a[j] = r == 0 ? _mm512_add_ps(_mm512_add_ps(x[j], x[4 + j]), x[8 + j])
-                                      : _mm512_sub_ps(_mm512_sub_ps(x[4 + j], x[8 + j]),
-                                                      x[12 + j]);
-                    __m512 y0 = _mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]);
-                    __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(a[1], a[2]), a[3]);
-                    float *row = out + ((size_t)o * 2 * th + 2 * ty + r) * width + 2 * t0;
-                    _mm512_mask_storeu_ps(row, first_lanes(2 * n),
-                                          _mm512_permutex2var_ps(y0, lo_idx, y1));
-                    _mm512_mask_storeu_ps(row + 16, first_lanes(2 * n - 16),
-                                          _mm512_permutex2var_ps(y0, hi_idx, y1));
-                }
+        for (int t = first, n; t < first + count; t += n) {
+            n = run_at(t, tw, first + count);
+            __mmask16 live = first_lanes(n);
+            const float *src = m + (size_t)16 * o * count + (t - first);
+            __m512 x[16];
+            for (int xi = 0; xi < 16; xi++)
+                x[xi] = _mm512_maskz_loadu_ps(live, src + xi * xi_apart);
+            for (int r = 0; r < 2; r++) {
+                __m512 a[4]; /* row r of A^T m */
+                for (int j = 0; j < 4; j++)
+                    a[j] = r == 0 ? _mm512_add_ps(_mm512_add_ps(x[j], x[4 + j]), x[8 + j])
+                                  : _mm512_sub_ps(_mm512_sub_ps(x[4 + j], x[8 + j]), x[12 + j]);
+                __m512 y0 = _mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]);
+                __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(a[1], a[2]), a[3]);
+                float *row = out + o * out_plane + (size_t)(2 * (t / tw) + r) * width + 2 * (t % tw);
+                _mm512_mask_storeu_ps(row, first_lanes(2 * n), _mm512_permutex2var_ps(y0, lo_idx, y1));
+                _mm512_mask_storeu_ps(row + 16, first_lanes(2 * n - 16),
+                                      _mm512_permutex2var_ps(y0, hi_idx, y1));
             }
+        }
 }
