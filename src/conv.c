@@ -15,8 +15,7 @@
  *    side so that the product is wide enough to run near the machine's peak.
  * A 3x3 stride-1 layer with many channels takes its output, and its input
  * gradient, by Winograd's F(2x2, 3x3) instead (kernels/winograd.c): 2.25
- * times fewer multiplications.  Its weight gradient stays the shifted
- * product.
+ * times fewer multiplications, and its weight gradient the same way.
  */
 #include "kernels/kernels.h"
 #include "layer.h"
@@ -96,7 +95,7 @@ enum { THREAD_APART = 1 << 18 };
  * the layout, for sizing the scratch and for carving it. */
 typedef struct {
     size_t rows, padded, dpadded, cols, dcols, maps, stage, next;
-    size_t u, ut, tiles_in, dtiles_in, v, m; /* winograd */
+    size_t u, ut, du, tiles_in, dtiles_in, v, m; /* winograd */
 } thread_layout;
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
@@ -139,7 +138,8 @@ static thread_layout layout_of(const layer *l)
         if (g.winograd) {
             t.u = t.next;
             t.ut = t.u + whole_lines(16 * channels * filters);
-            t.tiles_in = t.ut + whole_lines(16 * channels * filters);
+            t.du = t.ut + whole_lines(16 * channels * filters);
+            t.tiles_in = t.du + whole_lines(16 * channels * filters);
             t.dtiles_in = t.tiles_in + whole_lines(channels * tiles_in_plane(&g));
             size_t block = (size_t)winograd_block(g.th, g.tw), dblock = (size_t)winograd_block(g.bh, g.bw);
             t.v = t.dtiles_in + whole_lines(filters * dtiles_in_plane(&g));
@@ -197,6 +197,7 @@ typedef struct {
     size_t *rows;               /* shifted: row offsets                   */
     float *stage;               /* stream_out: one image's output, or NULL */
     float *u, *ut;              /* winograd: the filters, forward and back */
+    float *du;                  /* winograd: the weight gradient's sums    */
     float *tiles_in, *dtiles_in; /* winograd: padded x, padded dy          */
     float *v, *m;               /* winograd: transformed inputs, products */
 } buffers;
@@ -229,6 +230,7 @@ static buffers buffers_of(const layer *l, int thread)
                      .stage = staged(l) ? base + t.stage : NULL,
                      .u = base + t.u,
                      .ut = base + t.ut,
+                     .du = base + t.du,
                      .tiles_in = base + t.tiles_in,
                      .dtiles_in = base + t.dtiles_in,
                      .v = base + t.v,
@@ -381,6 +383,15 @@ static void forward_shifted(const layer *l, const float *x, float *y, int image,
     store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y, b.stage);
 }
 
+/* x padded to whole tiles of the output, for Winograd. */
+static void pad_tiles(const layer *l, const float *x, float *tiles_in)
+{
+    geometry g = geom(l);
+    int h = l->in.h, w = l->in.w;
+    pad_planes(x, (size_t)h * w, w, l->in.c, h, w, l->spec.ph, l->spec.pw, 2 * g.th + 2,
+               2 * g.tw + 2, tiles_in);
+}
+
 /* One image through a Winograd layer: x padded to whole tiles, its
  * correlation with the filters (b.u, from winograd_filters), and the
  * outputs that exist of those tiles stored. */
@@ -388,24 +399,33 @@ static void forward_winograd(const layer *l, const float *x, float *y, int image
                              int threads)
 {
     geometry g = geom(l);
-    int c = l->in.c, h = l->in.h, w = l->in.w, tw = 2 * g.tw;
-    pad_planes(x + (size_t)image * cnn_shape_size(l->in), (size_t)h * w, w, c, h, w, l->spec.ph,
-               l->spec.pw, 2 * g.th + 2, tw + 2, b.tiles_in);
+    int c = l->in.c, tw = 2 * g.tw;
+    pad_tiles(l, x + (size_t)image * cnn_shape_size(l->in), b.tiles_in);
     winograd_correlate(b.u, l->spec.filters, c, b.tiles_in, tiles_in_plane(&g), tw + 2, g.th,
                        g.tw, b.v, b.m, b.maps, threads);
     store_output(l, b.maps, (size_t)2 * g.th * tw, (size_t)tw, image, y, b.stage);
 }
 
-/* Image j's input gradient by Winograd: the correlation of its output
- * gradient (dys, spread over whole padded rows), padded by 2 - pad, with
- * the filters turned half a turn and transposed (b.ut). */
-static void input_grad_winograd(const layer *l, const float *dys, float *dx, int j, buffers b,
-                                int threads)
+/* Image j's gradients by Winograd, from x padded as the forward pads it
+ * (b.tiles_in) and its output gradient padded by 2 - pad (b.dtiles_in):
+ * the weight gradient's sums in Winograd's domain added to b.du (set for
+ * the group's first image), and the input gradient, the correlation of
+ * the output gradient with the filters turned half a turn and transposed
+ * (b.ut). */
+static void weight_grads_winograd(const layer *l, int first_of_group, buffers b)
+{
+    geometry g = geom(l);
+    int dpitch = 2 * g.bw + 2, off = 2 - l->spec.ph;
+    winograd_filter_grads_add(b.tiles_in, tiles_in_plane(&g), 2 * g.tw + 2, l->in.c,
+                              b.dtiles_in + (size_t)off * dpitch + (2 - l->spec.pw),
+                              dtiles_in_plane(&g), dpitch, l->spec.filters, g.th, g.tw, b.v, b.m,
+                              b.du, !first_of_group);
+}
+
+static void input_grad_winograd(const layer *l, float *dx, int j, buffers b, int threads)
 {
     geometry g = geom(l);
     int c = l->in.c, h = l->in.h, w = l->in.w, bw = 2 * g.bw;
-    pad_planes(dys, (size_t)g.span, g.wp, l->spec.filters, l->out.h, l->out.w, 2 - l->spec.ph,
-               2 - l->spec.pw, 2 * g.bh + 2, bw + 2, b.dtiles_in);
     winograd_correlate(b.ut, c, l->spec.filters, b.dtiles_in, dtiles_in_plane(&g), bw + 2, g.bh,
                        g.bw, b.v, b.m, b.dcols, threads);
     for (int ch = 0; ch < c; ch++)
@@ -427,17 +447,23 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
     float *dys = b.maps; /* dy spread over whole padded rows, zeros between */
     for (int j = first; j < last; j++) {
         float beta = j == first ? 0.0f : 1.0f;
-        pad_image(l, x + (size_t)j * in_size, b.padded);
         load_gradient(l, dy, y, j, dys, (size_t)g.span, (size_t)g.wp);
         for (int f = 0; f < s->filters; f++)
             for (int oy = 0; oy < oh; oy++)
                 zero_floats(dys + (size_t)f * g.span + (size_t)oy * g.wp + ow, g.wp - ow);
-        /* dW += dY * cols^T; the discarded columns add zeros */
-        if (g.k < FEW_COLUMNS)
-            dot_rows(s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta, gw, g.k);
-        else
-            gemm_threads_rows(0, 1, s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta,
-                              gw, g.k, threads);
+        if (g.winograd) {
+            pad_tiles(l, x + (size_t)j * in_size, b.tiles_in);
+            pad_planes(dys, (size_t)g.span, g.wp, s->filters, oh, ow, 2 - s->ph, 2 - s->pw,
+                       2 * g.bh + 2, 2 * g.bw + 2, b.dtiles_in);
+            weight_grads_winograd(l, j == first, b);
+        } else { /* dW += dY * cols^T; the discarded columns add zeros */
+            pad_image(l, x + (size_t)j * in_size, b.padded);
+            if (g.k < FEW_COLUMNS)
+                dot_rows(s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta, gw, g.k);
+            else
+                gemm_threads_rows(0, 1, s->filters, g.k, g.span, dys, g.span, b.padded, 0, row,
+                                  beta, gw, g.k, threads);
+        }
         if (gb)
             for (int f = 0; f < s->filters; f++) {
                 float sum = sum_floats(dys + (size_t)f * g.span, g.span);
@@ -446,7 +472,7 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
         if (!dx)
             continue;
         if (g.winograd) {
-            input_grad_winograd(l, dys, dx, j, b, threads);
+            input_grad_winograd(l, dx, j, b, threads);
             continue;
         }
         /* dX: each row of W^T dY added back at its offset, then unpadded */
@@ -460,6 +486,8 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
                 copy_floats(dx + (size_t)j * in_size + ((size_t)ch * h + y) * w,
                             b.dpadded + ((size_t)ch * g.hp + y + s->ph) * g.wp + s->pw, w);
     }
+    if (g.winograd && last > first)
+        winograd_filter_grads(b.du, s->filters, l->in.c, gw);
 }
 
 /* Unrolls images [first, first + count) side by side into one

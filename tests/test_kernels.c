@@ -644,25 +644,27 @@ TEST(winograd_transform_paths_match_ref)
         const char *name;
         winograd_in_fn *in;
         winograd_out_fn *out;
+        winograd_dy_fn *dy;
     } paths[2];
     int npaths = 0;
 #if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
     if (__builtin_cpu_supports("avx512f"))
         paths[npaths].name = "avx512", paths[npaths].in = winograd_in_avx512,
-        paths[npaths++].out = winograd_out_avx512;
+        paths[npaths].out = winograd_out_avx512, paths[npaths++].dy = winograd_dy_avx512;
 #endif
     paths[npaths].name = "dispatch", paths[npaths].in = winograd_in,
-    paths[npaths++].out = winograd_out;
+    paths[npaths].out = winograd_out, paths[npaths++].dy = winograd_dy;
     uint64_t s = 8;
     for (int tw = 1; tw <= 35; tw++) {
         int th = 1 + tw % 3, c = 1 + tw % 4, pitch = 2 * tw + 2, tiles = th * tw;
         int first = between(&s, 0, tiles - 1), count = between(&s, 1, tiles - first);
         size_t plane = (size_t)(2 * th + 2) * pitch, nv = (size_t)16 * c * count;
         size_t out_plane = (size_t)4 * tiles + 3, nout = c * out_plane;
-        float *in = malloc(sizeof(float) * plane * c), *v[2], *out[2];
+        float *in = malloc(sizeof(float) * plane * c), *v[2], *out[2], *dyt[2];
         for (size_t i = 0; i < plane * c; i++)
-            in[i] = uniform(&s);
+            in[i] = between(&s, 0, 9) ? uniform(&s) : 0.0f; /* zeros: -0 and +0 differ */
         for (int k = 0; k < 2; k++) {
+            dyt[k] = malloc(sizeof(float) * (nv + 1));
             v[k] = malloc(sizeof(float) * (nv + 1));
             out[k] = malloc(sizeof(float) * (nout + 1));
             for (size_t i = 0; i <= nout; i++)
@@ -670,13 +672,16 @@ TEST(winograd_transform_paths_match_ref)
         }
         winograd_in_ref(in, c, plane, pitch, tw, first, count, v[0]);
         winograd_out_ref(v[0], c, tw, first, count, out[0], out_plane);
+        winograd_dy_ref(in, c, plane, pitch, tw, first, count, dyt[0]);
         for (int p = 0; p < npaths; p++) {
-            v[1][nv] = 42.0f;
+            v[1][nv] = dyt[1][nv] = 42.0f;
             for (size_t i = 0; i <= nout; i++)
                 out[1][i] = 42.0f;
             paths[p].in(in, c, plane, pitch, tw, first, count, v[1]);
             paths[p].out(v[0], c, tw, first, count, out[1], out_plane);
+            paths[p].dy(in, c, plane, pitch, tw, first, count, dyt[1]);
             int same = memcmp(v[0], v[1], sizeof(float) * nv) == 0 &&
+                       memcmp(dyt[0], dyt[1], sizeof(float) * nv) == 0 && dyt[1][nv] == 42.0f &&
                        memcmp(out[0], out[1], sizeof(float) * (nout + 1)) == 0 &&
                        v[1][nv] == 42.0f;
             if (!same)
@@ -694,6 +699,57 @@ TEST(winograd_transform_paths_match_ref)
         CHECK(untouched == tiles - count);
         free(in);
         for (int k = 0; k < 2; k++)
-            free(v[k]), free(out[k]);
+            free(v[k]), free(out[k]), free(dyt[k]);
+    }
+}
+
+/* The weight gradient by Winograd against its definition, in double:
+ * gw(o, i, ky, kx) = sum over two images and every output (y, x) of
+ * dy(o, y, x) in(i, y + ky, x + kx), dy zero past the outputs. */
+TEST(winograd_weight_gradient_matches_the_direct_sum)
+{
+    uint64_t s = 9;
+    for (int trial = 0; trial < 20; trial++) {
+        int cin = between(&s, 1, 7), cout = between(&s, 1, 7);
+        int oh = between(&s, 1, 11), ow = between(&s, 1, 35);
+        int th = (oh + 1) / 2, tw = (ow + 1) / 2, rows = 2 * th + 2, pitch = 2 * tw + 2;
+        int dpitch = 2 * tw + 1;
+        size_t plane = (size_t)rows * pitch, dplane = (size_t)2 * th * dpitch;
+        size_t block = (size_t)winograd_block(th, tw);
+        float *in = malloc(sizeof(float) * plane * cin * 2), *dy = malloc(sizeof(float) * dplane * cout * 2);
+        float *v = malloc(sizeof(float) * 16 * cin * block), *m = malloc(sizeof(float) * 16 * cout * block);
+        float *du = malloc(sizeof(float) * 16 * cin * cout), *gw = malloc(sizeof(float) * 9 * cin * cout);
+        for (size_t i = 0; i < plane * cin * 2; i++)
+            in[i] = uniform(&s);
+        for (int j = 0; j < 2; j++) /* outputs; zeros around them */
+            for (int o = 0; o < cout; o++)
+                for (int y = 0; y < 2 * th; y++)
+                    for (int x = 0; x < dpitch; x++)
+                        dy[(j * cout + o) * dplane + (size_t)y * dpitch + x] =
+                            y < oh && x < ow ? uniform(&s) : 0.0f;
+        for (int j = 0; j < 2; j++)
+            winograd_filter_grads_add(in + j * plane * cin, plane, pitch, cin, dy + j * dplane * cout,
+                                      dplane, dpitch, cout, th, tw, v, m, du, j > 0);
+        winograd_filter_grads(du, cout, cin, gw);
+        int ok = 1;
+        for (int o = 0; o < cout && ok; o++)
+            for (int i = 0; i < cin && ok; i++)
+                for (int k = 0; k < 9 && ok; k++) {
+                    double sum = 0, mag = 0;
+                    for (int j = 0; j < 2; j++)
+                        for (int y = 0; y < oh; y++)
+                            for (int x = 0; x < ow; x++) {
+                                double p = (double)dy[(j * cout + o) * dplane + (size_t)y * dpitch + x] *
+                                           in[(j * cin + i) * plane + (size_t)(y + k / 3) * pitch + x + k % 3];
+                                sum += p, mag += fabs(p);
+                            }
+                    float got = gw[(o * cin + i) * 9 + k];
+                    ok = fabs(got - sum) <= 64 * FLT_EPSILON * (mag + 1e-3);
+                    if (!ok)
+                        printf("  cin %d cout %d %dx%d: gw(%d, %d, %d) = %.9g, direct %.9g\n", cin,
+                               cout, oh, ow, o, i, k, got, sum);
+                }
+        CHECK(ok);
+        free(in), free(dy), free(v), free(m), free(du), free(gw);
     }
 }

@@ -144,3 +144,15 @@ void winograd_out(const float *m, int cout, int tw, int first, int count, float 
 #endif
     winograd_out_ref(m, cout, tw, first, count, out, out_plane);
 }
+
+void winograd_dy(const float *dy, int cout, size_t plane, int pitch, int tw, int first, int count,
+                 float *m)
+{
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (cpu_level() == AVX512) {
+        winograd_dy_avx512(dy, cout, plane, pitch, tw, first, count, m);
+        return;
+    }
+#endif
+    winograd_dy_ref(dy, cout, plane, pitch, tw, first, count, m);
+}

@@ -85,6 +85,16 @@ void winograd_filters(const float *w, int cout, int cin, int flip, float *u);
  * winograd_block(th, tw) floats: the tiles go through a block at a time. */
 void winograd_correlate(const float *u, int cout, int cin, const float *in, size_t plane,
                         int pitch, int th, int tw, float *v, float *m, float *out, int threads);
+/* The weight gradient of the same correlation, from one input (planes as
+ * in above) and its output gradient dy (cout planes `dplane` floats apart,
+ * rows `dpitch`; read over the th x tw tiles, so zero past the outputs):
+ * du[xi][o][i], the sum over tiles in Winograd's domain, set or with
+ * accumulate added to. */
+void winograd_filter_grads_add(const float *in, size_t plane, int pitch, int cin, const float *dy,
+                               size_t dplane, int dpitch, int cout, int th, int tw, float *v,
+                               float *m, float *du, int accumulate);
+/* Then the filters' gradient gw[o][i] (3x3) = G^T du G. */
+void winograd_filter_grads(const float *du, int cout, int cin, float *gw);
 enum { WINOGRAD_BLOCK = 64 };
 static inline int winograd_block(int th, int tw)
 {
@@ -102,6 +112,12 @@ typedef void winograd_in_fn(const float *in, int cin, size_t plane, int pitch, i
 typedef void winograd_out_fn(const float *m, int cout, int tw, int first, int count, float *out,
                              size_t out_plane);
 winograd_in_fn winograd_in_ref, winograd_in_avx512, winograd_in;
+/* And for the weight gradient: m[o][xi][t - first] = (A dy A^T)[xi] for
+ * the output gradient's tile t, dy its rows 2ty, 2ty+1 and columns 2tx,
+ * 2tx+1 (planes `plane` floats apart, rows `pitch`). */
+typedef void winograd_dy_fn(const float *dy, int cout, size_t plane, int pitch, int tw, int first,
+                            int count, float *m);
+winograd_dy_fn winograd_dy_ref, winograd_dy_avx512, winograd_dy;
 winograd_out_fn winograd_out_ref, winograd_out_avx512, winograd_out;
 
 /* dst[0, n) = src[0, n), the whole 64-byte lines of dst written with

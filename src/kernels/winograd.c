@@ -11,7 +11,10 @@
  * Summed over input channels, the 16 products of each tile become 16
  * matrix products, U[xi] (outputs x inputs) times V[xi] (inputs x tiles):
  * there goes the time, 2.25 times less of it than the direct product's; the
- * transforms are additions.  Every sum runs in a fixed order on one thread
+ * transforms are additions.  The weight gradient follows from the same
+ * identity: with M = U . V and Y = A^T M A,
+ *     dL/dg = G^T [ sum over tiles of (A dY A^T) . (B^T d B) ] G,
+ * the sum over tiles being 16 matrix products again.  Every sum runs in a fixed order on one thread
  * (the products split by rows, gemm_threads), so the result is the same for
  * any number of threads. */
 #include "../layer.h"
@@ -128,6 +131,33 @@ VECTOR_CLONES void winograd_out_ref(const float *m, int cout, int tw, int first,
         }
 }
 
+VECTOR_CLONES void winograd_dy_ref(const float *dy, int cout, size_t plane, int pitch, int tw,
+                                   int first, int count, float *restrict m)
+{
+    for (int o = 0; o < cout; o++)
+        for (int t = first; t < first + count;) {
+            int ty = t / tw, tx0 = t % tw, n = tw - tx0;
+            n = n < first + count - t ? n : first + count - t;
+            n = n < RUN ? n : RUN;
+            const float *r0 = dy + o * plane + (size_t)2 * ty * pitch + 2 * tx0, *r1 = r0 + pitch;
+            float *dst = m + ((size_t)16 * o * count + (t - first));
+            for (int tx = 0; tx < n; tx++) {
+                float z[2][4]; /* dy A^T */
+                z[0][0] = r0[2 * tx], z[0][1] = r0[2 * tx] + r0[2 * tx + 1];
+                z[0][2] = r0[2 * tx] - r0[2 * tx + 1], z[0][3] = -r0[2 * tx + 1];
+                z[1][0] = r1[2 * tx], z[1][1] = r1[2 * tx] + r1[2 * tx + 1];
+                z[1][2] = r1[2 * tx] - r1[2 * tx + 1], z[1][3] = -r1[2 * tx + 1];
+                for (int j = 0; j < 4; j++) { /* A (dy A^T) */
+                    dst[(size_t)j * count + tx] = z[0][j];
+                    dst[(size_t)(4 + j) * count + tx] = z[0][j] + z[1][j];
+                    dst[(size_t)(8 + j) * count + tx] = z[0][j] - z[1][j];
+                    dst[(size_t)(12 + j) * count + tx] = -z[1][j];
+                }
+            }
+            t += n;
+        }
+}
+
 void winograd_correlate(const float *u, int cout, int cin, const float *in, size_t plane,
                         int pitch, int th, int tw, float *v, float *m, float *out, int threads)
 {
@@ -140,5 +170,44 @@ void winograd_correlate(const float *u, int cout, int cin, const float *in, size
                          v + (size_t)xi * count, 16 * count, 0.0f, m + (size_t)xi * count,
                          16 * count, threads);
         winograd_out(m, cout, tw, first, count, out, (size_t)4 * tiles);
+    }
+}
+
+void winograd_filter_grads_add(const float *in, size_t plane, int pitch, int cin, const float *dy,
+                               size_t dplane, int dpitch, int cout, int th, int tw, float *v,
+                               float *m, float *du, int accumulate)
+{
+    int tiles = th * tw;
+    for (int first = 0; first < tiles; first += WINOGRAD_BLOCK) {
+        int count = tiles - first < WINOGRAD_BLOCK ? tiles - first : WINOGRAD_BLOCK;
+        float beta = accumulate || first > 0 ? 1.0f : 0.0f;
+        winograd_in(in, cin, plane, pitch, tw, first, count, v);
+        winograd_dy(dy, cout, dplane, dpitch, tw, first, count, m);
+        for (int xi = 0; xi < 16; xi++)
+            gemm(0, 1, cout, cin, count, m + (size_t)xi * count, 16 * count,
+                 v + (size_t)xi * count, 16 * count, beta, du + (size_t)xi * cout * cin, cin);
+    }
+}
+
+void winograd_filter_grads(const float *du, int cout, int cin, float *gw)
+{
+    size_t pairs = (size_t)cout * cin;
+    for (size_t p = 0; p < pairs; p++) {
+        float d[4][4], q[3][4];
+        for (int xi = 0; xi < 16; xi++)
+            d[xi / 4][xi % 4] = du[xi * pairs + p];
+        for (int j = 0; j < 4; j++) { /* G^T du */
+            float mid = 0.5f * (d[1][j] + d[2][j]);
+            q[0][j] = d[0][j] + mid;
+            q[1][j] = 0.5f * (d[1][j] - d[2][j]);
+            q[2][j] = mid + d[3][j];
+        }
+        float *g = gw + p * 9;
+        for (int k = 0; k < 3; k++) { /* (G^T du) G */
+            float mid = 0.5f * (q[k][1] + q[k][2]);
+            g[3 * k] = q[k][0] + mid;
+            g[3 * k + 1] = 0.5f * (q[k][1] - q[k][2]);
+            g[3 * k + 2] = mid + q[k][3];
+        }
     }
 }

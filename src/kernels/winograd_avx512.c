@@ -102,3 +102,44 @@ void winograd_out_avx512(const float *m, int cout, int tw, int first, int count,
             }
         }
 }
+
+/* -v as C's unary minus: the sign bit flipped (0 - v would turn -0 into
+ * +0). */
+static inline __m512 negate(__m512 v)
+{
+    return _mm512_castsi512_ps(
+        _mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+void winograd_dy_avx512(const float *dy, int cout, size_t plane, int pitch, int tw, int first,
+                        int count, float *m)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    size_t xi_apart = (size_t)count;
+    for (int o = 0; o < cout; o++)
+        for (int t = first, n; t < first + count; t += n) {
+            n = run_at(t, tw, first + count);
+            __mmask16 live = first_lanes(n);
+            const float *r = dy + o * plane + (size_t)2 * (t / tw) * pitch + 2 * (t % tw);
+            __m512 z[2][4]; /* dy A^T */
+            for (int a = 0; a < 2; a++) {
+                __m512 lo, hi;
+                load32(r + (size_t)a * pitch, 2 * n, &lo, &hi);
+                __m512 e = _mm512_permutex2var_ps(lo, even, hi);
+                __m512 od = _mm512_permutex2var_ps(lo, odd, hi);
+                z[a][0] = e;
+                z[a][1] = _mm512_add_ps(e, od);
+                z[a][2] = _mm512_sub_ps(e, od);
+                z[a][3] = negate(od);
+            }
+            float *d = m + (size_t)16 * o * count + (t - first);
+            for (int j = 0; j < 4; j++) { /* A (dy A^T) */
+                _mm512_mask_storeu_ps(d + j * xi_apart, live, z[0][j]);
+                _mm512_mask_storeu_ps(d + (4 + j) * xi_apart, live, _mm512_add_ps(z[0][j], z[1][j]));
+                _mm512_mask_storeu_ps(d + (8 + j) * xi_apart, live, _mm512_sub_ps(z[0][j], z[1][j]));
+                _mm512_mask_storeu_ps(d + (12 + j) * xi_apart, live, negate(z[1][j]));
+            }
+        }
+}
