@@ -173,7 +173,14 @@ int cnn_net_layers(const cnn_net *net); /* not counting the input */
 cnn_layer_spec cnn_net_layer(const cnn_net *net, int i);
 cnn_shape cnn_net_layer_shape(const cnn_net *net, int i);  /* output of layer i */
 size_t cnn_net_layer_params(const cnn_net *net, int i);
-double cnn_net_layer_flops(const cnn_net *net, int i);     /* forward, per image */
+/* Forward FLOPs per image, 2 per multiply-add of the direct computation
+ * (for a conv, as if every window were summed; PyTorch's reference counts
+ * the same way). */
+double cnn_net_layer_flops(const cnn_net *net, int i);
+/* How a conv computes: "winograd" (3x3, stride 1, 16 or more channels in
+ * and out: F(2x2, 3x3), 4/9 of the direct multiply-adds), "shifted" (any
+ * other stride-1 window) or "im2col"; NULL for other layers. */
+const char *cnn_net_layer_method(const cnn_net *net, int i);
 const char *cnn_layer_name(cnn_layer_kind kind);
 void cnn_net_normalization(const cnn_net *net, float *mean, float *std);
 

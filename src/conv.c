@@ -634,6 +634,12 @@ static void conv_grads(layer *l, const float *x, const float *dy, int n, int par
         hand_on(done, grad + p0, p1 - p0);
 }
 
+const char *conv_method(const layer *l)
+{
+    geometry g = geom(l);
+    return g.winograd ? "winograd" : g.shifted ? "shifted" : "im2col";
+}
+
 const layer_ops conv_ops = {
     .setup = conv_setup,
     .forward = conv_forward,

@@ -126,6 +126,9 @@ struct layer {
 extern const layer_ops conv_ops, activation_ops, pool_ops, dense_ops, dropout_ops,
     flatten_ops, softmax_ops;
 
+/* How a conv (set up) computes: "winograd", "shifted" or "im2col". */
+const char *conv_method(const layer *l);
+
 /* Whether a pooling layer has 2x2 windows moved by 2, every one whole. */
 static inline int whole_2x2_max(const layer *l)
 {

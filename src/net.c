@@ -459,6 +459,12 @@ size_t cnn_net_layer_params(const cnn_net *net, int i)
     return net->layers[i].nweights + net->layers[i].nbias;
 }
 
+const char *cnn_net_layer_method(const cnn_net *net, int i)
+{
+    const layer *l = &net->layers[i];
+    return l->spec.kind == CNN_CONV ? conv_method(l) : NULL;
+}
+
 double cnn_net_layer_flops(const cnn_net *net, int i)
 {
     const layer *l = &net->layers[i];

@@ -57,6 +57,28 @@ TEST(presets_parse_and_have_the_documented_shapes)
     CHECK(cnn_preset("nonsense") == NULL);
 }
 
+/* Which convs run by Winograd: 3x3, stride 1, 16 or more channels in and
+ * out; the rest shifted (stride 1) or unrolled. */
+TEST(conv_methods_follow_window_stride_and_channels)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(cnn_preset("convnet"), NULL, &err);
+    CHECK(net != NULL);
+    CHECK(strcmp(cnn_net_layer_method(net, 0), "shifted") == 0); /* one channel in */
+    CHECK(cnn_net_layer_method(net, 1) == NULL);                 /* relu */
+    CHECK(strcmp(cnn_net_layer_method(net, 2), "winograd") == 0);
+    cnn_net_free(net);
+    net = cnn_net_parse("input 12x12x16\nconv 16 3x3 pad 1\nconv 15 3x3\nconv 16 5x5 pad 2\n"
+                        "conv 16 3x3 stride 2\n",
+                        NULL, &err);
+    CHECK(net != NULL);
+    CHECK(strcmp(cnn_net_layer_method(net, 0), "winograd") == 0);
+    CHECK(strcmp(cnn_net_layer_method(net, 1), "shifted") == 0); /* 15 filters */
+    CHECK(strcmp(cnn_net_layer_method(net, 2), "shifted") == 0); /* 5x5 */
+    CHECK(strcmp(cnn_net_layer_method(net, 3), "im2col") == 0);
+    cnn_net_free(net);
+}
+
 TEST(spec_errors_name_the_line_and_column)
 {
     cnn_error err;

@@ -286,10 +286,15 @@ static void print_json(const bench_opts *o, const bench_result *r, const cnn_net
         printf(",\"conv_train_gflops\":%.3f,\"conv_peak_pct\":%.2f,\"step_us\":%.2f,"
                "\"data_us\":%.2f,\"layers\":[",
                conv, 100 * conv / r->peak, r->step_us, r->data_us);
-        for (int i = 0; i < r->train_prof.count; i++)
-            printf("%s{\"kind\":\"%s\",\"fwd_us\":%.2f,\"bwd_us\":%.2f,\"fwd_b1_us\":%.2f}",
+        for (int i = 0; i < r->train_prof.count; i++) {
+            const char *method = cnn_net_layer_method(net, i);
+            printf("%s{\"kind\":\"%s\",\"fwd_us\":%.2f,\"bwd_us\":%.2f,\"fwd_b1_us\":%.2f",
                    i ? "," : "", cnn_layer_name(cnn_net_layer(net, i).kind),
                    r->train_prof.fwd_us[i], r->train_prof.bwd_us[i], r->lat_prof.fwd_us[i]);
+            if (method)
+                printf(",\"method\":\"%s\"", method);
+            printf("}");
+        }
         printf("]");
     }
     printf("}\n");
@@ -336,7 +341,8 @@ static void print_text(const bench_opts *o, const bench_result *r, const cnn_net
                    f * (1 + p->has_dx[i]) / p->bwd_us[i] * 1e-3);
         else
             printf(" %9s %9s", "", "");
-        printf(" %11.2f\n", r->lat_prof.fwd_us[i]);
+        const char *method = cnn_net_layer_method(net, i);
+        printf(" %11.2f%s%s\n", r->lat_prof.fwd_us[i], method ? "  " : "", method ? method : "");
     }
     printf("    optimiser step %.1f us, batch conversion %.1f us; sum %.1f us vs %.1f us "
            "per batch in the epoch\n",
@@ -344,6 +350,12 @@ static void print_text(const bench_opts *o, const bench_result *r, const cnn_net
     double conv = conv_train_gflops(p, net);
     printf("    conv layers in training: %.2f GFLOP/s = %.1f%% of peak\n", conv,
            100 * conv / r->peak);
+    for (int i = 0; i < p->count; i++)
+        if (cnn_net_layer_method(net, i) && !strcmp(cnn_net_layer_method(net, i), "winograd")) {
+            printf("    (FLOPs of the direct convolution; the winograd layers multiply-add 4/9 "
+                   "as often)\n");
+            break;
+        }
     fflush(stdout);
 }
 

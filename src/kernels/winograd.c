@@ -20,30 +20,42 @@
 #include "../layer.h"
 #include "kernels.h"
 
+/* Filters go through their transform a run of this many pairs at a time,
+ * gathered first so that the arithmetic and the stores run over
+ * consecutive floats. */
+enum { PAIRS = 64 };
+
 /* u[xi][o][i] = (G g G^T)[xi] for the filter g of output o and input i. */
-void winograd_filters(const float *w, int cout, int cin, int flip, float *u)
+VECTOR_CLONES void winograd_filters(const float *w, int cout, int cin, int flip, float *u)
 {
     size_t pairs = (size_t)cout * cin;
-    for (int o = 0; o < cout; o++)
-        for (int i = 0; i < cin; i++) {
-            float g[3][3], t[4][3];
-            const float *src = w + ((flip ? (size_t)i * cout + o : (size_t)o * cin + i)) * 9;
+    for (size_t p0 = 0; p0 < pairs; p0 += PAIRS) {
+        int n = pairs - p0 < PAIRS ? (int)(pairs - p0) : PAIRS;
+        float g[9][PAIRS], t[4][3][PAIRS];
+        for (int j = 0; j < n; j++) {
+            size_t o = (p0 + j) / cin, i = (p0 + j) % cin;
+            const float *src = w + (flip ? i * cout + o : o * cin + i) * 9;
             for (int k = 0; k < 9; k++)
-                g[k / 3][k % 3] = flip ? src[8 - k] : src[k]; /* half a turn */
-            for (int c = 0; c < 3; c++) { /* t = G g */
-                t[0][c] = g[0][c];
-                t[1][c] = 0.5f * (g[0][c] + g[1][c] + g[2][c]);
-                t[2][c] = 0.5f * (g[0][c] - g[1][c] + g[2][c]);
-                t[3][c] = g[2][c];
+                g[k][j] = flip ? src[8 - k] : src[k]; /* half a turn */
+        }
+        for (int c = 0; c < 3; c++) /* t = G g */
+            for (int j = 0; j < n; j++) {
+                t[0][c][j] = g[c][j];
+                t[1][c][j] = 0.5f * (g[c][j] + g[3 + c][j] + g[6 + c][j]);
+                t[2][c][j] = 0.5f * (g[c][j] - g[3 + c][j] + g[6 + c][j]);
+                t[3][c][j] = g[6 + c][j];
             }
-            float *dst = u + (size_t)o * cin + i;
-            for (int r = 0; r < 4; r++) { /* (G g) G^T */
-                dst[(4 * r + 0) * pairs] = t[r][0];
-                dst[(4 * r + 1) * pairs] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-                dst[(4 * r + 2) * pairs] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-                dst[(4 * r + 3) * pairs] = t[r][2];
+        for (int r = 0; r < 4; r++) { /* (G g) G^T */
+            float *d0 = u + (size_t)(4 * r) * pairs + p0, *d1 = d0 + pairs, *d2 = d1 + pairs,
+                  *d3 = d2 + pairs;
+            for (int j = 0; j < n; j++) {
+                d0[j] = t[r][0][j];
+                d1[j] = 0.5f * (t[r][0][j] + t[r][1][j] + t[r][2][j]);
+                d2[j] = 0.5f * (t[r][0][j] - t[r][1][j] + t[r][2][j]);
+                d3[j] = t[r][2][j];
             }
         }
+    }
 }
 
 /* Tiles go through the transforms a run of at most this many at a time
