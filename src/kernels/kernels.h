@@ -107,6 +107,14 @@ static inline int winograd_block(int th, int tw)
  * 2tx.. 2tx+3 (planes and rows as winograd_correlate's in).  Out: each
  * tile's A^T m A from the products m[o][xi][t - first], into out[o]
  * (out_plane floats apart, rows 2 tw apart). */
+/* The run of tiles that a transform takes from tile t: at most `most`,
+ * never past t's row of tiles (tw wide) or the range's end. */
+static inline int winograd_run(int t, int tw, int end, int most)
+{
+    int n = tw - t % tw;
+    n = n < end - t ? n : end - t;
+    return n < most ? n : most;
+}
 typedef void winograd_in_fn(const float *in, int cin, size_t plane, int pitch, int tw, int first,
                             int count, float *v);
 typedef void winograd_out_fn(const float *m, int cout, int tw, int first, int count, float *out,

@@ -68,10 +68,9 @@ VECTOR_CLONES void winograd_in_ref(const float *in, int cin, size_t plane, int p
                                    int first, int count, float *restrict v)
 {
     for (int i = 0; i < cin; i++)
-        for (int t = first; t < first + count;) {
-            int ty = t / tw, tx0 = t % tw, n = tw - tx0;
-            n = n < first + count - t ? n : first + count - t;
-            n = n < RUN ? n : RUN;
+        for (int t = first, n; t < first + count; t += n) {
+            n = winograd_run(t, tw, first + count, RUN);
+            int ty = t / tw, tx0 = t % tw;
             const float *r0 = in + i * plane + (size_t)2 * ty * pitch + 2 * tx0, *r1 = r0 + pitch,
                         *r2 = r1 + pitch, *r3 = r2 + pitch;
             /* B^T d, its even and odd columns apart */
@@ -100,7 +99,6 @@ VECTOR_CLONES void winograd_in_ref(const float *in, int cin, size_t plane, int p
                     d3[tx] = o[tx] - o[tx + 1];
                 }
             }
-            t += n;
         }
 }
 
@@ -109,10 +107,9 @@ VECTOR_CLONES void winograd_out_ref(const float *m, int cout, int tw, int first,
 {
     int width = 2 * tw;
     for (int o = 0; o < cout; o++)
-        for (int t = first; t < first + count;) {
-            int ty = t / tw, tx0 = t % tw, n = tw - tx0;
-            n = n < first + count - t ? n : first + count - t;
-            n = n < RUN ? n : RUN;
+        for (int t = first, n; t < first + count; t += n) {
+            n = winograd_run(t, tw, first + count, RUN);
+            int ty = t / tw, tx0 = t % tw;
             const float *src = m + ((size_t)16 * o * count + (t - first));
             float y[2][2][RUN]; /* [row][column even or odd][tile] */
             for (int r = 0; r < 2; r++) {
@@ -139,7 +136,6 @@ VECTOR_CLONES void winograd_out_ref(const float *m, int cout, int tw, int first,
                     row[2 * tx + 1] = y[r][1][tx];
                 }
             }
-            t += n;
         }
 }
 
@@ -147,10 +143,9 @@ VECTOR_CLONES void winograd_dy_ref(const float *dy, int cout, size_t plane, int 
                                    int first, int count, float *restrict m)
 {
     for (int o = 0; o < cout; o++)
-        for (int t = first; t < first + count;) {
-            int ty = t / tw, tx0 = t % tw, n = tw - tx0;
-            n = n < first + count - t ? n : first + count - t;
-            n = n < RUN ? n : RUN;
+        for (int t = first, n; t < first + count; t += n) {
+            n = winograd_run(t, tw, first + count, RUN);
+            int ty = t / tw, tx0 = t % tw;
             const float *r0 = dy + o * plane + (size_t)2 * ty * pitch + 2 * tx0, *r1 = r0 + pitch;
             float *dst = m + ((size_t)16 * o * count + (t - first));
             for (int tx = 0; tx < n; tx++) {
@@ -166,7 +161,6 @@ VECTOR_CLONES void winograd_dy_ref(const float *dy, int cout, size_t plane, int 
                     dst[(size_t)(12 + j) * count + tx] = -z[1][j];
                 }
             }
-            t += n;
         }
 }
 

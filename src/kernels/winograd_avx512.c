@@ -18,24 +18,22 @@ static inline void load32(const float *p, int n, __m512 *lo, __m512 *hi)
     *hi = _mm512_maskz_loadu_ps(first_lanes(n - 16), p + 16);
 }
 
-/* The run of tiles from t: at most 16, never past its row or the range. */
-static inline int run_at(int t, int tw, int end)
+/* The even and the odd lanes of 32 floats (lo, then hi), each as a vector
+ * of 16. */
+static inline void deinterleave(__m512 lo, __m512 hi, __m512 *even, __m512 *odd)
 {
-    int n = tw - t % tw;
-    n = n < end - t ? n : end - t;
-    return n < 16 ? n : 16;
+    const __m512i at = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *even = _mm512_permutex2var_ps(lo, at, hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(at, _mm512_set1_epi32(1)), hi);
 }
 
 void winograd_in_avx512(const float *in, int cin, size_t plane, int pitch, int tw, int first,
                         int count, float *v)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     size_t xi_apart = (size_t)count;
     for (int i = 0; i < cin; i++)
         for (int t = first, n; t < first + count; t += n) {
-            n = run_at(t, tw, first + count);
+            n = winograd_run(t, tw, first + count, 16);
             __mmask16 live = first_lanes(n);
             const float *r = in + i * plane + (size_t)2 * (t / tw) * pitch + 2 * (t % tw);
             /* each row's columns [0, 2n) and, two on, [2, 2n + 2) */
@@ -58,10 +56,9 @@ void winograd_in_avx512(const float *in, int cin, size_t plane, int pitch, int t
             float *dst = v + (size_t)16 * i * count + (t - first);
             for (int k = 0; k < 4; k++) {
                 /* tile tx's columns: e[tx], o[tx], e1[tx], o1[tx] */
-                __m512 e = _mm512_permutex2var_ps(s[k][0], even, s[k][1]);
-                __m512 o = _mm512_permutex2var_ps(s[k][0], odd, s[k][1]);
-                __m512 e1 = _mm512_permutex2var_ps(s2[k][0], even, s2[k][1]);
-                __m512 o1 = _mm512_permutex2var_ps(s2[k][0], odd, s2[k][1]);
+                __m512 e, o, e1, o1;
+                deinterleave(s[k][0], s[k][1], &e, &o);
+                deinterleave(s2[k][0], s2[k][1], &e1, &o1);
                 float *d = dst + (size_t)(4 * k) * xi_apart;
                 _mm512_mask_storeu_ps(d, live, _mm512_sub_ps(e, e1));
                 _mm512_mask_storeu_ps(d + xi_apart, live, _mm512_add_ps(o, e1));
@@ -82,7 +79,7 @@ void winograd_out_avx512(const float *m, int cout, int tw, int first, int count,
     int width = 2 * tw;
     for (int o = 0; o < cout; o++)
         for (int t = first, n; t < first + count; t += n) {
-            n = run_at(t, tw, first + count);
+            n = winograd_run(t, tw, first + count, 16);
             __mmask16 live = first_lanes(n);
             const float *src = m + (size_t)16 * o * count + (t - first);
             __m512 x[16];
@@ -114,21 +111,18 @@ static inline __m512 negate(__m512 v)
 void winograd_dy_avx512(const float *dy, int cout, size_t plane, int pitch, int tw, int first,
                         int count, float *m)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     size_t xi_apart = (size_t)count;
     for (int o = 0; o < cout; o++)
         for (int t = first, n; t < first + count; t += n) {
-            n = run_at(t, tw, first + count);
+            n = winograd_run(t, tw, first + count, 16);
             __mmask16 live = first_lanes(n);
             const float *r = dy + o * plane + (size_t)2 * (t / tw) * pitch + 2 * (t % tw);
             __m512 z[2][4]; /* dy A^T */
             for (int a = 0; a < 2; a++) {
                 __m512 lo, hi;
                 load32(r + (size_t)a * pitch, 2 * n, &lo, &hi);
-                __m512 e = _mm512_permutex2var_ps(lo, even, hi);
-                __m512 od = _mm512_permutex2var_ps(lo, odd, hi);
+                __m512 e, od;
+                deinterleave(lo, hi, &e, &od);
                 z[a][0] = e;
                 z[a][1] = _mm512_add_ps(e, od);
                 z[a][2] = _mm512_sub_ps(e, od);
