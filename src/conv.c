@@ -406,32 +406,45 @@ static void forward_winograd(const layer *l, const float *x, float *y, int image
     store_output(l, b.maps, (size_t)2 * g.th * tw, (size_t)tw, image, y, b.stage);
 }
 
-/* Image j's gradients by Winograd, from x padded as the forward pads it
- * (b.tiles_in) and its output gradient padded by 2 - pad (b.dtiles_in):
- * the weight gradient's sums in Winograd's domain added to b.du (set for
- * the group's first image), and the input gradient, the correlation of
- * the output gradient with the filters turned half a turn and transposed
- * (b.ut). */
-static void weight_grads_winograd(const layer *l, int first_of_group, buffers b)
+/* Images [first, last) of a Winograd layer, as backward_range below.  Each
+ * image's output gradient goes straight into the middle of b.dtiles_in,
+ * padded by 2 - pad (the border, zeroed once, stays zero): the input of
+ * the weight gradient's transform and of the input gradient's correlation
+ * (with the filters turned half a turn and transposed, b.ut).  The weight
+ * gradient's sums accumulate in Winograd's domain (b.du) and come back as
+ * 3x3 filters once, at the end. */
+static void backward_winograd(const layer *l, const float *x, const float *y, const float *dy,
+                              float *dx, float *gw, float *gb, int first, int last, buffers b,
+                              int threads)
 {
     geometry g = geom(l);
-    int dpitch = 2 * g.bw + 2, off = 2 - l->spec.ph;
-    winograd_filter_grads_add(b.tiles_in, tiles_in_plane(&g), 2 * g.tw + 2, l->in.c,
-                              b.dtiles_in + (size_t)off * dpitch + (2 - l->spec.pw),
-                              dtiles_in_plane(&g), dpitch, l->spec.filters, g.th, g.tw, b.v, b.m,
-                              b.du, !first_of_group);
-}
-
-static void input_grad_winograd(const layer *l, float *dx, int j, buffers b, int threads)
-{
-    geometry g = geom(l);
-    int c = l->in.c, h = l->in.h, w = l->in.w, bw = 2 * g.bw;
-    winograd_correlate(b.ut, c, l->spec.filters, b.dtiles_in, dtiles_in_plane(&g), bw + 2, g.bh,
-                       g.bw, b.v, b.m, b.dcols, threads);
-    for (int ch = 0; ch < c; ch++)
-        for (int y = 0; y < h; y++)
-            copy_floats(dx + (size_t)j * cnn_shape_size(l->in) + ((size_t)ch * h + y) * w,
-                        b.dcols + ((size_t)ch * 2 * g.bh + y) * bw, w);
+    int filters = l->spec.filters, c = l->in.c, h = l->in.h, w = l->in.w;
+    int dpitch = 2 * g.bw + 2;
+    size_t dplane = dtiles_in_plane(&g), in_size = cnn_shape_size(l->in);
+    float *dyt = b.dtiles_in + (size_t)(2 - l->spec.ph) * dpitch + (2 - l->spec.pw);
+    if (last > first)
+        memset(b.dtiles_in, 0, sizeof(float) * filters * dplane);
+    for (int j = first; j < last; j++) {
+        load_gradient(l, dy, y, j, dyt, dplane, (size_t)dpitch);
+        if (gb)
+            for (int f = 0; f < filters; f++) {
+                float sum = sum_floats(b.dtiles_in + f * dplane, (int)dplane);
+                gb[f] = j == first ? sum : gb[f] + sum;
+            }
+        pad_tiles(l, x + (size_t)j * in_size, b.tiles_in);
+        winograd_filter_grads_add(b.tiles_in, tiles_in_plane(&g), 2 * g.tw + 2, c, dyt, dplane,
+                                  dpitch, filters, g.th, g.tw, b.v, b.m, b.du, j > first);
+        if (!dx)
+            continue;
+        winograd_correlate(b.ut, c, filters, b.dtiles_in, dplane, dpitch, g.bh, g.bw, b.v, b.m,
+                           b.dcols, threads);
+        for (int ch = 0; ch < c; ch++)
+            for (int iy = 0; iy < h; iy++)
+                copy_floats(dx + j * in_size + ((size_t)ch * h + iy) * w,
+                            b.dcols + ((size_t)ch * 2 * g.bh + iy) * 2 * g.bw, w);
+    }
+    if (last > first)
+        winograd_filter_grads(b.du, filters, c, gw);
 }
 
 /* Images [first, last) of a stride-1 layer, as backward_range below. */
@@ -451,19 +464,13 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
         for (int f = 0; f < s->filters; f++)
             for (int oy = 0; oy < oh; oy++)
                 zero_floats(dys + (size_t)f * g.span + (size_t)oy * g.wp + ow, g.wp - ow);
-        if (g.winograd) {
-            pad_tiles(l, x + (size_t)j * in_size, b.tiles_in);
-            pad_planes(dys, (size_t)g.span, g.wp, s->filters, oh, ow, 2 - s->ph, 2 - s->pw,
-                       2 * g.bh + 2, 2 * g.bw + 2, b.dtiles_in);
-            weight_grads_winograd(l, j == first, b);
-        } else { /* dW += dY * cols^T; the discarded columns add zeros */
-            pad_image(l, x + (size_t)j * in_size, b.padded);
-            if (g.k < FEW_COLUMNS)
-                dot_rows(s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta, gw, g.k);
-            else
-                gemm_threads_rows(0, 1, s->filters, g.k, g.span, dys, g.span, b.padded, 0, row,
-                                  beta, gw, g.k, threads);
-        }
+        /* dW += dY * cols^T; the discarded columns add zeros */
+        pad_image(l, x + (size_t)j * in_size, b.padded);
+        if (g.k < FEW_COLUMNS)
+            dot_rows(s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta, gw, g.k);
+        else
+            gemm_threads_rows(0, 1, s->filters, g.k, g.span, dys, g.span, b.padded, 0, row, beta,
+                              gw, g.k, threads);
         if (gb)
             for (int f = 0; f < s->filters; f++) {
                 float sum = sum_floats(dys + (size_t)f * g.span, g.span);
@@ -471,10 +478,6 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
             }
         if (!dx)
             continue;
-        if (g.winograd) {
-            input_grad_winograd(l, dx, j, b, threads);
-            continue;
-        }
         /* dX: each row of W^T dY added back at its offset, then unpadded */
         gemm_threads(1, 0, g.k, g.span, s->filters, l->w, g.k, dys, g.span, 0.0f, b.dcols,
                      g.span, threads);
@@ -486,8 +489,6 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
                 copy_floats(dx + (size_t)j * in_size + ((size_t)ch * h + y) * w,
                             b.dpadded + ((size_t)ch * g.hp + y + s->ph) * g.wp + s->pw, w);
     }
-    if (g.winograd && last > first)
-        winograd_filter_grads(b.du, s->filters, l->in.c, gw);
 }
 
 /* Unrolls images [first, first + count) side by side into one
@@ -594,7 +595,7 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
         winograd_filters(l->w, l->in.c, l->spec.filters, 1, b.ut);
     void (*range)(const layer *, const float *, const float *, const float *, float *, float *,
                   float *, int, int, buffers, int) =
-        geom(l).shifted ? backward_shifted : backward_range;
+        geom(l).winograd ? backward_winograd : geom(l).shifted ? backward_shifted : backward_range;
     if (groups == 1) {
         range(l, x, y, dy, dx, l->dw, l->db, 0, n, b, im.threads);
         return;
