@@ -103,8 +103,14 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 /* Winograd's zero-padded input planes: the forward's (x) and the input
  * gradient's (dy), each 2 more rows and columns than its outputs' tiles
  * cover. */
-static size_t tiles_in_plane(const geometry *g) { return (size_t)(2 * g->th + 2) * (2 * g->tw + 2); }
-static size_t dtiles_in_plane(const geometry *g) { return (size_t)(2 * g->bh + 2) * (2 * g->bw + 2); }
+static size_t tiles_in_plane(const geometry *g)
+{
+    return (size_t)(2 * g->th + 2) * (2 * g->tw + 2);
+}
+static size_t dtiles_in_plane(const geometry *g)
+{
+    return (size_t)(2 * g->bh + 2) * (2 * g->bw + 2);
+}
 
 /* The floats of one image's output (its pool's, if fused) that a conv
  * with stream_out puts together before streaming them out, when other
@@ -123,15 +129,15 @@ static thread_layout layout_of(const layer *l)
     thread_layout t = {0};
     if (g.shifted) {
         size_t maps = (size_t)g.span * filters, dcols = (size_t)g.span * g.k;
-        size_t dpadded = g.padded, channels = (size_t)l->in.c;
+        size_t padded = g.padded, dpadded = g.padded, channels = (size_t)l->in.c;
         size_t tiles = (size_t)g.th * g.tw, dtiles = (size_t)g.bh * g.bw;
-        if (g.winograd) { /* maps holds the forward's tiles too; dcols the input gradient's */
-            maps = max_size(maps, 4 * tiles * filters);
+        if (g.winograd) { /* maps holds the forward's tiles; dcols the input gradient's */
+            maps = 4 * tiles * filters;
             dcols = 4 * dtiles * channels;
-            dpadded = 0;
+            padded = dpadded = 0;
         }
         t.padded = whole_lines((sizeof(size_t) * (size_t)g.k + sizeof(float) - 1) / sizeof(float));
-        t.dpadded = t.padded + whole_lines(g.padded);
+        t.dpadded = t.padded + whole_lines(padded);
         t.maps = t.dpadded + whole_lines(dpadded);
         t.dcols = t.maps + whole_lines(maps);
         t.next = t.dcols + whole_lines(dcols);
@@ -141,7 +147,8 @@ static thread_layout layout_of(const layer *l)
             t.du = t.ut + whole_lines(16 * channels * filters);
             t.tiles_in = t.du + whole_lines(16 * channels * filters);
             t.dtiles_in = t.tiles_in + whole_lines(channels * tiles_in_plane(&g));
-            size_t block = (size_t)winograd_block(g.th, g.tw), dblock = (size_t)winograd_block(g.bh, g.bw);
+            size_t block = (size_t)winograd_block(g.th, g.tw);
+            size_t dblock = (size_t)winograd_block(g.bh, g.bw);
             t.v = t.dtiles_in + whole_lines(filters * dtiles_in_plane(&g));
             t.m = t.v + whole_lines(16 * max_size(channels * block, filters * dblock));
             t.next = t.m + whole_lines(16 * max_size(filters * block, channels * dblock));

@@ -587,9 +587,12 @@ TEST(winograd_correlation_matches_the_direct_sum)
         int oh = between(&s, 1, 13), ow = between(&s, 1, 37); /* > 16 tiles a row too */
         int th = (oh + 1) / 2, tw = (ow + 1) / 2, rows = 2 * th + 2, pitch = 2 * tw + 2 + 3;
         size_t plane = (size_t)rows * pitch + 5, tiles = (size_t)th * tw;
-        float *in = malloc(sizeof(float) * plane * cin), *w = malloc(sizeof(float) * 9 * cin * cout);
-        float *u = malloc(sizeof(float) * 16 * cin * cout), *v = malloc(sizeof(float) * 16 * cin * tiles);
-        float *m = malloc(sizeof(float) * 16 * cout * tiles), *out = malloc(sizeof(float) * 4 * cout * tiles);
+        float *in = malloc(sizeof(float) * plane * cin);
+        float *w = malloc(sizeof(float) * 9 * cin * cout);
+        float *u = malloc(sizeof(float) * 16 * cin * cout);
+        float *v = malloc(sizeof(float) * 16 * cin * tiles);
+        float *m = malloc(sizeof(float) * 16 * cout * tiles);
+        float *out = malloc(sizeof(float) * 4 * cout * tiles);
         for (size_t i = 0; i < plane * cin; i++)
             in[i] = uniform(&s);
         for (int i = 0; i < 9 * cin * cout; i++)
@@ -716,9 +719,12 @@ TEST(winograd_weight_gradient_matches_the_direct_sum)
         int dpitch = 2 * tw + 1;
         size_t plane = (size_t)rows * pitch, dplane = (size_t)2 * th * dpitch;
         size_t block = (size_t)winograd_block(th, tw);
-        float *in = malloc(sizeof(float) * plane * cin * 2), *dy = malloc(sizeof(float) * dplane * cout * 2);
-        float *v = malloc(sizeof(float) * 16 * cin * block), *m = malloc(sizeof(float) * 16 * cout * block);
-        float *du = malloc(sizeof(float) * 16 * cin * cout), *gw = malloc(sizeof(float) * 9 * cin * cout);
+        float *in = malloc(sizeof(float) * plane * cin * 2);
+        float *dy = malloc(sizeof(float) * dplane * cout * 2);
+        float *v = malloc(sizeof(float) * 16 * cin * block);
+        float *m = malloc(sizeof(float) * 16 * cout * block);
+        float *du = malloc(sizeof(float) * 16 * cin * cout);
+        float *gw = malloc(sizeof(float) * 9 * cin * cout);
         for (size_t i = 0; i < plane * cin * 2; i++)
             in[i] = uniform(&s);
         for (int j = 0; j < 2; j++) /* outputs; zeros around them */
@@ -728,8 +734,9 @@ TEST(winograd_weight_gradient_matches_the_direct_sum)
                         dy[(j * cout + o) * dplane + (size_t)y * dpitch + x] =
                             y < oh && x < ow ? uniform(&s) : 0.0f;
         for (int j = 0; j < 2; j++)
-            winograd_filter_grads_add(in + j * plane * cin, plane, pitch, cin, dy + j * dplane * cout,
-                                      dplane, dpitch, cout, th, tw, v, m, du, j > 0);
+            winograd_filter_grads_add(in + j * plane * cin, plane, pitch, cin,
+                                      dy + j * dplane * cout, dplane, dpitch, cout, th, tw, v, m,
+                                      du, j > 0);
         winograd_filter_grads(du, cout, cin, gw);
         int ok = 1;
         for (int o = 0; o < cout && ok; o++)
@@ -739,8 +746,10 @@ TEST(winograd_weight_gradient_matches_the_direct_sum)
                     for (int j = 0; j < 2; j++)
                         for (int y = 0; y < oh; y++)
                             for (int x = 0; x < ow; x++) {
-                                double p = (double)dy[(j * cout + o) * dplane + (size_t)y * dpitch + x] *
-                                           in[(j * cin + i) * plane + (size_t)(y + k / 3) * pitch + x + k % 3];
+                                size_t at_dy = (j * cout + o) * dplane + (size_t)y * dpitch + x;
+                                size_t at_in = (j * cin + i) * plane +
+                                               (size_t)(y + k / 3) * pitch + x + k % 3;
+                                double p = (double)dy[at_dy] * in[at_in];
                                 sum += p, mag += fabs(p);
                             }
                     float got = gw[(o * cin + i) * 9 + k];

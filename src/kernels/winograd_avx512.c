@@ -92,8 +92,10 @@ void winograd_out_avx512(const float *m, int cout, int tw, int first, int count,
                                   : _mm512_sub_ps(_mm512_sub_ps(x[4 + j], x[8 + j]), x[12 + j]);
                 __m512 y0 = _mm512_add_ps(_mm512_add_ps(a[0], a[1]), a[2]);
                 __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(a[1], a[2]), a[3]);
-                float *row = out + o * out_plane + (size_t)(2 * (t / tw) + r) * width + 2 * (t % tw);
-                _mm512_mask_storeu_ps(row, first_lanes(2 * n), _mm512_permutex2var_ps(y0, lo_idx, y1));
+                float *row = out + o * out_plane + (size_t)(2 * (t / tw) + r) * width;
+                row += 2 * (t % tw);
+                _mm512_mask_storeu_ps(row, first_lanes(2 * n),
+                                      _mm512_permutex2var_ps(y0, lo_idx, y1));
                 _mm512_mask_storeu_ps(row + 16, first_lanes(2 * n - 16),
                                       _mm512_permutex2var_ps(y0, hi_idx, y1));
             }
@@ -131,8 +133,10 @@ void winograd_dy_avx512(const float *dy, int cout, size_t plane, int pitch, int 
             float *d = m + (size_t)16 * o * count + (t - first);
             for (int j = 0; j < 4; j++) { /* A (dy A^T) */
                 _mm512_mask_storeu_ps(d + j * xi_apart, live, z[0][j]);
-                _mm512_mask_storeu_ps(d + (4 + j) * xi_apart, live, _mm512_add_ps(z[0][j], z[1][j]));
-                _mm512_mask_storeu_ps(d + (8 + j) * xi_apart, live, _mm512_sub_ps(z[0][j], z[1][j]));
+                _mm512_mask_storeu_ps(d + (4 + j) * xi_apart, live,
+                                      _mm512_add_ps(z[0][j], z[1][j]));
+                _mm512_mask_storeu_ps(d + (8 + j) * xi_apart, live,
+                                      _mm512_sub_ps(z[0][j], z[1][j]));
                 _mm512_mask_storeu_ps(d + (12 + j) * xi_apart, live, negate(z[1][j]));
             }
         }
