@@ -434,14 +434,16 @@ TEST(gradient_check_catches_a_wrong_gradient)
 }
 
 /* A 3x3 stride-1 conv with 16 input channels and 16 filters or more runs
- * by Winograd (conv.c): its output and input gradient against their
- * definitions, and its gradients against finite differences, for every
- * padding it takes and odd sizes that leave half a tile over. */
+ * by Winograd (conv.c): its output, input gradient and weight gradient
+ * against their definitions, and on small ones its gradients against
+ * finite differences, for every padding it takes and odd sizes that leave
+ * half a tile over. */
 TEST(winograd_conv_follows_the_definition_and_its_gradients_match_finite_differences)
 {
-    static const int configs[][5] = {
-        /* filters, pad, h, w, batch */
-        {16, 0, 6, 6, 2}, {16, 1, 5, 6, 1}, {17, 2, 4, 7, 3}, {16, 0, 7, 5, 1},
+    static const int configs[][6] = {
+        /* filters, pad, h, w, batch, finite differences too */
+        {16, 0, 6, 6, 2, 1}, {16, 1, 5, 6, 1, 1}, {17, 2, 4, 7, 3, 1}, {16, 0, 7, 5, 1, 1},
+        {16, 1, 19, 41, 2, 0}, {20, 2, 17, 9, 1, 0}, /* several blocks of tiles */
     };
     for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
         const int *c = configs[k];
@@ -507,11 +509,34 @@ TEST(winograd_conv_follows_the_definition_and_its_gradients_match_finite_differe
                             printf("  config %zu: dx(%d, %d, %d, %d) = %.9g, definition %.9g\n", k,
                                    j, ch, iy, ix, got, sum);
                     }
+        /* dw(f, ch, ky, kx) = sum of dy(j, f, oy, ox) x(j, ch, oy + ky - pad, ox + kx - pad) */
+        for (int f = 0; f < c[0] && ok; f++)
+            for (int ch = 0; ch < in.c && ok; ch++)
+                for (int kk = 0; kk < 9 && ok; kk++) {
+                    double sum = 0, mag = 0;
+                    for (int j = 0; j < n; j++)
+                        for (int oy = 0; oy < oh; oy++)
+                            for (int ox = 0; ox < ow; ox++) {
+                                int iy = oy + kk / 3 - c[1], ix = ox + kk % 3 - c[1];
+                                if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
+                                    continue;
+                                double p = (double)r[(((size_t)j * c[0] + f) * oh + oy) * ow + ox] *
+                                           x[(((size_t)j * in.c + ch) * in.h + iy) * in.w + ix];
+                                sum += p, mag += fabs(p);
+                            }
+                    float got = t.l.dw[(f * in.c + ch) * 9 + kk];
+                    ok = fabs(got - sum) <= 1e-5 * (mag + 1);
+                    if (!ok)
+                        printf("  config %zu: dw(%d, %d, %d) = %.9g, definition %.9g\n", k, f, ch,
+                               kk, got, sum);
+                }
         CHECK(ok);
         free(x), free(y), free(r), free(dx);
         free_layer(&t);
         /* linear in x and w: a large eps is exact, and keeps the loss's
          * rounding (Winograd's sums round a little more) well below GRAD_TOL */
+        if (!c[5])
+            continue;
         double e = grad_check(spec, in, n, 50 + k, 0, 2.0f);
         if (e > GRAD_TOL)
             printf("  config %zu: gradient error %g\n", k, e);
