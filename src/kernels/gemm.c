@@ -67,16 +67,36 @@ const char *gemm_path(void) { return level_names[cpu_level()]; }
 
 const char *gemm_path_capped(const char *cap) { return level_names[detect_level(cap)]; }
 
+/* The kernels of each level: one table, so that adding a kernel or a path
+ * is one line, not another dispatcher.  A level without its own version of
+ * a kernel runs the plain C one (vectorised by the compiler's clones). */
+typedef struct {
+    gemm_rows_fn *gemm_rows;
+    dot_rows_fn *dot_rows;
+    pool2x2_rows_fn *pool;
+    unpool2x2_rows_fn *unpool;
+    winograd_in_fn *wino_in;
+    winograd_out_fn *wino_out;
+    winograd_dy_fn *wino_dy;
+} kernel_set;
+
+static const kernel_set sets[] = {
+    [GENERIC] = {gemm_rows_ref, dot_rows_ref, pool2x2_rows_ref, unpool2x2_rows_ref,
+                 winograd_in_ref, winograd_out_ref, winograd_dy_ref},
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    [AVX2] = {gemm_rows_avx2, dot_rows_avx2, pool2x2_rows_ref, unpool2x2_rows_ref,
+              winograd_in_ref, winograd_out_ref, winograd_dy_ref},
+    [AVX512] = {gemm_rows_avx512, dot_rows_avx512, pool2x2_rows_avx512, unpool2x2_rows_avx512,
+                winograd_in_avx512, winograd_out_avx512, winograd_dy_avx512},
+#endif
+};
+
+static const kernel_set *kernels(void) { return &sets[cpu_level()]; }
+
 void gemm_rows(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
                int ldb, const size_t *brow, float beta, float *c, int ldc)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    switch (cpu_level()) {
-    case AVX512: gemm_rows_avx512(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
-    case AVX2: gemm_rows_avx2(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
-    }
-#endif
-    gemm_rows_ref(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
+    kernels()->gemm_rows(ta, tb, m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
 }
 
 void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
@@ -88,71 +108,35 @@ void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const fl
 void dot_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
               const size_t *brow, float beta, float *c, int ldc)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    switch (cpu_level()) {
-    case AVX512: dot_rows_avx512(m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
-    case AVX2: dot_rows_avx2(m, n, k, a, lda, b, ldb, brow, beta, c, ldc); return;
-    }
-#endif
-    dot_rows_ref(m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
+    kernels()->dot_rows(m, n, k, a, lda, b, ldb, brow, beta, c, ldc);
 }
 
 void pool2x2_rows(const float *r0, const float *r1, int n, float bias, int relu, int w,
                   int base, float *out, int *at)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    if (cpu_level() == AVX512) {
-        pool2x2_rows_avx512(r0, r1, n, bias, relu, w, base, out, at);
-        return;
-    }
-#endif
-    pool2x2_rows_ref(r0, r1, n, bias, relu, w, base, out, at);
+    kernels()->pool(r0, r1, n, bias, relu, w, base, out, at);
 }
 
 void unpool2x2_rows(const float *dy, const float *y, const int *at, int n, int w, int base,
                     float *g0, float *g1)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    if (cpu_level() == AVX512) {
-        unpool2x2_rows_avx512(dy, y, at, n, w, base, g0, g1);
-        return;
-    }
-#endif
-    unpool2x2_rows_ref(dy, y, at, n, w, base, g0, g1);
+    kernels()->unpool(dy, y, at, n, w, base, g0, g1);
 }
 
 void winograd_in(const float *in, int cin, size_t plane, int pitch, int tw, int first, int count,
                  float *v)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    if (cpu_level() == AVX512) {
-        winograd_in_avx512(in, cin, plane, pitch, tw, first, count, v);
-        return;
-    }
-#endif
-    winograd_in_ref(in, cin, plane, pitch, tw, first, count, v);
+    kernels()->wino_in(in, cin, plane, pitch, tw, first, count, v);
 }
 
 void winograd_out(const float *m, int cout, int tw, int first, int count, float *out,
                   size_t out_plane)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    if (cpu_level() == AVX512) {
-        winograd_out_avx512(m, cout, tw, first, count, out, out_plane);
-        return;
-    }
-#endif
-    winograd_out_ref(m, cout, tw, first, count, out, out_plane);
+    kernels()->wino_out(m, cout, tw, first, count, out, out_plane);
 }
 
 void winograd_dy(const float *dy, int cout, size_t plane, int pitch, int tw, int first, int count,
                  float *m)
 {
-#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
-    if (cpu_level() == AVX512) {
-        winograd_dy_avx512(dy, cout, plane, pitch, tw, first, count, m);
-        return;
-    }
-#endif
-    winograd_dy_ref(dy, cout, plane, pitch, tw, first, count, m);
+    kernels()->wino_dy(dy, cout, plane, pitch, tw, first, count, m);
 }
