@@ -136,7 +136,8 @@ static thread_layout layout_of(const layer *l)
             dcols = 4 * dtiles * channels;
             padded = dpadded = 0;
         }
-        t.padded = whole_lines((sizeof(size_t) * (size_t)g.k + sizeof(float) - 1) / sizeof(float));
+        size_t rows = g.winograd ? 0 : (size_t)g.k;
+        t.padded = whole_lines((sizeof(size_t) * rows + sizeof(float) - 1) / sizeof(float));
         t.dpadded = t.padded + whole_lines(padded);
         t.maps = t.dpadded + whole_lines(dpadded);
         t.dcols = t.maps + whole_lines(maps);
@@ -226,7 +227,8 @@ static buffers buffers_of(const layer *l, int thread)
     thread_layout t = layout_of(l);
     float *base = partial_grads(l) + (size_t)GRAD_GROUPS * partial_stride(l) +
                   (size_t)thread * t.next;
-    if (geom(l).shifted)
+    geometry g = geom(l);
+    if (g.shifted && !g.winograd) /* only the shifted product reads them */
         set_row_offsets(l, (size_t *)base);
     return (buffers){.rows = (size_t *)base,
                      .cols = base + t.cols,
