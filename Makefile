@@ -54,8 +54,12 @@ cnn: $(BUILD)/cnn
 $(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libcnn.a
 	$(CC) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-test: $(BUILD)/unit $(BUILD)/cnn
+test: deps-test $(BUILD)/unit $(BUILD)/cnn
 	tests/run.sh $(BUILD)
+
+# what the suite needs besides the build (python3, chromium), when missing
+deps-test:
+	@scripts/deps.sh test
 
 # (the kill test does 6 kills here instead of 24: each restart is slower)
 sanitize:
@@ -78,4 +82,4 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 clean:
 	rm -rf build build-san cnn
 
-.PHONY: all test sanitize leakcheck install clean cnn
+.PHONY: all deps-test test sanitize leakcheck install clean cnn

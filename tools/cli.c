@@ -278,6 +278,48 @@ void cli_class_name(const cnn_model_meta *meta, int k, char *out, size_t n)
         snprintf(out, n, "%d", k);
 }
 
+const char *cli_model_data(const char *given, const cnn_model_meta *meta, const char *cmd)
+{
+    if (given)
+        return given;
+    struct stat st;
+    const char *rec = meta->dataset;
+    if (!strcmp(rec, "xo") || (rec[0] == '/' && stat(rec, &st) == 0 && S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "cnn: %s: on %s, the data the model was trained on (--data to choose)\n",
+                cmd, rec);
+        return rec;
+    }
+    cli_error(EXIT_USAGE, "%s: which data? the model was trained on '%s'%s; give --data DIR", cmd,
+              rec[0] ? rec : "(not recorded)", rec[0] ? ", which is not here" : "");
+    return NULL;
+}
+
+/* The first three class names of the model (from_model) or of d, "a, b, c". */
+static void first_names(const cnn_model_meta *meta, const cnn_dataset *d, char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < 3 && i < d->classes && len < n; i++) {
+        char name[64];
+        if (meta)
+            cli_class_name(meta, i, name, sizeof name);
+        else
+            snprintf(name, sizeof name, d->class_names ? "%s" : "%.0s%d",
+                     d->class_names ? d->class_names[i] : "", i);
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", name);
+    }
+}
+
+void cli_check_classes(const cnn_model_meta *meta, const cnn_dataset *d)
+{
+    char mine[256], theirs[256];
+    first_names(meta, d, mine, sizeof mine);
+    first_names(NULL, d, theirs, sizeof theirs);
+    if (strcmp(mine, theirs))
+        fprintf(stderr, "cnn: note: the data's classes (%s, ...) are not the model's (%s, ...); "
+                "the model was trained on '%s'\n", theirs, mine, meta->dataset);
+}
+
 void cli_json_string(const char *s)
 {
     putchar('"');

@@ -54,10 +54,16 @@ int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape wa
 /* Class k's name from the model (its newline-separated class_names), or
  * its number when the model has none. */
 void cli_class_name(const cnn_model_meta *meta, int k, char *out, size_t n);
+/* The data to evaluate a model on: the one given, else the one the model
+ * records when it is here (said on stderr), else NULL after an error that
+ * asks for --data: never another data set silently. */
+const char *cli_model_data(const char *given, const cnn_model_meta *meta, const char *cmd);
+/* One line on stderr when d's class names are not the model's. */
+void cli_check_classes(const cnn_model_meta *meta, const cnn_dataset *d);
 /* s as a JSON string, quoted and escaped, on stdout. */
 void cli_json_string(const char *s);
 
-/* The dataset cnn train uses when --data is not given. */
+/* The dataset cnn train uses when --data is not given (Debian's package). */
 #define CLI_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 int cmd_train(int argc, char **argv);

@@ -10,7 +10,8 @@
 static const char EVAL_HELP[] =
     "usage: cnn eval MODEL [--data DIR] [--limit N] [--json] [--threads N]\n"
     "Accuracy, mean cross-entropy loss and the confusion matrix (rows: true\n"
-    "class, columns: predicted) on the test split of DIR (first N images).\n";
+    "class, columns: predicted) on the test split of DIR (first N images);\n"
+    "without --data, on the data the model was trained on when it is here.\n";
 
 static const char PREDICT_HELP[] =
     "usage: cnn predict MODEL IMAGE... [--invert] [--json]\n"
@@ -46,12 +47,15 @@ int cmd_eval(int argc, char **argv)
     if (threads > 0)
         omp_set_num_threads((int)threads);
 #endif
-    const char *data = cli_value(opts, nopts, "data");
-    data = data ? data : CLI_DEFAULT_DATA;
     cnn_model_meta meta;
     cnn_net *net = load_model(pos[0], &meta);
     if (!net)
         return EXIT_FAIL;
+    const char *data = cli_model_data(cli_value(opts, nopts, "data"), &meta, "eval");
+    if (!data) {
+        cnn_net_free(net);
+        return EXIT_USAGE;
+    }
     int rc = EXIT_FAIL, k = cnn_net_classes(net);
     cnn_error err;
     cnn_dataset test = {0};
@@ -59,6 +63,7 @@ int cmd_eval(int argc, char **argv)
     cnn_metrics m;
     if (!confusion || cli_load_data(data, "test", (size_t)limit, cnn_net_input_shape(net), &test))
         goto done;
+    cli_check_classes(&meta, &test);
     if (cnn_net_init(net, 256, 0, &err) || cnn_evaluate(net, &test, &m, confusion, &err)) {
         cli_error(EXIT_FAIL, "%s", err.msg);
         goto done;
@@ -71,6 +76,13 @@ int cmd_eval(int argc, char **argv)
             for (int j = 0; j < k; j++)
                 printf("%s%d", j ? "," : "", confusion[i * k + j]);
             printf("]");
+        }
+        printf("],\"classes\":[");
+        for (int i = 0; i < k; i++) {
+            char name[64];
+            cli_class_name(&meta, i, name, sizeof name);
+            printf("%s", i ? "," : "");
+            cli_json_string(name);
         }
         printf("]}\n");
     } else {
@@ -86,6 +98,12 @@ int cmd_eval(int argc, char **argv)
                 printf("%6d", confusion[i * k + j]);
             printf("\n");
         }
+        if (meta.class_names[0])
+            for (int i = 0; i < k; i++) {
+                char name[64];
+                cli_class_name(&meta, i, name, sizeof name);
+                printf("%s%d %s%s", i ? ", " : "\nclasses: ", i, name, i == k - 1 ? "\n" : "");
+            }
     }
     rc = 0;
 done:

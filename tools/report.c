@@ -19,7 +19,7 @@ static const char HELP[] =
     "Writes DIR/report.html [./report.html]: the layers, the training curves\n"
     "(from the model's history), the filters, the feature maps of the first\n"
     "test images, the confusion matrix and the most confidently wrong test\n"
-    "images, on the test split of --data [" CLI_DEFAULT_DATA "]\n"
+    "images, on the test split of --data [the data the model was trained on]\n"
     "(the first N images with --limit).  Self-contained: images are inlined.\n";
 
 enum { MISTAKES = 8, EXAMPLES = 3, BATCH = 256, NAME = 48 };
@@ -439,12 +439,15 @@ int cmd_report(int argc, char **argv)
     if (npos != 1)
         return cli_error(EXIT_USAGE, "report: which model? (cnn report MODEL --data DIR)");
     const char *data = cli_value(opts, nopts, "data"), *dir = cli_value(opts, nopts, "out");
-    data = data ? data : CLI_DEFAULT_DATA;
     dir = dir ? dir : ".";
     cnn_model_meta meta = {0};
     cnn_net *net = cli_load_net(pos[0], NULL, &meta, NULL);
     if (!net)
         return EXIT_FAIL;
+    if (!(data = cli_model_data(data, &meta, "report"))) {
+        cnn_net_free(net);
+        return EXIT_USAGE;
+    }
     int rc = EXIT_FAIL, k = cnn_net_classes(net);
     cnn_error err;
     cnn_dataset test = {0};
@@ -453,6 +456,7 @@ int cmd_report(int argc, char **argv)
     FILE *f = NULL;
     if (cli_load_data(data, "test", (size_t)limit, cnn_net_input_shape(net), &test))
         goto done;
+    cli_check_classes(&meta, &test);
     if (test.classes > k || test.n < 1) {
         cli_error(EXIT_FAIL, "%s: %d classes but the network has %d outputs", data, test.classes,
                   k);

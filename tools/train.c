@@ -245,9 +245,14 @@ int cmd_train(int argc, char **argv)
         seed = (long)meta.seed;
         first_epoch = meta.epochs;
     }
-    char dataset_name[4096];
+    /* the whole path when it fits, so that eval and report find it again */
+    char dataset_name[4096], *full = realpath(data, NULL);
     snprintf(dataset_name, sizeof dataset_name, "%s", data);
-    snprintf(meta.dataset, sizeof meta.dataset, "%s", basename(dataset_name));
+    if (full && strlen(full) < sizeof meta.dataset)
+        snprintf(meta.dataset, sizeof meta.dataset, "%s", full);
+    else
+        snprintf(meta.dataset, sizeof meta.dataset, "%s", basename(dataset_name));
+    free(full);
     meta.seed = (uint64_t)seed;
     meta.train = cfg;
     class_names(&train, meta.class_names, sizeof meta.class_names);
