@@ -78,6 +78,9 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 	install -m 755 $(BUILD)/cnn $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/.*CNN_VERSION "\(.*\)"/\1/p' include/cnn.h)|' \
 	    cnn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cnn.pc
+	@# the loader's cache knows the new library at once (a program built with
+	@# cnn.pc's rpath finds it anyway)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
 	rm -rf build build-san cnn

@@ -2,10 +2,18 @@
 # Reproduces the accuracy table of the README: each line trains one network
 # with its preset's settings and prints the final test accuracy.
 #   bench/accuracy.sh [MNIST_DIR] [FASHION_DIR]
+# The full MNIST is not in the repository (tests/data/mnist is a small cut for
+# the suite): put its four IDX files in ../shared/data/mnist or name the folder.
 set -eu
+here=$PWD
 cd "$(dirname "$0")/.."
-mnist=${1:-../shared/data/mnist}
-fashion=${2:-/usr/share/datasets/fashion-mnist}
+abs() { case "$1" in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
+mnist=$(abs "${1:-$PWD/../shared/data/mnist}")
+fashion=$(abs "${2:-/usr/share/datasets/fashion-mnist}")
+[ -f "$mnist/train-images-idx3-ubyte.gz" ] || [ -f "$mnist/train-images-idx3-ubyte" ] || {
+    echo "bench/accuracy.sh: no MNIST in $mnist: put the four IDX files (train-images-idx3-ubyte.gz ...)" >&2
+    echo "there, or give their folder: bench/accuracy.sh MNIST_DIR [FASHION_DIR]" >&2
+    exit 1; }
 out=${OUT:-bench/results}
 mkdir -p "$out"
 run() { # name, then cnn train arguments

@@ -63,11 +63,11 @@ int cmd_eval(int argc, char **argv)
     cnn_metrics m;
     if (!confusion || cli_load_data(data, "test", (size_t)limit, cnn_net_input_shape(net), &test))
         goto done;
-    cli_check_classes(&meta, &test);
     if (cnn_net_init(net, 256, 0, &err) || cnn_evaluate(net, &test, &m, confusion, &err)) {
         cli_error(EXIT_FAIL, "%s", err.msg);
         goto done;
     }
+    cli_check_classes(&meta, &test);
     if (cli_flag(opts, nopts, "json")) {
         printf("{\"accuracy\":%.6f,\"loss\":%.6f,\"count\":%d,\"confusion\":[", m.accuracy,
                m.loss, m.count);

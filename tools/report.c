@@ -456,12 +456,12 @@ int cmd_report(int argc, char **argv)
     FILE *f = NULL;
     if (cli_load_data(data, "test", (size_t)limit, cnn_net_input_shape(net), &test))
         goto done;
-    cli_check_classes(&meta, &test);
     if (test.classes > k || test.n < 1) {
         cli_error(EXIT_FAIL, "%s: %d classes but the network has %d outputs", data, test.classes,
                   k);
         goto done;
     }
+    cli_check_classes(&meta, &test);
     r.confusion = calloc((size_t)k * k, sizeof(int));
     names = class_names(&meta, &test, k);
     if (!r.confusion || !names) {

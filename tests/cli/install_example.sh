@@ -9,7 +9,8 @@ env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u BUILD -u CFLAGS -u LDFLAGS -u OPT mak
 test -f "$prefix/include/cnn.h" && test -f "$prefix/lib/libcnn.a" && test -f "$prefix/lib/libcnn.so"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc -std=c11 -Wall -Wextra -Werror "$root/examples/train_xo.c" $(pkg-config --cflags --libs cnn) -o train_xo
-LD_LIBRARY_PATH="$prefix/lib" ./train_xo | tee out.txt
+# cnn.pc's rpath: the program finds the shared library with no LD_LIBRARY_PATH
+env -u LD_LIBRARY_PATH ./train_xo | tee out.txt
 grep -q "held-out images right" out.txt
 # static linking works too
 cc -std=c11 "$root/examples/train_xo.c" $(pkg-config --cflags cnn) "$prefix/lib/libcnn.a" \
