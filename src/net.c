@@ -688,9 +688,13 @@ static void backward_images(void *ctx, images im)
     const whole *w = ctx;
     cnn_net *net = w->net;
     int top = net->count - 2, k = cnn_net_classes(net);
-    if (top >= 0)
-        softmax_cross_entropy_grad(cnn_net_output(net), w->labels, im.n, im.first, im.last, k,
-                                   gradient(net, top, im.first));
+    /* the loss's gradient goes below the softmax: to the input itself when
+     * the softmax is the only layer */
+    float *dz = top >= 0 ? gradient(net, top, im.first)
+                : net->want_input_grad ? net->input_grad
+                                       : NULL;
+    if (dz)
+        softmax_cross_entropy_grad(cnn_net_output(net), w->labels, im.n, im.first, im.last, k, dz);
     for (int i = top; i >= 0; i--) {
         layer *l = &net->layers[i];
         if (l->folded) /* the convolution below takes dy as it is */

@@ -171,6 +171,28 @@ TEST(network_gradients_match_finite_differences_of_the_loss)
     cnn_net_free(net);
 }
 
+/* A network that is only a softmax: the input gradient is the loss's own,
+ * (p - onehot) / n, written by the backward pass (it used to be left as it was). */
+TEST(softmax_alone_gives_the_loss_gradient_as_the_input_gradient)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 1x1x3; softmax", NULL, &err);
+    CHECK(net && cnn_net_init(net, 2, 1, &err) == 0);
+    cnn_net_want_input_grad(net, 1);
+    float x[6] = {0, 0, 0, 1, 2, 3};
+    uint8_t labels[2] = {1, 2};
+    CHECK(cnn_forward(net, x, 2, 0, &err) == 0);
+    float *g = (float *)cnn_net_input_grad(net);
+    for (int i = 0; i < 6; i++)
+        g[i] = 1e9f; /* whatever was there before must go */
+    CHECK(cnn_backward(net, labels, 2, &err) == 0);
+    const float *p = cnn_net_output(net);
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(cnn_net_input_grad(net)[i], (p[i] - (i == 1 || i == 5)) / 2, 1e-7);
+    CHECK_NEAR(cnn_net_input_grad(net)[0], (1.0 / 3) / 2, 1e-7);
+    cnn_net_free(net);
+}
+
 static int fusion_changes_no_bit(const char *spec)
 {
     cnn_error err;
