@@ -142,15 +142,6 @@ static inline int whole_2x2_max(const layer *l)
  * padding (PyTorch's rule).  Returns <= 0 when the window does not fit. */
 int window_out(int in, int k, int s, int pad, int ceil_mode);
 
-/* C = op(A) op(B) + beta C split across threads by rows or columns of C;
- * bit-identical for any thread count (see kernels/kernels.h). */
-void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
-                  const float *b, int ldb, float beta, float *c, int ldc, int threads);
-/* The same with B's rows placed by brow (kernels.h, gemm_rows). */
-void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int lda,
-                       const float *b, int ldb, const size_t *brow, float beta, float *c,
-                       int ldc, int threads);
-
 /* The fused softmax + cross-entropy (softmax.c): the mean loss over n
  * images, and the sum over images [first, last). */
 double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,

@@ -3,7 +3,6 @@
  * there are too few rows, of columns) of C; since every element's sum runs
  * over k in the same order whoever computes it, the result is the same for
  * any number of threads. */
-#include "../layer.h"
 #include "kernels.h"
 
 #include <stddef.h>

@@ -191,4 +191,13 @@ void col2im(const float *cols, size_t ld, int c, int h, int w, int kh, int kw, i
  * gemm_path() names, and their rates are summed. */
 double fp32_peak_gflops(int threads_hint);
 
+/* C = op(A) op(B) + beta C split across threads by rows or columns of C;
+ * bit-identical for any thread count (see gemm above). */
+void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc, int threads);
+/* The same with B's rows placed by brow (gemm_rows). */
+void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                       const float *b, int ldb, const size_t *brow, float beta, float *c,
+                       int ldc, int threads);
+
 #endif

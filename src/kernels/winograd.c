@@ -17,7 +17,6 @@
  * the sum over tiles being 16 matrix products again.  Every sum runs in a fixed order on one thread
  * (the products split by rows, gemm_threads), so the result is the same for
  * any number of threads. */
-#include "../layer.h"
 #include "kernels.h"
 
 /* Filters go through their transform a run of this many pairs at a time,
