@@ -168,6 +168,11 @@ void cnn_net_free(cnn_net *net);
 
 cnn_shape cnn_net_input_shape(const cnn_net *net);
 int cnn_net_max_batch(const cnn_net *net); /* 0 before cnn_net_init */
+/* Threads this network runs on, set before cnn_net_init (0, the default:
+ * OpenMP's count, omp_get_max_threads()).  Each network keeps its own, so two
+ * in one program can differ; results are the same bits for any count. */
+void cnn_net_set_threads(cnn_net *net, int threads);
+int cnn_net_threads(const cnn_net *net); /* as laid out by cnn_net_init */
 int cnn_net_classes(const cnn_net *net);
 int cnn_net_layers(const cnn_net *net); /* not counting the input */
 cnn_layer_spec cnn_net_layer(const cnn_net *net, int i);

@@ -25,6 +25,7 @@ struct cnn_net {
     size_t widest;        /* their floats per image              */
     float *input_grad;
     int want_input_grad;
+    int threads;          /* asked for by cnn_net_set_threads; 0 = default */
     int keep_activations; /* no in-place activations: every output kept */
     int kept_activations; /* the value the workspace was laid out for    */
     void *work;
@@ -75,11 +76,13 @@ int window_out(int in, int k, int s, int pad, int ceil_mode)
 #endif
 #define MAX_ELEMENTS ((size_t)1 << 28)
 
-static int threads_available(void)
+/* The network's own count when it was given one, else OpenMP's default. */
+static int threads_available(const cnn_net *net)
 {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    return net->threads > 0 ? net->threads : omp_get_max_threads();
 #else
+    (void)net;
     return 1;
 #endif
 }
@@ -314,7 +317,7 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
     }
     /* the workspace: activations, two gradient buffers, the input gradient
      * and each layer's scratch, carved from one allocation */
-    int threads = threads_available(), rc = CNN_OK;
+    int threads = threads_available(net), rc = CNN_OK;
     int old_threads = net->layers[0].threads;
     size_t widest = 0, bytes = 0;
     set_fusion(net);
@@ -444,6 +447,8 @@ float *cnn_net_layer_weights(cnn_net *net, int i) { return net->layers[i].w; }
 float *cnn_net_layer_bias(cnn_net *net, int i) { return net->layers[i].b; }
 const float *cnn_net_output(const cnn_net *net) { return net->act[net->count - 1]; }
 void cnn_net_want_input_grad(cnn_net *net, int on) { net->want_input_grad = on; }
+void cnn_net_set_threads(cnn_net *net, int threads) { net->threads = threads > 0 ? threads : 0; }
+int cnn_net_threads(const cnn_net *net) { return net_threads(net); }
 const float *cnn_net_input_grad(const cnn_net *net)
 {
     return net->want_input_grad ? net->input_grad : NULL;

@@ -320,14 +320,11 @@ TEST(loss_falls_monotonically_on_a_fixed_batch_with_a_small_learning_rate)
 static float *train_steps(const char *spec, int optimizer, int threads, uint64_t seed,
                           int batch, int apart, size_t *count)
 {
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#else
-    (void)threads;
-#endif
     cnn_error err;
     cnn_train_config cfg;
     cnn_net *net = cnn_net_parse(spec, &cfg, &err);
+    if (net)
+        cnn_net_set_threads(net, threads); /* the net's own count, not OpenMP's */
     if (!net || cnn_net_init(net, batch, seed, &err))
         return NULL;
     cfg.optimizer = (cnn_optimizer)optimizer;
@@ -352,9 +349,6 @@ static float *train_steps(const char *spec, int optimizer, int threads, uint64_t
     free(x);
     cnn_optim_free(opt);
     cnn_net_free(net);
-#ifdef _OPENMP
-    omp_set_num_threads(2);
-#endif
     return w;
 }
 
@@ -379,6 +373,26 @@ TEST(two_runs_with_one_seed_are_bit_identical_and_other_seeds_differ)
     CHECK(memcmp(a, b, sizeof(float) * n1) == 0);
     CHECK(memcmp(a, c, sizeof(float) * n1) != 0);
     free(a), free(b), free(c);
+}
+
+/* Two networks in one program, each on its own thread count. */
+TEST(each_network_keeps_its_own_thread_count)
+{
+    cnn_error err;
+    cnn_net *a = cnn_net_parse(SMALL, NULL, &err), *b = cnn_net_parse(SMALL, NULL, &err);
+    CHECK(a && b);
+    cnn_net_set_threads(a, 1);
+    cnn_net_set_threads(b, 3);
+    CHECK(cnn_net_init(a, 8, 1, &err) == 0 && cnn_net_init(b, 8, 1, &err) == 0);
+#ifdef _OPENMP
+    CHECK(cnn_net_threads(a) == 1 && cnn_net_threads(b) == 3);
+#endif
+    float x[8 * 72];
+    fill(x, 8 * 72, 4);
+    CHECK(cnn_forward(a, x, 8, 0, &err) == 0 && cnn_forward(b, x, 8, 0, &err) == 0);
+    CHECK(!memcmp(cnn_net_output(a), cnn_net_output(b), sizeof(float) * 8 * 3));
+    cnn_net_free(a);
+    cnn_net_free(b);
 }
 
 TEST(training_is_bit_identical_for_any_number_of_threads)

@@ -3,9 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char EVAL_HELP[] =
     "usage: cnn eval MODEL [--data DIR] [--limit N] [--json] [--threads N]\n"
@@ -43,14 +40,11 @@ int cmd_eval(int argc, char **argv)
     if (cli_int(opts, nopts, "limit", 1, 1L << 30, &limit) ||
         cli_int(opts, nopts, "threads", 1, 1024, &threads))
         return EXIT_USAGE;
-#ifdef _OPENMP
-    if (threads > 0)
-        omp_set_num_threads((int)threads);
-#endif
     cnn_model_meta meta;
     cnn_net *net = load_model(pos[0], &meta);
     if (!net)
         return EXIT_FAIL;
+    cnn_net_set_threads(net, (int)threads); /* 0: OpenMP's default */
     const char *data = cli_model_data(cli_value(opts, nopts, "data"), &meta, "eval");
     if (!data) {
         cnn_net_free(net);

@@ -10,9 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char HELP[] =
     "usage: cnn train [--net NET] [--data DIR] [OPTIONS] [--out MODEL]\n"
@@ -135,7 +132,8 @@ static int resume(const char *ckpt, cnn_net **net, cnn_optim *opt, int batch,
         rc = cli_error(EXIT_FAIL, "--resume: %s holds a different network than --net", ckpt);
     else if (count != want)
         rc = cli_error(EXIT_FAIL, "--resume: %s was saved with another optimiser", ckpt);
-    else if (cnn_net_init(saved, batch, meta->seed, &err))
+    else if (cnn_net_set_threads(saved, cnn_net_threads(*net)),
+             cnn_net_init(saved, batch, meta->seed, &err))
         rc = cli_error(EXIT_FAIL, "%s", err.msg);
     if (rc == 0) {
         if (count)
@@ -202,10 +200,7 @@ int cmd_train(int argc, char **argv)
         cfg.epochs = (int)epochs;
     if (batch > 0)
         cfg.batch = (int)batch;
-#ifdef _OPENMP
-    if (threads > 0)
-        omp_set_num_threads((int)threads);
-#endif
+    cnn_net_set_threads(net, (int)threads); /* 0: OpenMP's default */
     char ckpt[4096];
     const char *ckpt_opt = cli_value(opts, nopts, "checkpoint");
     snprintf(ckpt, sizeof ckpt, "%s%s", ckpt_opt ? ckpt_opt : out, ckpt_opt ? "" : ".ckpt");
