@@ -45,11 +45,12 @@ chroot "$root" dpkg-query -W -f='${Package}\n' | sort > "$root/before.txt"
 
 run() { # NAME COMMAND: in the checkout inside the root, as a login shell would
     local name=$1 start=$SECONDS rc=0; shift
+    local log=$root/log-${name//[^a-z]/_}.log
     chroot "$root" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        TERM=dumb bash -c "cd /root/cnn && $*" > "$root/$name.log" 2>&1 || rc=$?
+        TERM=dumb bash -c "cd /root/cnn && $*" > "$log" 2>&1 || rc=$?
     printf '%-16s exit %d, %d s, last line: %s\n' "$name:" "$rc" $((SECONDS - start)) \
-        "$(tail -n 1 "$root/$name.log")" >> "$root/summary.txt"
-    grep '^installing:' "$root/$name.log" | sed "s/^/  ($name) /" >> "$root/summary.txt" || true
+        "$(tail -n 1 "$log")" >> "$root/summary.txt"
+    grep '^installing:' "$log" | sed 's/^/    /' >> "$root/summary.txt" || true
     return $rc
 }
 : > "$root/summary.txt"
