@@ -20,9 +20,17 @@ first=$(sed -n '/^## The two commands/,/^## /p' "$repo/README.md" | sed -n 's/^ 
 second=$(sed -n '/^## The two commands/,/^## /p' "$repo/README.md" | sed -n 's/^    \(make test\)$/\1/p' | head -n 1)
 [ -n "$first" ] && [ -n "$second" ] || { echo "fresh-check: README names no two commands" >&2; exit 1; }
 
+# Mounts are lazily detached first, and the root removed without crossing
+# into any file system still mounted in it: the host's /dev is never touched.
+cleanup() {
+    for m in dev/pts dev proc sys; do umount -l "$root/$m" 2>/dev/null || true; done
+    [ "$keep" = --keep ] || [ -n "${FRESH_ROOT:-}" ] ||
+        rm -rf --one-file-system "$root" "$root.bootstrap.log"
+}
 root=${FRESH_ROOT:-}
 if [ -z "$root" ]; then
     root=$(mktemp -d /var/tmp/cnn-fresh.XXXXXX)
+    trap cleanup EXIT
     # the host's own Debian mirror, the only one reachable
     mirror=$(sed -n 's/^URIs: *\(.*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
     mirror=${mirror:-http://deb.debian.org/debian}
@@ -31,10 +39,6 @@ if [ -z "$root" ]; then
         > "$root.bootstrap.log" 2>&1 || { tail -20 "$root.bootstrap.log"; exit 1; }
     echo "fresh-check: Debian 12 root in $((SECONDS - start)) s ($root)"
 fi
-cleanup() {
-    for m in dev/pts dev proc sys; do umount "$root/$m" 2>/dev/null || true; done
-    [ "$keep" = --keep ] || [ -n "${FRESH_ROOT:-}" ] || rm -rf "$root" "$root.bootstrap.log"
-}
 trap cleanup EXIT
 mount -t proc proc "$root/proc"; mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
