@@ -27,10 +27,10 @@ sample=$(dirname "$model")/sample.pgm
 for i in $(seq 0 19); do
     { printf 'P5\n28 28\n255\n'; zcat "$images" | tail -c +$((17 + 784 * i)) | head -c 784; } > "$sample"
     label=$(zcat "$labels" | tail -c +$((9 + i)) | head -c 1 | od -An -tu1 | tr -d ' ')
-    got=$("$cnn" predict "$model" "$sample" --json | sed -n 's/.*"class":\([0-9]*\).*/\1/p')
-    [ "$got" = "$label" ] && break
+    got=$("$cnn" predict "$model" "$sample" --json)
+    name=$(sed -n 's/.*"name":"\([^"]*\)".*/\1/p' <<< "$got")
+    [ "$(sed -n 's/.*"class":\([0-9]*\).*/\1/p' <<< "$got")" = "$label" ] && break
 done
-name=$("$cnn" predict "$model" "$sample" --json | sed -n 's/.*"name":"\([^"]*\)".*/\1/p')
 echo
 echo "model saved to $model; test image $i (a $name) written to $sample; try:"
 echo "  $cnn predict $model $sample"

@@ -686,6 +686,13 @@ static float *gradient(const cnn_net *net, int j, int first)
     return g;
 }
 
+/* Where the gradient of layer i's input goes: the layer below's gradient,
+ * or for the first layer the input gradient when one is wanted. */
+static float *gradient_below(const cnn_net *net, int i, int first)
+{
+    return i > 0 ? gradient(net, i - 1, first) : net->want_input_grad ? net->input_grad : NULL;
+}
+
 /* One thread's images' gradients down the network, from the loss to the
  * input: it waits for no other. */
 static void backward_images(void *ctx, images im)
@@ -693,22 +700,17 @@ static void backward_images(void *ctx, images im)
     const whole *w = ctx;
     cnn_net *net = w->net;
     int top = net->count - 2, k = cnn_net_classes(net);
-    /* the loss's gradient goes below the softmax: to the input itself when
-     * the softmax is the only layer */
-    float *dz = top >= 0 ? gradient(net, top, im.first)
-                : net->want_input_grad ? net->input_grad
-                                       : NULL;
+    /* the fused softmax + loss gradient, below the softmax (layer top + 1) */
+    float *dz = gradient_below(net, top + 1, im.first);
     if (dz)
         softmax_cross_entropy_grad(cnn_net_output(net), w->labels, im.n, im.first, im.last, k, dz);
     for (int i = top; i >= 0; i--) {
         layer *l = &net->layers[i];
         if (l->folded) /* the convolution below takes dy as it is */
             continue;
-        float *dx = i > 0                 ? gradient(net, i - 1, im.first)
-                    : net->want_input_grad ? net->input_grad
-                                           : NULL;
         l->ops->backward(l, i > 0 ? net->act[i - 1] : net->x, net->act[out_of(net, i)],
-                         gradient(net, out_of(net, i), im.first), dx, im);
+                         gradient(net, out_of(net, i), im.first), gradient_below(net, i, im.first),
+                         im);
     }
 }
 

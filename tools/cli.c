@@ -282,9 +282,8 @@ const char *cli_model_data(const char *given, const cnn_model_meta *meta, const 
 {
     if (given)
         return given;
-    struct stat st;
     const char *rec = meta->dataset;
-    if (!strcmp(rec, "xo") || (rec[0] == '/' && stat(rec, &st) == 0 && S_ISDIR(st.st_mode))) {
+    if (!strcmp(rec, "xo") || (rec[0] == '/' && is_dir(rec))) {
         fprintf(stderr, "cnn: %s: on %s, the data the model was trained on (--data to choose)\n",
                 cmd, rec);
         return rec;
@@ -294,7 +293,8 @@ const char *cli_model_data(const char *given, const cnn_model_meta *meta, const 
     return NULL;
 }
 
-/* The first three class names of the model (from_model) or of d, "a, b, c". */
+/* The first three class names, "a, b, c": the model's (meta), else d's,
+ * each its number when it has none. */
 static void first_names(const cnn_model_meta *meta, const cnn_dataset *d, char *out, size_t n)
 {
     size_t len = 0;
@@ -303,9 +303,10 @@ static void first_names(const cnn_model_meta *meta, const cnn_dataset *d, char *
         char name[64];
         if (meta)
             cli_class_name(meta, i, name, sizeof name);
+        else if (d->class_names)
+            snprintf(name, sizeof name, "%s", d->class_names[i]);
         else
-            snprintf(name, sizeof name, d->class_names ? "%s" : "%.0s%d",
-                     d->class_names ? d->class_names[i] : "", i);
+            snprintf(name, sizeof name, "%d", i);
         len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", name);
     }
 }

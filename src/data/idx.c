@@ -342,22 +342,18 @@ static const struct {
 
 static int name_known_classes(cnn_dataset *d, int test, cnn_error *err)
 {
-    if (d->n < 16 || d->classes != 10)
-        return CNN_OK;
     for (size_t k = 0; k < sizeof known_sets / sizeof *known_sets; k++) {
-        if (memcmp(d->labels, test ? known_sets[k].test : known_sets[k].train, 16))
+        if (d->n < 16 || d->classes != 10 ||
+            memcmp(d->labels, test ? known_sets[k].test : known_sets[k].train, 16))
             continue;
-        d->class_names = calloc(10, sizeof *d->class_names);
-        for (int i = 0; d->class_names && i < 10; i++)
-            if (!(d->class_names[i] = strdup(known_sets[k].names[i]))) {
-                cnn_dataset_free(d);
-                return cnn_fail(err, CNN_ENOMEM, "out of memory naming the classes");
-            }
-        if (!d->class_names) {
+        int ok = (d->class_names = calloc(10, sizeof *d->class_names)) != NULL;
+        for (int i = 0; ok && i < 10; i++)
+            ok = (d->class_names[i] = strdup(known_sets[k].names[i])) != NULL;
+        if (!ok) {
             cnn_dataset_free(d);
             return cnn_fail(err, CNN_ENOMEM, "out of memory naming the classes");
         }
-        return CNN_OK;
+        break;
     }
     return CNN_OK;
 }
