@@ -246,9 +246,9 @@ void cnn_optim_set_steps(cnn_optim *opt, int64_t steps);
 
 /* forward + loss + backward + step, in one pass: each part of the weights
  * is updated as soon as its gradient is summed (the same bits as the four
- * calls apart).  Returns CNN_OK or CNN_ENUMERIC when the loss is not finite
- * (parameters and the optimiser's state are then left untouched; the
- * gradient buffer is not). */
+ * calls apart).  Returns CNN_OK or CNN_ENUMERIC when the loss is not finite,
+ * found before backward starts (parameters, gradients and the optimiser's
+ * state are then left untouched). */
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels,
                     int n, int epoch, float *loss, int *correct, cnn_error *err);
 

@@ -15,21 +15,21 @@ static int activation_setup(layer *l, cnn_error *err)
     return CNN_OK;
 }
 
-/* What a run over values [from, to) of the batch needs. */
-typedef struct {
-    const layer *l;
-    const float *x, *y, *dy;
-    float *out;
-} values;
+/* The values of the call's images: [from, to) of the batch. */
+static void values_of(const layer *l, const layer_call *c, long *from, long *to)
+{
+    long per = (long)cnn_shape_size(l->in);
+    *from = c->first * per, *to = c->last * per;
+}
 
 /* One loop per kind, with no branch on the kind inside, so that each
  * vectorises. */
-static void forward_values(const void *ctx, long from, long to)
+static void activation_forward(const layer *l, const float *x, float *y, const layer_call *c)
 {
-    const values *v = ctx;
-    const float *x = v->x;
-    float *y = v->out, alpha = v->l->spec.alpha;
-    switch (v->l->spec.kind) {
+    long from, to;
+    values_of(l, c, &from, &to);
+    float alpha = l->spec.alpha;
+    switch (l->spec.kind) {
     case CNN_RELU:
 #pragma omp simd
         for (long i = from; i < to; i++)
@@ -51,12 +51,17 @@ static void forward_values(const void *ctx, long from, long to)
     }
 }
 
-static void backward_values(const void *ctx, long from, long to)
+/* x may already hold y when run in place: the backward reads y alone. */
+static void activation_backward(const layer *l, const float *x, const float *y,
+                                const float *dy, float *dx, const layer_call *c)
 {
-    const values *v = ctx;
-    const float *y = v->y, *dy = v->dy;
-    float *dx = v->out, alpha = v->l->spec.alpha;
-    switch (v->l->spec.kind) {
+    (void)x;
+    if (!dx)
+        return;
+    long from, to;
+    values_of(l, c, &from, &to);
+    float alpha = l->spec.alpha;
+    switch (l->spec.kind) {
     case CNN_RELU:
 #pragma omp simd
         for (long i = from; i < to; i++)
@@ -78,23 +83,6 @@ static void backward_values(const void *ctx, long from, long to)
             dx[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
     }
-}
-
-static void activation_forward(layer *l, const float *x, float *y, images im, int training)
-{
-    (void)training;
-    values v = {l, x, NULL, NULL, y};
-    split_images(im, (long)cnn_shape_size(l->in), 1, forward_values, &v);
-}
-
-static void activation_backward(layer *l, const float *x, const float *y, const float *dy,
-                                float *dx, images im)
-{
-    (void)x; /* may already hold y when run in place */
-    if (!dx)
-        return;
-    values v = {l, NULL, y, dy, dx};
-    split_images(im, (long)cnn_shape_size(l->in), 1, backward_values, &v);
 }
 
 const layer_ops activation_ops = {

@@ -73,26 +73,16 @@ static geometry geom(const layer *l)
  * costs two. */
 static size_t whole_lines(size_t floats) { return (floats + 15) & ~(size_t)15; }
 
-/* Each thread's buffers are followed by this many floats that nothing
- * touches (address space only: the pages are never made resident).  With
- * the buffers back to back, the thread owning the upper ones ran its
- * backward pass about 40% slower than the other on LeNet-5, probably the
- * hardware prefetchers streaming past the end of one thread's buffers into
- * the next one's, so that the two cores trade those lines back and forth
- * (measured: 4 KiB apart, no better; 64 KiB, most of the way; 1 MiB, all
- * of it: LeNet-5 training on 2 threads 40k -> 48k images/s). */
-enum { THREAD_APART = 1 << 18 };
-
 /* Per thread.  Shifted: the offsets of the rows of cols (one size_t per
  * row; each thread writes its own copy, a few hundred bytes, rather than
  * share one), the padded image and its gradient, the product
  * [filters x span] (or the output gradient spread out the same way), and
  * the input-gradient columns [K x span].  im2col: unrolled columns, their
  * gradient, and filters x columns of outputs or output gradients in the
- * grouped layout.  Where each starts, in floats from the thread's first
- * (each on whole lines; those a path does not use stay at 0), and where
- * the next thread's start, THREAD_APART included: the one description of
- * the layout, for sizing the scratch and for carving it. */
+ * grouped layout.  Where each starts, in floats from the scratch's first
+ * (each on whole lines; those a path does not use stay at 0), and its
+ * end: the one description of the layout, for sizing the scratch and for
+ * carving it. */
 typedef struct {
     size_t rows, padded, dpadded, cols, dcols, maps, stage, next;
     size_t u, ut, du, tiles_in, dtiles_in, v, m; /* winograd */
@@ -113,16 +103,11 @@ static size_t dtiles_in_plane(const geometry *g)
 }
 
 /* The floats of one image's output (its pool's, if fused) that a conv
- * with stream_out puts together before streaming them out, when other
- * threads will read them (else 0). */
-static size_t staged(const layer *l)
-{
-    return l->stream_out && l->threads > 1
-               ? cnn_shape_size(l->pool_out ? l->pool_out->out : l->out)
-               : 0;
-}
+ * whose output is streamed puts together before streaming them out (else
+ * 0). */
+static size_t staged(const epilogue *ep) { return ep->stream ? cnn_shape_size(ep->out) : 0; }
 
-static thread_layout layout_of(const layer *l)
+static thread_layout layout_of(const layer *l, const epilogue *ep)
 {
     geometry g = geom(l);
     int filters = l->spec.filters;
@@ -160,7 +145,7 @@ static thread_layout layout_of(const layer *l)
         t.next = t.maps + whole_lines((size_t)g.group * g.area * filters);
     }
     t.stage = t.next;
-    t.next += whole_lines(staged(l)) + THREAD_APART;
+    t.next += whole_lines(staged(ep));
     return t;
 }
 
@@ -190,20 +175,24 @@ static int conv_setup(layer *l, cnn_error *err)
     l->out = (cnn_shape){s->filters, oh, ow};
     l->nweights = (size_t)s->filters * l->in.c * s->kh * s->kw;
     l->nbias = s->no_bias ? 0 : (size_t)s->filters;
-    l->scratch_bytes = sizeof(float) * ((size_t)l->threads * layout_of(l).next +
-                                        (size_t)GRAD_GROUPS * partial_stride(l));
+    l->shared_bytes = sizeof(float) * (size_t)GRAD_GROUPS * partial_stride(l);
     return CNN_OK;
 }
 
-/* The scratch: the per-group weight gradients, then each thread's
- * buffers. */
-static float *partial_grads(const layer *l) { return l->scratch; }
+/* A thread's scratch; the batch's (shared) holds the per-group weight
+ * gradients. */
+static size_t conv_scratch_bytes(const layer *l, const epilogue *ep)
+{
+    return sizeof(float) * layout_of(l, ep).next;
+}
 
 typedef struct {
     float *cols, *dcols, *maps; /* im2col                                */
     float *padded, *dpadded;    /* shifted; maps and dcols are reused     */
     size_t *rows;               /* shifted: row offsets                   */
-    float *stage;               /* stream_out: one image's output, or NULL */
+    float *stage;               /* streamed: one image's output, or NULL  */
+    const epilogue *ep;         /* what follows the product               */
+    int *argmax;                /* a fused pool's                         */
     float *u, *ut;              /* winograd: the filters, forward and back */
     float *du;                  /* winograd: the weight gradient's sums    */
     float *tiles_in, *dtiles_in; /* winograd: padded x, padded dy          */
@@ -221,12 +210,11 @@ static void set_row_offsets(const layer *l, size_t *row)
                 row[r++] = ((size_t)ch * g.hp + ky) * g.wp + kx;
 }
 
-/* A thread's buffers, with its row offsets written. */
-static buffers buffers_of(const layer *l, int thread)
+/* A thread's buffers in its scratch, with its row offsets written. */
+static buffers buffers_of(const layer *l, const layer_call *c)
 {
-    thread_layout t = layout_of(l);
-    float *base = partial_grads(l) + (size_t)GRAD_GROUPS * partial_stride(l) +
-                  (size_t)thread * t.next;
+    thread_layout t = layout_of(l, &c->ep);
+    float *base = c->scratch;
     geometry g = geom(l);
     if (g.shifted && !g.winograd) /* only the shifted product reads them */
         set_row_offsets(l, (size_t *)base);
@@ -236,7 +224,9 @@ static buffers buffers_of(const layer *l, int thread)
                      .maps = base + t.maps,
                      .padded = base + t.padded,
                      .dpadded = base + t.dpadded,
-                     .stage = staged(l) ? base + t.stage : NULL,
+                     .stage = staged(&c->ep) && c->n > 1 ? base + t.stage : NULL,
+                     .ep = &c->ep,
+                     .argmax = c->argmax,
                      .u = base + t.u,
                      .ut = base + t.ut,
                      .du = base + t.du,
@@ -313,18 +303,17 @@ static VECTOR_CLONES void add_row(const float *restrict src, int n, float *restr
 }
 
 /* One image's product into the layer's output: filter f's row r is at
- * src + f * fstride + r * rstride.  Adds the bias, and does the fused ReLU
- * and max-pool if any (pool_out: y and the arg-max are the pool's).  With
+ * src + f * fstride + r * rstride.  Adds the bias, and does the epilogue's
+ * ReLU and max-pool if any (y and the arg-max are then the pool's).  With
  * a stage, the image's output is put together there, then streamed out. */
 static void store_output(const layer *l, const float *src, size_t fstride, size_t rstride,
-                         int image, float *y, float *stage)
+                         int image, float *y, const buffers *b)
 {
-    int relu = l->relu_out;
-    const layer *pool = l->pool_out;
-    cnn_shape out = pool ? pool->out : l->out;
+    int relu = b->ep->relu, pool = b->ep->pool;
+    cnn_shape out = pool ? b->ep->out : l->out;
     size_t per = cnn_shape_size(out), plane_size = (size_t)out.h * out.w;
-    float *dst = stage ? stage : y + (size_t)image * per;
-    int *arg = pool ? (int *)pool->scratch + (size_t)image * per : NULL;
+    float *stage = b->stage, *dst = stage ? stage : y + (size_t)image * per;
+    int *arg = pool ? b->argmax + (size_t)image * per : NULL;
     for (int f = 0; f < l->spec.filters; f++) {
         float bias = l->b ? l->b[f] : 0.0f;
         const float *plane = src + (size_t)f * fstride;
@@ -343,23 +332,22 @@ static void store_output(const layer *l, const float *src, size_t fstride, size_
 }
 
 /* The gradient of one image's product, laid out as store_output reads it,
- * from dy (and y) of the layer's output: through the fused max-pool to its
- * arg-max and through the fused ReLU where the output is positive, zero
+ * from dy (and y) of the step's output: through the epilogue's max-pool to
+ * its arg-max and through its ReLU where the output is positive, zero
  * elsewhere.  Touches only the oh x ow kept entries. */
 static void load_gradient(const layer *l, const float *dy, const float *y, int image,
-                          float *dst, size_t fstride, size_t rstride)
+                          float *dst, size_t fstride, size_t rstride, const buffers *b)
 {
-    int oh = l->out.h, ow = l->out.w;
-    const layer *pool = l->pool_out;
+    int oh = l->out.h, ow = l->out.w, relu = b->ep->relu;
     for (int f = 0; f < l->spec.filters; f++) {
         float *plane = dst + (size_t)f * fstride;
-        if (pool) {
-            int ph = pool->out.h, pw = pool->out.w;
+        if (b->ep->pool) {
+            int ph = b->ep->out.h, pw = b->ep->out.w;
             size_t at = ((size_t)image * l->spec.filters + f) * ph * pw;
-            const int *arg = (const int *)pool->scratch + at;
+            const int *arg = b->argmax + at;
             for (int oy = 0; oy < ph; oy++) {
                 float *g0 = plane + (size_t)2 * oy * rstride, *g1 = g0 + rstride;
-                unpool2x2_rows(dy + at + oy * pw, l->relu_out ? y + at + oy * pw : NULL,
+                unpool2x2_rows(dy + at + oy * pw, relu ? y + at + oy * pw : NULL,
                                arg + oy * pw, pw, ow, 2 * oy * ow, g0, g1);
                 zero_floats(g0 + 2 * pw, ow - 2 * pw); /* an odd column left out */
                 zero_floats(g1 + 2 * pw, ow - 2 * pw);
@@ -371,7 +359,7 @@ static void load_gradient(const layer *l, const float *dy, const float *y, int i
         for (int oy = 0; oy < oh; oy++) {
             size_t at = (((size_t)image * l->spec.filters + f) * oh + oy) * ow;
             float *row = plane + (size_t)oy * rstride;
-            if (l->relu_out)
+            if (relu)
                 relu_grad_row(dy + at, y + at, ow, row);
             else
                 copy_floats(row, dy + at, ow);
@@ -389,7 +377,7 @@ static void forward_shifted(const layer *l, const float *x, float *y, int image,
     pad_image(l, x + (size_t)image * cnn_shape_size(l->in), b.padded);
     gemm_threads_rows(0, 0, s->filters, g.span, g.k, l->w, g.k, b.padded, 0, b.rows, 0.0f,
                       b.maps, g.span, threads);
-    store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y, b.stage);
+    store_output(l, b.maps, (size_t)g.span, (size_t)g.wp, image, y, &b);
 }
 
 /* x padded to whole tiles of the output, for Winograd. */
@@ -412,7 +400,7 @@ static void forward_winograd(const layer *l, const float *x, float *y, int image
     pad_tiles(l, x + (size_t)image * cnn_shape_size(l->in), b.tiles_in);
     winograd_correlate(b.u, l->spec.filters, c, b.tiles_in, tiles_in_plane(&g), tw + 2, g.th,
                        g.tw, b.v, b.m, b.maps, threads);
-    store_output(l, b.maps, (size_t)2 * g.th * tw, (size_t)tw, image, y, b.stage);
+    store_output(l, b.maps, (size_t)2 * g.th * tw, (size_t)tw, image, y, &b);
 }
 
 /* Images [first, last) of a Winograd layer, as backward_range below.  Each
@@ -434,7 +422,7 @@ static void backward_winograd(const layer *l, const float *x, const float *y, co
     if (last > first)
         memset(b.dtiles_in, 0, sizeof(float) * filters * dplane);
     for (int j = first; j < last; j++) {
-        load_gradient(l, dy, y, j, dyt, dplane, (size_t)dpitch);
+        load_gradient(l, dy, y, j, dyt, dplane, (size_t)dpitch, &b);
         if (gb)
             for (int f = 0; f < filters; f++) {
                 float sum = sum_floats(b.dtiles_in + f * dplane, (int)dplane);
@@ -469,7 +457,7 @@ static void backward_shifted(const layer *l, const float *x, const float *y, con
     float *dys = b.maps; /* dy spread over whole padded rows, zeros between */
     for (int j = first; j < last; j++) {
         float beta = j == first ? 0.0f : 1.0f;
-        load_gradient(l, dy, y, j, dys, (size_t)g.span, (size_t)g.wp);
+        load_gradient(l, dy, y, j, dys, (size_t)g.span, (size_t)g.wp, &b);
         for (int f = 0; f < s->filters; f++)
             for (int oy = 0; oy < oh; oy++)
                 zero_floats(dys + (size_t)f * g.span + (size_t)oy * g.wp + ow, g.wp - ow);
@@ -525,28 +513,25 @@ static void forward_group(const layer *l, const float *x, float *y, int first, i
                  threads);
     for (int j = 0; j < count; j++) /* image j: columns [j * area, (j + 1) * area) */
         store_output(l, b.maps + (size_t)j * g.area, (size_t)width, (size_t)l->out.w,
-                     first + j, y, b.stage);
+                     first + j, y, &b);
 }
 
 /* Images one at a time (stride 1) or a few side by side (im2col); a batch
  * of one image splits its filters among the threads instead. */
-static void conv_forward(layer *l, const float *x, float *y, images im, int training)
+static void conv_forward(const layer *l, const float *x, float *y, const layer_call *c)
 {
-    (void)training;
     geometry g = geom(l);
-    buffers b = buffers_of(l, im.thread);
-    if (im.n == 1) /* one thread does all of a single image: nobody else reads it */
-        b.stage = NULL;
-    if (g.winograd && im.last > im.first)
+    buffers b = buffers_of(l, c);
+    if (g.winograd && c->last > c->first)
         winograd_filters(l->w, l->spec.filters, l->in.c, 0, b.u);
-    for (int first = im.first; first < im.last; first += g.group) {
-        int count = im.last - first < g.group ? im.last - first : g.group;
+    for (int first = c->first; first < c->last; first += g.group) {
+        int count = c->last - first < g.group ? c->last - first : g.group;
         if (g.winograd)
-            forward_winograd(l, x, y, first, b, im.threads);
+            forward_winograd(l, x, y, first, b, c->threads);
         else if (g.shifted)
-            forward_shifted(l, x, y, first, b, im.threads);
+            forward_shifted(l, x, y, first, b, c->threads);
         else
-            forward_group(l, x, y, first, count, b, im.threads);
+            forward_group(l, x, y, first, count, b, c->threads);
     }
 }
 
@@ -565,7 +550,7 @@ static void backward_range(const layer *l, const float *x, const float *y, const
         const float *dyg = b.maps; /* dy in the grouped layout */
         for (int j = 0; j < count; j++)
             load_gradient(l, dy, y, at + j, b.maps + (size_t)j * g.area, (size_t)width,
-                          (size_t)l->out.w);
+                          (size_t)l->out.w, &b);
         unroll(l, x, at, count, b.cols);
         /* dW += dY * cols^T */
         if (g.k < FEW_COLUMNS)
@@ -591,30 +576,30 @@ static void backward_range(const layer *l, const float *x, const float *y, const
     }
 }
 
-/* The gradient groups that lie in [im.first, im.last) (image_share gives a
+/* The gradient groups that lie in [first, last) (the executor gives a
  * thread whole groups): their input gradients, and each group's weight
  * gradient summed into its own partial; conv_grads adds the partials.  A
  * batch of one image is one group, written straight into dw. */
-static void conv_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                          images im)
+static void conv_backward(const layer *l, const float *x, const float *y, const float *dy,
+                          float *dx, const layer_call *c)
 {
-    int n = im.n, groups = grad_groups(n);
-    buffers b = buffers_of(l, im.thread);
-    if (geom(l).winograd && dx && im.last > im.first)
+    int n = c->n, groups = grad_groups(n);
+    buffers b = buffers_of(l, c);
+    if (geom(l).winograd && dx && c->last > c->first)
         winograd_filters(l->w, l->in.c, l->spec.filters, 1, b.ut);
     void (*range)(const layer *, const float *, const float *, const float *, float *, float *,
                   float *, int, int, buffers, int) =
         geom(l).winograd ? backward_winograd : geom(l).shifted ? backward_shifted : backward_range;
     if (groups == 1) {
-        range(l, x, y, dy, dx, l->dw, l->db, 0, n, b, im.threads);
+        range(l, x, y, dy, dx, l->dw, l->db, 0, n, b, c->threads);
         return;
     }
     size_t stride = partial_stride(l);
     for (int gi = 0; gi < groups; gi++) {
         int first = group_first(n, gi), last = group_first(n, gi + 1);
-        if (first < im.first || last > im.last)
+        if (first < c->first || last > c->last)
             continue;
-        float *gw = partial_grads(l) + gi * stride;
+        float *gw = (float *)c->shared + gi * stride;
         range(l, x, y, dy, dx, gw, l->db ? gw + l->nweights : NULL, first, last, b, 1);
     }
 }
@@ -622,16 +607,16 @@ static void conv_backward(layer *l, const float *x, const float *y, const float 
 /* dw and db (adjacent in the gradient buffer, as in the partials): this
  * part's whole lines of them, each the groups' partials added in order (a
  * batch of one image has its gradient from the backward already). */
-static void conv_grads(layer *l, const float *x, const float *dy, int n, int part, int parts,
-                       grads_done done)
+static int conv_grads(const layer *l, const float *x, const float *dy, const layer_call *c,
+                      int part, int parts, param_range done[2])
 {
     (void)x, (void)dy;
-    int groups = grad_groups(n);
+    int groups = grad_groups(c->n);
     size_t np = l->nweights + l->nbias, stride = partial_stride(l), lines = (np + 15) / 16;
     size_t p0 = lines * part / parts * 16, p1 = lines * (part + 1) / parts * 16;
     if (p1 > np)
         p1 = np;
-    const float *partial = partial_grads(l);
+    const float *partial = c->shared;
     float *grad = l->dw;
     if (groups > 1)
         for (size_t p = p0; p < p1; p++) {
@@ -640,8 +625,8 @@ static void conv_grads(layer *l, const float *x, const float *dy, int n, int par
                 sum += partial[gi * stride + p];
             grad[p] = sum;
         }
-    if (p1 > p0)
-        hand_on(done, grad + p0, p1 - p0);
+    done[0] = (param_range){p0, p1};
+    return p1 > p0;
 }
 
 const char *conv_method(const layer *l)
@@ -652,6 +637,7 @@ const char *conv_method(const layer *l)
 
 const layer_ops conv_ops = {
     .setup = conv_setup,
+    .scratch_bytes = conv_scratch_bytes,
     .forward = conv_forward,
     .backward = conv_backward,
     .grads = conv_grads,

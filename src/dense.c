@@ -23,13 +23,12 @@ static VECTOR_CLONES void scaled_row(float a, const float *restrict x, int n,
         dst[i] = a * x[i];
 }
 
-static void dense_forward(layer *l, const float *x, float *y, images im, int training)
+static void dense_forward(const layer *l, const float *x, float *y, const layer_call *c)
 {
-    (void)training;
-    int in = (int)cnn_shape_size(l->in), out = l->spec.filters, rows = im.last - im.first;
-    x += (size_t)im.first * in;
-    y += (size_t)im.first * out;
-    if (im.n == 1) /* one image: dot products with W's rows, no packing */
+    int in = (int)cnn_shape_size(l->in), out = l->spec.filters, rows = c->last - c->first;
+    x += (size_t)c->first * in;
+    y += (size_t)c->first * out;
+    if (c->n == 1) /* one image: dot products with W's rows, no packing */
         dot_rows(1, out, in, x, in, l->w, in, NULL, 0.0f, y, out);
     else
         gemm(0, 1, rows, out, in, x, in, l->w, in, 0.0f, y, out);
@@ -41,23 +40,23 @@ static void dense_forward(layer *l, const float *x, float *y, images im, int tra
 
 /* dX = dY W, image by image; the weight gradient waits for every image
  * (dense_grads). */
-static void dense_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                           images im)
+static void dense_backward(const layer *l, const float *x, const float *y, const float *dy,
+                           float *dx, const layer_call *c)
 {
     (void)x, (void)y;
     int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
     if (dx)
-        gemm_threads(0, 0, im.last - im.first, in, out, dy + (size_t)im.first * out, out, l->w,
-                     in, 0.0f, dx + (size_t)im.first * in, in, im.threads);
+        gemm_threads(0, 0, c->last - c->first, in, out, dy + (size_t)c->first * out, out, l->w,
+                     in, 0.0f, dx + (size_t)c->first * in, in, c->threads);
 }
 
 /* dW = dY^T X for W's rows [o0, o1) of this part: each weight sums over the
  * batch in image order whoever computes it.  For one image it is an outer
  * product, which needs no GEMM machinery. */
-static void dense_grads(layer *l, const float *x, const float *dy, int n, int part, int parts,
-                        grads_done done)
+static int dense_grads(const layer *l, const float *x, const float *dy, const layer_call *c,
+                       int part, int parts, param_range done[2])
 {
-    int in = (int)cnn_shape_size(l->in), out = l->spec.filters;
+    int n = c->n, in = (int)cnn_shape_size(l->in), out = l->spec.filters;
     int o0 = (int)((long)out * part / parts), o1 = (int)((long)out * (part + 1) / parts);
     if (n == 1)
         for (int o = o0; o < o1; o++)
@@ -71,9 +70,9 @@ static void dense_grads(layer *l, const float *x, const float *dy, int n, int pa
                 sum += dy[(size_t)i * out + o];
             l->db[o] = sum;
         }
-    hand_on(done, l->dw + (size_t)o0 * in, (size_t)(o1 - o0) * in);
-    if (l->db)
-        hand_on(done, l->db + o0, (size_t)(o1 - o0));
+    done[0] = (param_range){(size_t)o0 * in, (size_t)o1 * in};
+    done[1] = (param_range){l->nweights + o0, l->nweights + o1};
+    return o1 > o0 ? (l->db ? 2 : 1) : 0;
 }
 
 const layer_ops dense_ops = {
@@ -81,6 +80,4 @@ const layer_ops dense_ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .grads = dense_grads,
-    .grads_read_dy = 1,
-    .grads_read_x = 1,
 };

@@ -22,50 +22,41 @@ static uint64_t mix(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static int kept(const layer *l, long i)
+static int kept(const layer *l, uint64_t step, long i)
 {
-    uint64_t h = mix(l->seed ^ mix(*l->step * 0x9E3779B97F4A7C15ull + (uint64_t)i));
+    uint64_t h = mix(l->seed ^ mix(step * 0x9E3779B97F4A7C15ull + (uint64_t)i));
     return (double)(h >> 11) * 0x1.0p-53 >= l->spec.alpha;
 }
 
-/* What a run over values [from, to) of the batch needs: src scaled where
- * kept, zero elsewhere, into dst (forward: x to y; backward: dy to dx). */
-typedef struct {
-    const layer *l;
-    const float *src;
-    float *dst;
-} values;
-
-static void mask_values(const void *ctx, long from, long to)
-{
-    const values *v = ctx;
-    float scale = 1.0f / (1.0f - v->l->spec.alpha);
-    for (long i = from; i < to; i++)
-        v->dst[i] = kept(v->l, i) ? v->src[i] * scale : 0.0f;
-}
-
-static void dropout_forward(layer *l, const float *x, float *y, images im, int training)
+/* src scaled where kept, zero elsewhere, into dst, over the call's images
+ * (forward: x to y; backward: dy to dx). */
+static void mask_values(const layer *l, const float *src, float *dst, const layer_call *c)
 {
     long size = (long)cnn_shape_size(l->in);
-    if (!training || l->spec.alpha == 0.0f) {
-        memcpy(y + im.first * size, x + im.first * size,
-               sizeof(float) * (size_t)((im.last - im.first) * size));
+    float scale = 1.0f / (1.0f - l->spec.alpha);
+    for (long i = c->first * size; i < c->last * size; i++)
+        dst[i] = kept(l, c->step, i) ? src[i] * scale : 0.0f;
+}
+
+static void dropout_forward(const layer *l, const float *x, float *y, const layer_call *c)
+{
+    long size = (long)cnn_shape_size(l->in);
+    if (!c->training || l->spec.alpha == 0.0f) {
+        memcpy(y + c->first * size, x + c->first * size,
+               sizeof(float) * (size_t)((c->last - c->first) * size));
         return;
     }
-    values v = {l, x, y};
-    split_images(im, size, 1, mask_values, &v);
+    mask_values(l, x, y, c);
 }
 
 /* The forward output tells which values were kept only when x != 0, so the
  * mask is recomputed from the hash instead. */
-static void dropout_backward(layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, images im)
+static void dropout_backward(const layer *l, const float *x, const float *y, const float *dy,
+                             float *dx, const layer_call *c)
 {
     (void)x, (void)y;
-    if (!dx)
-        return;
-    values v = {l, dy, dx};
-    split_images(im, (long)cnn_shape_size(l->in), 1, mask_values, &v);
+    if (dx)
+        mask_values(l, dy, dx, c);
 }
 
 const layer_ops dropout_ops = {

@@ -12,20 +12,19 @@ static int flatten_setup(layer *l, cnn_error *err)
     return CNN_OK;
 }
 
-static void flatten_forward(layer *l, const float *x, float *y, images im, int training)
+static void flatten_forward(const layer *l, const float *x, float *y, const layer_call *c)
 {
-    (void)training;
-    size_t size = cnn_shape_size(l->in), at = (size_t)im.first * size;
-    memcpy(y + at, x + at, sizeof(float) * (size_t)(im.last - im.first) * size);
+    size_t size = cnn_shape_size(l->in), at = (size_t)c->first * size;
+    memcpy(y + at, x + at, sizeof(float) * (size_t)(c->last - c->first) * size);
 }
 
-static void flatten_backward(layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, images im)
+static void flatten_backward(const layer *l, const float *x, const float *y, const float *dy,
+                             float *dx, const layer_call *c)
 {
     (void)x, (void)y;
-    size_t size = cnn_shape_size(l->in), at = (size_t)im.first * size;
+    size_t size = cnn_shape_size(l->in), at = (size_t)c->first * size;
     if (dx)
-        memcpy(dx + at, dy + at, sizeof(float) * (size_t)(im.last - im.first) * size);
+        memcpy(dx + at, dy + at, sizeof(float) * (size_t)(c->last - c->first) * size);
 }
 
 const layer_ops flatten_ops = {

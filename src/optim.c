@@ -5,7 +5,7 @@
  *              w -= lr * m^ / (sqrt(v^) + eps), with bias-corrected m^, v^
  * L2 weight decay adds decay * w to every gradient first. */
 #include "kernels/kernels.h"
-#include "layer.h"
+#include "net.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -96,22 +96,22 @@ float cnn_optim_lr(const cnn_optim *opt, int epoch)
 /* The update of parameters [from, to): the same arithmetic, element by
  * element, whichever thread or clone runs it. */
 static VECTOR_CLONES void update_range(const cnn_train_config *c, float lr, float c1, float c2,
-                                       float *w, const float *g, float *state, long n,
-                                       long from, long to)
+                                       float *w, const float *g, float *state, size_t n,
+                                       size_t from, size_t to)
 {
     float decay = c->weight_decay;
     if (c->optimizer == CNN_SGD) {
-        for (long i = from; i < to; i++)
+        for (size_t i = from; i < to; i++)
             w[i] -= lr * (g[i] + decay * w[i]);
     } else if (c->optimizer == CNN_MOMENTUM) {
         float *v = state, mu = c->momentum;
-        for (long i = from; i < to; i++) {
+        for (size_t i = from; i < to; i++) {
             v[i] = mu * v[i] + g[i] + decay * w[i];
             w[i] -= lr * v[i];
         }
     } else {
         float *m = state, *v = state + n, b1 = c->beta1, b2 = c->beta2, eps = c->eps;
-        for (long i = from; i < to; i++) {
+        for (size_t i = from; i < to; i++) {
             float gi = g[i] + decay * w[i];
             m[i] = b1 * m[i] + (1.0f - b1) * gi;
             v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -120,31 +120,16 @@ static VECTOR_CLONES void update_range(const cnn_train_config *c, float lr, floa
     }
 }
 
-/* Up to this many parameters the update runs on one thread: the seed
- * network (13.6k) steps once per image, and waking a second thread costs
- * more than its update. */
-enum { OPTIM_PARALLEL_MIN = 1 << 15 };
-
-/* One update, for split_range. */
-typedef struct {
-    const cnn_train_config *c;
-    float lr, c1, c2;
-    float *w, *state;
-    const float *g;
-    long n;
-} update;
-
-static void update_part(const void *ctx, long from, long to)
+void optim_apply(const optim_update *u, size_t from, size_t to)
 {
-    const update *u = ctx;
-    update_range(u->c, u->lr, u->c1, u->c2, u->w, u->g, u->state, u->n, from, to);
+    update_range(u->cfg, u->lr, u->c1, u->c2, u->w, u->g, u->state, u->n, from, to);
 }
 
-static update update_of(const cnn_optim *opt, cnn_net *net, int epoch)
+optim_update optim_prepare(const cnn_optim *opt, cnn_net *net, int epoch)
 {
     const cnn_train_config *c = &opt->cfg;
-    update u = {c, cnn_optim_lr(opt, epoch), 1.0f, 1.0f, cnn_net_params(net), opt->state,
-                cnn_net_grads(net), (long)opt->nparams};
+    optim_update u = {c, cnn_optim_lr(opt, epoch), 1.0f, 1.0f, cnn_net_params(net), opt->state,
+                      cnn_net_grads(net), opt->nparams};
     if (c->optimizer == CNN_ADAM) { /* bias correction for this step, the steps+1-th */
         u.c1 = 1.0f - powf(c->beta1, (float)(opt->steps + 1));
         u.c2 = 1.0f - powf(c->beta2, (float)(opt->steps + 1));
@@ -152,42 +137,11 @@ static update update_of(const cnn_optim *opt, cnn_net *net, int epoch)
     return u;
 }
 
+void optim_count_step(cnn_optim *opt) { opt->steps++; }
+
 void cnn_optim_step(cnn_optim *opt, cnn_net *net, int epoch)
 {
-    update u = update_of(opt, net, epoch);
+    optim_update u = optim_prepare(opt, net, epoch);
     opt->steps++;
-    split_range(0, u.n, u.n > OPTIM_PARALLEL_MIN ? net_threads(net) : 1, update_part, &u);
-}
-
-/* The parameters of a finished range of gradients (grads_done). */
-static void update_done(void *ctx, const float *grad, size_t count, int threads)
-{
-    const update *u = ctx;
-    long at = (long)(grad - u->g);
-    split_range(at, at + (long)count, count > OPTIM_PARALLEL_MIN ? threads : 1, update_part, u);
-}
-
-int optim_train_batch(cnn_net *net, cnn_optim *opt, images_in in, const float *x,
-                      const uint8_t *labels, int n, int epoch, float *loss, int *correct,
-                      cnn_error *err)
-{
-    update u = update_of(opt, net, epoch);
-    float l;
-    int rc = net_train_pass(net, in, x, labels, n, (grads_done){update_done, &u, 1}, &l, correct,
-                            err);
-    if (rc)
-        return rc;
-    if (loss)
-        *loss = l;
-    if (!isfinite(l))
-        return cnn_fail(err, CNN_ENUMERIC,
-                        "the loss is %g: training diverged (try a smaller learning rate)", l);
-    opt->steps++;
-    return CNN_OK;
-}
-
-int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,
-                    int epoch, float *loss, int *correct, cnn_error *err)
-{
-    return optim_train_batch(net, opt, (images_in){0}, x, labels, n, epoch, loss, correct, err);
+    run_update(net, &u, 0, u.n);
 }

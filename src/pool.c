@@ -24,10 +24,7 @@ static int pool_setup(layer *l, cnn_error *err)
     if (oh < 1 || ow < 1)
         return cnn_fail(err, CNN_ESHAPE, "pooling window %dx%d is larger than its %dx%dx%d input",
                         s->kh, s->kw, l->in.h, l->in.w, l->in.c);
-    l->out = (cnn_shape){l->in.c, oh, ow};
-    /* max pooling remembers where each maximum came from */
-    l->scratch_bytes =
-        s->kind == CNN_MAXPOOL ? sizeof(int) * (size_t)l->max_batch * cnn_shape_size(l->out) : 0;
+    l->out = (cnn_shape){l->in.c, oh, ow}; /* a max-pool's arg-max: the plan's */
     return CNN_OK;
 }
 
@@ -41,25 +38,14 @@ static void max2x2(const float *in, int w, int oh, int ow, float *y, int *argmax
     }
 }
 
-/* What a run over planes (one channel of one image each) [from, to) of the
- * batch needs. */
-typedef struct {
-    const layer *l;
-    const float *x, *dy;
-    float *out;
-} planes;
-
-static void forward_planes(const void *ctx, long from, long to)
+/* The planes (one channel of one image each) of the call's images. */
+static void forward_planes(const layer *l, const float *x, float *y, const layer_call *c)
 {
-    const planes *v = ctx;
-    const layer *l = v->l;
     const cnn_layer_spec *s = &l->spec;
-    const float *x = v->x;
-    float *y = v->out;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
-    int *argmax = l->scratch;
+    int *argmax = c->argmax;
     int whole2x2 = whole_2x2_max(l);
-    for (long p = from; p < to; p++) {
+    for (long p = (long)c->first * l->in.c; p < (long)c->last * l->in.c; p++) {
         const float *in = x + (size_t)p * h * w;
         if (whole2x2) {
             max2x2(in, w, oh, ow, y + (size_t)p * oh * ow, argmax + (size_t)p * oh * ow);
@@ -89,16 +75,12 @@ static void forward_planes(const void *ctx, long from, long to)
     }
 }
 
-static void backward_planes(const void *ctx, long from, long to)
+static void backward_planes(const layer *l, const float *dy, float *dx, const layer_call *c)
 {
-    const planes *v = ctx;
-    const layer *l = v->l;
     const cnn_layer_spec *s = &l->spec;
-    const float *dy = v->dy;
-    float *dx = v->out;
     int h = l->in.h, w = l->in.w, oh = l->out.h, ow = l->out.w;
-    const int *argmax = l->scratch;
-    for (long p = from; p < to; p++) {
+    const int *argmax = c->argmax;
+    for (long p = (long)c->first * l->in.c; p < (long)c->last * l->in.c; p++) {
         float *din = dx + (size_t)p * h * w;
         memset(din, 0, sizeof(float) * (size_t)h * w);
         for (int oy = 0; oy < oh; oy++)
@@ -118,25 +100,16 @@ static void backward_planes(const void *ctx, long from, long to)
     }
 }
 
-static void pool_forward(layer *l, const float *x, float *y, images im, int training)
-{
-    (void)training;
-    planes v = {l, x, NULL, y};
-    split_images(im, l->in.c, (long)l->in.h * l->in.w, forward_planes, &v);
-}
-
-static void pool_backward(layer *l, const float *x, const float *y, const float *dy, float *dx,
-                          images im)
+static void pool_backward(const layer *l, const float *x, const float *y, const float *dy,
+                          float *dx, const layer_call *c)
 {
     (void)x, (void)y;
-    if (!dx)
-        return;
-    planes v = {l, NULL, dy, dx};
-    split_images(im, l->in.c, (long)l->in.h * l->in.w, backward_planes, &v);
+    if (dx)
+        backward_planes(l, dy, dx, c);
 }
 
 const layer_ops pool_ops = {
     .setup = pool_setup,
-    .forward = pool_forward,
+    .forward = forward_planes,
     .backward = pool_backward,
 };

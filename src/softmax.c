@@ -15,11 +15,10 @@ static int softmax_setup(layer *l, cnn_error *err)
     return CNN_OK;
 }
 
-static void softmax_forward(layer *l, const float *x, float *y, images im, int training)
+static void softmax_forward(const layer *l, const float *x, float *y, const layer_call *c)
 {
-    (void)training;
     int k = l->out.c;
-    for (int i = im.first; i < im.last; i++) {
+    for (int i = c->first; i < c->last; i++) {
         const float *z = x + (size_t)i * k;
         float *p = y + (size_t)i * k;
         float max = z[0];
@@ -35,14 +34,14 @@ static void softmax_forward(layer *l, const float *x, float *y, images im, int t
 
 /* The generic chain rule through softmax alone: dx = p * (dy - <dy, p>).
  * Training uses the fused form in softmax_cross_entropy_grad instead. */
-static void softmax_backward(layer *l, const float *x, const float *y, const float *dy,
-                             float *dx, images im)
+static void softmax_backward(const layer *l, const float *x, const float *y, const float *dy,
+                             float *dx, const layer_call *c)
 {
     (void)x;
     if (!dx)
         return;
     int k = l->out.c;
-    for (int i = im.first; i < im.last; i++) {
+    for (int i = c->first; i < c->last; i++) {
         const float *p = y + (size_t)i * k, *g = dy + (size_t)i * k;
         float dot = 0.0f;
         for (int j = 0; j < k; j++)
@@ -84,12 +83,6 @@ double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int firs
     if (correct)
         *correct = right;
     return total;
-}
-
-double softmax_cross_entropy(const float *z, const uint8_t *labels, int n, int k,
-                             const float *p, int *correct)
-{
-    return softmax_cross_entropy_sum(z, labels, 0, n, k, p, correct) / n;
 }
 
 /* d(mean loss)/dz = (p - onehot) / n */

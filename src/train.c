@@ -3,7 +3,7 @@
  * by each thread for its own images, inside the step). */
 #include "cnn.h"
 #include "data/data.h"
-#include "layer.h"
+#include "net.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@ static int check_fit(const cnn_net *net, const cnn_dataset *d, cnn_error *err)
 }
 
 /* A batch of the epoch: each training thread converts its own images
- * (images_in), in the step's parallel region. */
+ * (batch.fill), in the step's parallel region. */
 typedef struct {
     const cnn_dataset *d;
     const int *order;
@@ -87,10 +87,10 @@ int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoc
         int n = d->n - done < batch ? d->n - done : batch;
         prefetch_images(d, order, done + n, n);
         batch_bytes bytes = {d, order, done, mean, std, x, labels};
+        image_batch b = {x, labels, n, convert_mine, &bytes};
         float loss;
         int correct;
-        rc = optim_train_batch(net, opt, (images_in){convert_mine, &bytes}, x, labels, n, epoch,
-                               &loss, &correct, err);
+        rc = train_step(net, opt, &b, epoch, &loss, &correct, err);
         if (rc)
             break;
         loss_sum += (double)loss * n;

@@ -7,53 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A layer standing alone, with its own parameter, gradient and scratch
- * buffers, for testing it outside a network. */
-typedef struct {
-    layer l;
-    float *params, *grads;
-    void *scratch;
-    uint64_t step;
-} bench_layer;
-
-static int make_layer(bench_layer *t, cnn_layer_spec spec, cnn_shape in, int n, int threads)
+/* A layer standing alone (layer_new), its dropout masks seeded as these
+ * tests expect. */
+static int make_layer(lone_layer *t, cnn_layer_spec spec, cnn_shape in, int n, int threads)
 {
-    memset(t, 0, sizeof *t);
-    layer *l = &t->l;
-    l->spec = spec;
-    l->ops = spec.kind == CNN_CONV                                   ? &conv_ops
-             : spec.kind >= CNN_RELU && spec.kind <= CNN_TANH       ? &activation_ops
-             : spec.kind >= CNN_MAXPOOL && spec.kind <= CNN_SUMPOOL ? &pool_ops
-             : spec.kind == CNN_DENSE                               ? &dense_ops
-             : spec.kind == CNN_DROPOUT                             ? &dropout_ops
-             : spec.kind == CNN_FLATTEN                             ? &flatten_ops
-                                                                    : &softmax_ops;
-    l->in = in;
-    l->max_batch = n;
-    l->threads = threads;
-    l->seed = 99;
-    l->step = &t->step;
-    t->step = 7;
-    if (l->ops->setup(l, NULL))
+    if (layer_new(t, spec, in, n, threads, NULL))
         return -1;
-    size_t np = l->nweights + l->nbias;
-    t->params = calloc(np + 1, sizeof(float));
-    t->grads = calloc(np + 1, sizeof(float));
-    t->scratch = calloc(l->scratch_bytes + 1, 1);
-    l->w = l->nweights ? t->params : NULL;
-    l->b = l->nbias ? t->params + l->nweights : NULL;
-    l->dw = l->nweights ? t->grads : NULL;
-    l->db = l->nbias ? t->grads + l->nweights : NULL;
-    l->scratch = t->scratch;
+    t->l.seed = 99;
+    t->step = 7;
     return 0;
 }
 
-static void free_layer(bench_layer *t)
-{
-    free(t->params);
-    free(t->grads);
-    free(t->scratch);
-}
+static void free_layer(lone_layer *t) { layer_free(t); }
 
 static cnn_layer_spec conv_spec(int filters, int k, int s, int p)
 {
@@ -77,12 +42,12 @@ TEST(conv_tutorial_image_gives_149_top_left)
     float filter[9] = {0, -1, 0, -1, 4, -1, 0, -1, 0};
     cnn_layer_spec s = conv_spec(1, 3, 1, 0);
     s.no_bias = 1;
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, s, (cnn_shape){1, 4, 4}, 1, 1) == 0);
     CHECK(t.l.out.h == 2 && t.l.out.w == 2 && t.l.out.c == 1);
     memcpy(t.l.w, filter, sizeof filter);
     float y[4];
-    layer_forward(&t.l, img, y, 1, 0);
+    layer_forward(&t, img, y, 1, 0);
     CHECK_NEAR(y[0], 149, 0);
     CHECK_NEAR(y[1], 42, 0);
     CHECK_NEAR(y[2], 238, 0);
@@ -93,7 +58,7 @@ TEST(conv_tutorial_image_gives_149_top_left)
 TEST(conv_padding_and_stride_follow_the_output_size_formula)
 {
     /* floor((H + 2p - k) / s) + 1 */
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, conv_spec(4, 3, 2, 1), (cnn_shape){2, 7, 8}, 1, 1) == 0);
     CHECK(t.l.out.c == 4 && t.l.out.h == 4 && t.l.out.w == 4);
     free_layer(&t);
@@ -110,11 +75,11 @@ TEST(conv_sums_over_input_depth_and_adds_bias)
 {
     /* 2 input channels of ones and twos, a 1x1 filter (3, 5), bias 1: 3+10+1 */
     float x[8] = {1, 1, 1, 1, 2, 2, 2, 2};
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, conv_spec(1, 1, 1, 0), (cnn_shape){2, 2, 2}, 1, 1) == 0);
     t.l.w[0] = 3, t.l.w[1] = 5, t.l.b[0] = 1;
     float y[4];
-    layer_forward(&t.l, x, y, 1, 0);
+    layer_forward(&t, x, y, 1, 0);
     for (int i = 0; i < 4; i++)
         CHECK_NEAR(y[i], 14, 0);
     free_layer(&t);
@@ -126,10 +91,10 @@ TEST(pooling_max_average_sum_by_hand)
     cnn_layer_kind kinds[3] = {CNN_MAXPOOL, CNN_AVGPOOL, CNN_SUMPOOL};
     float want[3][4] = {{4, 8, -1, 9}, {2.5f, 6.5f, -2.5f, 4.75f}, {10, 26, -10, 19}};
     for (int k = 0; k < 3; k++) {
-        bench_layer t;
+        lone_layer t;
         CHECK(make_layer(&t, pool_spec(kinds[k], 2, 2, 0), (cnn_shape){1, 4, 4}, 1, 1) == 0);
         float y[4];
-        layer_forward(&t.l, x, y, 1, 0);
+        layer_forward(&t, x, y, 1, 0);
         for (int i = 0; i < 4; i++)
             CHECK_NEAR(y[i], want[k][i], 1e-6);
         free_layer(&t);
@@ -141,11 +106,11 @@ TEST(maxpool_ceil_mode_keeps_the_partial_windows_7x7_to_4x4)
     float x[49];
     for (int i = 0; i < 49; i++)
         x[i] = (float)i;
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 2, 2, 1), (cnn_shape){1, 7, 7}, 1, 1) == 0);
     CHECK(t.l.out.h == 4 && t.l.out.w == 4);
     float y[16];
-    layer_forward(&t.l, x, y, 1, 0);
+    layer_forward(&t, x, y, 1, 0);
     CHECK_NEAR(y[3], 13, 0);  /* the right-edge column alone: x[6], x[13] */
     CHECK_NEAR(y[15], 48, 0); /* the corner pixel alone */
     free_layer(&t);
@@ -157,10 +122,10 @@ TEST(maxpool_ceil_mode_keeps_the_partial_windows_7x7_to_4x4)
 TEST(avgpool_ceil_mode_divides_by_the_covered_pixels)
 {
     float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, pool_spec(CNN_AVGPOOL, 2, 2, 1), (cnn_shape){1, 3, 3}, 1, 1) == 0);
     float y[4];
-    layer_forward(&t.l, x, y, 1, 0);
+    layer_forward(&t, x, y, 1, 0);
     CHECK_NEAR(y[0], 3, 1e-6);
     CHECK_NEAR(y[1], 4.5, 1e-6); /* (3 + 6) / 2 */
     CHECK_NEAR(y[3], 9, 1e-6);
@@ -169,7 +134,7 @@ TEST(avgpool_ceil_mode_divides_by_the_covered_pixels)
 
 TEST(overlapping_pool_window_3_stride_2)
 {
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 3, 2, 0), (cnn_shape){1, 7, 7}, 1, 1) == 0);
     CHECK(t.l.out.h == 3 && t.l.out.w == 3);
     free_layer(&t);
@@ -178,10 +143,10 @@ TEST(overlapping_pool_window_3_stride_2)
 TEST(maxpool_routes_the_gradient_to_the_first_argmax)
 {
     float x[4] = {5, 5, 1, 5}, dy[1] = {1}, dx[4], y[1];
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, pool_spec(CNN_MAXPOOL, 2, 2, 0), (cnn_shape){1, 2, 2}, 1, 1) == 0);
-    layer_forward(&t.l, x, y, 1, 0);
-    layer_backward(&t.l, x, y, dy, dx, 1);
+    layer_forward(&t, x, y, 1, 0);
+    layer_backward(&t, x, y, dy, dx, 1);
     CHECK(dx[0] == 1 && dx[1] == 0 && dx[2] == 0 && dx[3] == 0);
     free_layer(&t);
 }
@@ -189,9 +154,9 @@ TEST(maxpool_routes_the_gradient_to_the_first_argmax)
 TEST(relu_zeroes_the_negatives)
 {
     float x[4] = {-2, 0, 3, -0.5f}, y[4];
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_RELU}, (cnn_shape){1, 2, 2}, 1, 1) == 0);
-    layer_forward(&t.l, x, y, 1, 0);
+    layer_forward(&t, x, y, 1, 0);
     CHECK(y[0] == 0 && y[1] == 0 && y[2] == 3 && y[3] == 0);
     free_layer(&t);
 }
@@ -200,27 +165,27 @@ TEST(softmax_of_a_known_vector)
 {
     /* softmax(1, 2, 3) = e^i / (e + e^2 + e^3) */
     float z[3] = {1, 2, 3}, p[3];
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_SOFTMAX}, (cnn_shape){3, 1, 1}, 1, 1) == 0);
-    layer_forward(&t.l, z, p, 1, 0);
+    layer_forward(&t, z, p, 1, 0);
     CHECK_NEAR(p[0], 0.09003057, 1e-7);
     CHECK_NEAR(p[1], 0.24472847, 1e-7);
     CHECK_NEAR(p[2], 0.66524096, 1e-7);
     /* cross-entropy with label 2 = -log p[2] */
     uint8_t label = 2;
-    CHECK_NEAR(softmax_cross_entropy(z, &label, 1, 3, p, NULL), 0.40760596, 1e-7);
+    CHECK_NEAR(softmax_cross_entropy_sum(z, &label, 0, 1, 3, p, NULL), 0.40760596, 1e-7);
     free_layer(&t);
 }
 
 TEST(softmax_cross_entropy_is_stable_for_huge_scores)
 {
     float z[2] = {10000, 0}, p[2];
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_SOFTMAX}, (cnn_shape){2, 1, 1}, 1, 1) == 0);
-    layer_forward(&t.l, z, p, 1, 0);
+    layer_forward(&t, z, p, 1, 0);
     CHECK(p[0] == 1.0f && p[1] == 0.0f);
     uint8_t label = 1;
-    CHECK_NEAR(softmax_cross_entropy(z, &label, 1, 2, p, NULL), 10000, 1e-3);
+    CHECK_NEAR(softmax_cross_entropy_sum(z, &label, 0, 1, 2, p, NULL), 10000, 1e-3);
     free_layer(&t);
 }
 
@@ -230,17 +195,17 @@ TEST(dropout_keeps_about_1_minus_p_and_scales)
     static float x[N], y[N];
     for (int i = 0; i < N; i++)
         x[i] = 1;
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_DROPOUT, .alpha = 0.25f},
                      (cnn_shape){N, 1, 1}, 1, 2) == 0);
-    layer_forward(&t.l, x, y, 1, 1);
+    layer_forward(&t, x, y, 1, 1);
     int kept = 0;
     for (int i = 0; i < N; i++) {
         CHECK(y[i] == 0 || fabsf(y[i] - 4.0f / 3.0f) < 1e-6f);
         kept += y[i] != 0;
     }
     CHECK(kept > 7300 && kept < 7700);
-    layer_forward(&t.l, x, y, 1, 0); /* inference: the identity */
+    layer_forward(&t, x, y, 1, 0); /* inference: the identity */
     for (int i = 0; i < N; i++)
         CHECK(y[i] == 1);
     free_layer(&t);
@@ -251,9 +216,9 @@ TEST(dropout_keeps_about_1_minus_p_and_scales)
 static double frand(cnn_rng *r) { return 2.0 * cnn_rng_uniform(r) - 1.0; }
 
 /* L = sum(r * y) in double, so dL/dy = r. */
-static double probe_loss(bench_layer *t, const float *x, float *y, const float *r, int n)
+static double probe_loss(lone_layer *t, const float *x, float *y, const float *r, int n)
 {
-    layer_forward(&t->l, x, y, n, 1);
+    layer_forward(t, x, y, n, 1);
     double sum = 0;
     size_t m = (size_t)n * cnn_shape_size(t->l.out);
     for (size_t i = 0; i < m; i++)
@@ -274,7 +239,7 @@ static double rel_error(double a, double b)
 static double grad_check(cnn_layer_spec spec, cnn_shape in, int n, uint64_t seed, int spaced,
                          float eps)
 {
-    bench_layer t;
+    lone_layer t;
     if (make_layer(&t, spec, in, n, 2))
         return -1;
     cnn_rng rng;
@@ -300,7 +265,7 @@ static double grad_check(cnn_layer_spec spec, cnn_shape in, int n, uint64_t seed
     for (size_t i = 0; i < np; i++)
         t.params[i] = (float)(frand(&rng) * 0.5);
     probe_loss(&t, x, y, r, n);
-    layer_backward(&t.l, x, y, r, dx, n);
+    layer_backward(&t, x, y, r, dx, n);
     float *analytic = malloc(sizeof(float) * (np + 1));
     memcpy(analytic, t.grads, sizeof(float) * np);
     double worst = 0;
@@ -410,7 +375,7 @@ TEST(gradient_check_catches_a_wrong_gradient)
 {
     /* The checker itself must fail on a broken backward: swap two filters'
      * gradients and expect a large error. */
-    bench_layer t;
+    lone_layer t;
     CHECK(make_layer(&t, conv_spec(2, 3, 1, 1), (cnn_shape){1, 5, 5}, 1, 1) == 0);
     float x[25], y[50], r[50], dx[25];
     cnn_rng rng;
@@ -422,7 +387,7 @@ TEST(gradient_check_catches_a_wrong_gradient)
     for (size_t i = 0; i < t.l.nweights + t.l.nbias; i++)
         t.params[i] = (float)frand(&rng);
     probe_loss(&t, x, y, r, 1);
-    layer_backward(&t.l, x, y, r, dx, 1);
+    layer_backward(&t, x, y, r, dx, 1);
     float wrong = t.grads[0];
     t.params[9] += 1e-2f; /* weight 9 belongs to filter 2: its FD is grads[9] */
     double up = probe_loss(&t, x, y, r, 1);
@@ -450,7 +415,7 @@ TEST(winograd_conv_follows_the_definition_and_its_gradients_match_finite_differe
         cnn_layer_spec spec = conv_spec(c[0], 3, 1, c[1]);
         cnn_shape in = {16, c[2], c[3]};
         int n = c[4];
-        bench_layer t;
+        lone_layer t;
         CHECK(make_layer(&t, spec, in, n, 2) == 0);
         cnn_rng rng;
         cnn_rng_seed(&rng, 40 + k);
@@ -463,8 +428,8 @@ TEST(winograd_conv_follows_the_definition_and_its_gradients_match_finite_differe
         float *r = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
         for (size_t i = 0; i < ny; i++)
             r[i] = (float)frand(&rng);
-        layer_forward(&t.l, x, y, n, 1);
-        layer_backward(&t.l, x, y, r, dx, n);
+        layer_forward(&t, x, y, n, 1);
+        layer_backward(&t, x, y, r, dx, n);
         int oh = t.l.out.h, ow = t.l.out.w, ok = 1;
         for (int j = 0; j < n && ok; j++)
             for (int f = 0; f < c[0] && ok; f++)
@@ -569,13 +534,13 @@ TEST(one_large_image_split_between_threads_changes_no_bit)
     for (int k = 0; k < 6; k++) {
         size_t ny = 0;
         for (int t = 0; t < 2; t++) {
-            bench_layer b;
+            lone_layer b;
             CHECK(make_layer(&b, specs[k], in, 1, t + 1) == 0);
             ny = cnn_shape_size(b.l.out);
             y[t] = malloc(sizeof(float) * ny);
             dx[t] = malloc(sizeof(float) * nx);
-            layer_forward(&b.l, x, y[t], 1, 1);
-            layer_backward(&b.l, x, y[t], dy, dx[t], 1);
+            layer_forward(&b, x, y[t], 1, 1);
+            layer_backward(&b, x, y[t], dy, dx[t], 1);
             free_layer(&b);
         }
         CHECK(memcmp(y[0], y[1], sizeof(float) * ny) == 0);

@@ -1,7 +1,7 @@
 /* Networks as a whole: specs, shape checks, the fused loss gradient, learning,
  * reproducibility, optimisers and model files. */
 #include "cnn.h"
-#include "layer.h"
+#include "net.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -581,7 +581,7 @@ TEST(learning_rate_schedules)
     cnn_net_free(net);
 }
 
-TEST(a_diverging_step_is_refused_and_leaves_the_weights_alone)
+TEST(a_diverging_step_is_refused_and_leaves_weights_and_gradients_alone)
 {
     cnn_error err;
     cnn_train_config cfg;
@@ -591,11 +591,14 @@ TEST(a_diverging_step_is_refused_and_leaves_the_weights_alone)
     float x[8] = {1, 2, 3, 4, 5, NAN, 7, 8};
     uint8_t y[2] = {0, 1};
     size_t np = cnn_net_param_count(net);
-    float before[15];
+    float before[15], grads[15];
     memcpy(before, cnn_net_params(net), sizeof(float) * np);
+    for (size_t i = 0; i < np; i++)
+        cnn_net_grads(net)[i] = grads[i] = (float)i;
     CHECK(cnn_train_batch(net, opt, x, y, 2, 0, NULL, NULL, &err) == CNN_ENUMERIC);
     CHECK(strstr(err.msg, "diverged"));
     CHECK(memcmp(before, cnn_net_params(net), sizeof(float) * np) == 0);
+    CHECK(memcmp(grads, cnn_net_grads(net), sizeof(float) * np) == 0);
     CHECK(cnn_optim_steps(opt) == 0);
     cnn_optim_free(opt);
     cnn_net_free(net);

@@ -102,20 +102,6 @@ static const char *default_data(char *buf, size_t size)
 
 /* ---- the per-layer profile ---------------------------------------------- */
 
-static const layer_ops *ops_of(cnn_layer_kind kind)
-{
-    switch (kind) {
-    case CNN_CONV: return &conv_ops;
-    case CNN_RELU: case CNN_LEAKY_RELU: case CNN_SIGMOID: case CNN_TANH: return &activation_ops;
-    case CNN_MAXPOOL: case CNN_AVGPOOL: case CNN_SUMPOOL: return &pool_ops;
-    case CNN_DENSE: return &dense_ops;
-    case CNN_DROPOUT: return &dropout_ops;
-    case CNN_FLATTEN: return &flatten_ops;
-    case CNN_SOFTMAX: return &softmax_ops;
-    default: return NULL;
-    }
-}
-
 typedef struct {
     int count, batch;
     double fwd_us[64], bwd_us[64]; /* per batch */
@@ -136,32 +122,23 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int thre
     memset(out, 0, sizeof *out);
     out->count = count;
     out->batch = n;
-    layer *ls = calloc((size_t)count, sizeof *ls);
+    lone_layer *ls = calloc((size_t)count, sizeof *ls);
     float **act = calloc((size_t)count, sizeof *act);
     size_t widest = 0;
-    uint64_t step = 0;
     float *params = cnn_net_params(net), *grads = cnn_net_grads(net);
-    int ok = ls && act;
-    cnn_error err;
-    for (int i = 0; ok && i < count; i++) {
-        layer *l = &ls[i];
-        l->spec = cnn_net_layer(net, i);
-        l->ops = ops_of(l->spec.kind);
-        l->in = i ? ls[i - 1].out : cnn_net_input_shape(net);
-        l->max_batch = n;
-        l->threads = threads;
-        l->step = &step;
-        l->seed = 1;
-        if (!l->ops || l->ops->setup(l, &err)) {
+    int ok = ls && act, made = 0;
+    for (int i = 0; ok && i < count; i++, made++) {
+        cnn_shape in = i ? ls[i - 1].l.out : cnn_net_input_shape(net);
+        if (layer_new(&ls[i], cnn_net_layer(net, i), in, n, threads, NULL)) {
             ok = 0;
             break;
         }
+        layer *l = &ls[i].l; /* the network's own weights, and its gradient buffer */
         l->w = cnn_net_layer_weights(net, i);
         l->b = cnn_net_layer_bias(net, i);
         l->dw = l->w ? grads + (l->w - params) : NULL;
         l->db = l->b ? grads + (l->b - params) : NULL;
-        if (l->scratch_bytes && !(l->scratch = aligned_alloc(64, (l->scratch_bytes + 63) & ~(size_t)63)))
-            ok = 0;
+        l->seed = 1;
         size_t size = cnn_shape_size(l->out);
         widest = size > widest ? size : widest;
         if (!(act[i] = malloc(sizeof(float) * size * (size_t)n)))
@@ -202,8 +179,8 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int thre
                 out->fwd_us[i] += now() - t0;
                 in = act[i];
             }
-            if (with_backward && ls[count - 1].spec.kind == CNN_SOFTMAX) {
-                int k = (int)cnn_shape_size(ls[count - 1].out), cur = 0;
+            if (with_backward && ls[count - 1].l.spec.kind == CNN_SOFTMAX) {
+                int k = (int)cnn_shape_size(ls[count - 1].l.out), cur = 0;
                 double t0 = now();
                 softmax_cross_entropy_grad(act[count - 1], labels, n, 0, n, k, delta[cur]);
                 out->bwd_us[count - 1] += now() - t0;
@@ -222,8 +199,8 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int thre
             out->bwd_us[i] *= 1e6 / reps;
         }
     }
-    for (int i = 0; ls && act && i < count; i++) {
-        free(ls[i].scratch);
+    for (int i = 0; ls && act && i < made; i++) {
+        layer_free(&ls[i]);
         free(act[i]);
     }
     free(ls), free(act), free(x), free(delta[0]), free(delta[1]), free(labels);

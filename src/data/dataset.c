@@ -2,7 +2,6 @@
 #include "cnn.h"
 #include "data.h"
 #include "kernels/kernels.h"
-#include "layer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,9 +9,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 void cnn_dataset_free(cnn_dataset *d)
 {
@@ -49,13 +45,6 @@ static void convert_image(const cnn_dataset *d, const int *index, int first, int
         labels[i] = d->labels ? d->labels[k] : 0;
 }
 
-/* From this many images a batch is converted by all threads, each taking
- * the images it will carry through the network (image_share): it then
- * finds them in its own cache, not in the core's that converted them
- * (LeNet-5 on 2 threads: +3%).  Fewer, one image for the seed network
- * above all, stay out of a parallel region, which would cost more. */
-enum { BATCH_PARALLEL_MIN = 16 };
-
 void dataset_convert(const cnn_dataset *d, const int *index, int first, int from, int to,
                      float mean, float std, float *x, uint8_t *labels)
 {
@@ -66,18 +55,7 @@ void dataset_convert(const cnn_dataset *d, const int *index, int first, int from
 void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
                        float mean, float std, float *x, uint8_t *labels)
 {
-    if (n < BATCH_PARALLEL_MIN) {
-        dataset_convert(d, index, first, 0, n, mean, std, x, labels);
-        return;
-    }
-#pragma omp parallel
-    {
-        int from = 0, to = n;
-#ifdef _OPENMP
-        image_share(n, omp_get_thread_num(), omp_get_num_threads(), &from, &to);
-#endif
-        dataset_convert(d, index, first, from, to, mean, std, x, labels);
-    }
+    dataset_convert(d, index, first, 0, n, mean, std, x, labels);
 }
 
 /* Linux 6.1's synchronous collapse; older kernels refuse it (EINVAL). */

@@ -1,0 +1,115 @@
+/* Running and learning, as the public API offers them: forward, the loss,
+ * backward, and the training step that does all of them and the update.
+ * The executor (run.c) shares each pass among threads; what is here reads
+ * as the single-threaded algorithm. */
+#include "net.h"
+
+#include <math.h>
+
+int labels_in_classes(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+{
+    int k = cnn_net_classes(net);
+    for (int i = 0; labels && i < n; i++)
+        if (labels[i] >= k)
+            return cnn_fail(err, CNN_EINVAL, "label %d of image %d is not a class (0..%d)",
+                            labels[i], i, k - 1);
+    return CNN_OK;
+}
+
+static int trainable(const cnn_net *net, cnn_error *err)
+{
+    if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
+        return cnn_fail(err, CNN_EINVAL, "training needs a softmax as the last layer");
+    return CNN_OK;
+}
+
+/* What a forward needs checked and set before it starts. */
+static int begin_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
+{
+    if (!net->work)
+        return cnn_fail(err, CNN_EINVAL, "call cnn_net_init before running the network");
+    if (n < 1 || n > net->plan.max_batch)
+        return cnn_fail(err, CNN_EINVAL, "batch of %d images: the network was set up for 1..%d",
+                        n, net->plan.max_batch);
+    net->x = x;
+    net->batch = n;
+    if (training)
+        net->step++;
+    return CNN_OK;
+}
+
+int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
+{
+    int rc = begin_forward(net, x, n, training, err);
+    if (rc == CNN_OK)
+        run_forward(net, &(image_batch){(float *)x, NULL, n, NULL, NULL}, training);
+    return rc;
+}
+
+/* The scores before the softmax: the fused loss reads them. */
+static const float *scores(const cnn_net *net)
+{
+    return net->count > 1 ? cnn_net_activation(net, net->count - 2) : net->x;
+}
+
+/* The mean loss over n images: each gradient group's sum, added in order
+ * (the same bits however the batch was shared). */
+float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct)
+{
+    double sum = 0.0;
+    int right = 0;
+    for (int g = 0; g < grad_groups(n); g++) {
+        int hit;
+        sum += softmax_cross_entropy_sum(scores(net), labels, group_first(n, g),
+                                         group_first(n, g + 1), cnn_net_classes(net),
+                                         cnn_net_output(net), &hit);
+        right += hit;
+    }
+    if (correct)
+        *correct = right;
+    return (float)(sum / n);
+}
+
+int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+{
+    if (n != net->batch)
+        return cnn_fail(err, CNN_EINVAL, "backward over %d images after a forward over %d", n,
+                        net->batch);
+    int rc = trainable(net, err);
+    if (rc || (rc = labels_in_classes(net, labels, n, err)))
+        return rc;
+    run_backward(net, labels, NULL);
+    return CNN_OK;
+}
+
+/* The training step: fill the batch and forward it, the loss, backward,
+ * update.  The executor overlaps what pays: each thread fills in the
+ * images it then carries, and each layer's parameters are updated as soon
+ * as its weight gradient is summed, while that is in cache (the same bits
+ * as cnn_forward, cnn_loss, cnn_backward and cnn_optim_step in turn). */
+int train_step(cnn_net *net, cnn_optim *opt, const image_batch *b, int epoch, float *loss,
+               int *correct, cnn_error *err)
+{
+    int rc = trainable(net, err);
+    if (rc || (!b->fill && (rc = labels_in_classes(net, b->labels, b->n, err))) ||
+        (rc = begin_forward(net, b->x, b->n, 1, err)))
+        return rc;
+    run_forward(net, b, 1);
+    float l = cnn_loss(net, b->labels, b->n, correct);
+    if (loss)
+        *loss = l;
+    if (!isfinite(l))
+        return cnn_fail(err, CNN_ENUMERIC,
+                        "the loss is %g: training diverged (try a smaller learning rate)", l);
+    optim_update u = optim_prepare(opt, net, epoch);
+    run_backward(net, b->labels, &u);
+    optim_count_step(opt);
+    return CNN_OK;
+}
+
+int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,
+                    int epoch, float *loss, int *correct, cnn_error *err)
+{
+    image_batch b = {(float *)x, (uint8_t *)labels, n, NULL, NULL};
+    return train_step(net, opt, &b, epoch, loss, correct, err);
+}
