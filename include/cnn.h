@@ -187,6 +187,11 @@ double cnn_net_layer_flops(const cnn_net *net, int i);
  * other stride-1 window) or "im2col"; NULL for other layers. */
 const char *cnn_net_layer_method(const cnn_net *net, int i);
 const char *cnn_layer_name(cnn_layer_kind kind);
+/* A layer's line in a network text ("conv 6 5x5 pad 2x2"), with the options
+ * at their defaults left out; brief leaves out also those that change only
+ * how it learns (nobias, init): the label the tools and pictures show.
+ * Returns the length it needed, as snprintf does. */
+int cnn_layer_text(const cnn_layer_spec *layer, int brief, char *out, size_t n);
 void cnn_net_normalization(const cnn_net *net, float *mean, float *std);
 
 /* The text that rebuilds this network (without the train line). */
@@ -215,6 +220,10 @@ int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *er
 void cnn_net_keep_activations(cnn_net *net, int on);
 const float *cnn_net_activation(const cnn_net *net, int i);
 const float *cnn_net_output(const cnn_net *net);
+
+/* The class image i of the last forward was given the highest probability
+ * (the first of equals): the network's answer. */
+int cnn_net_predicted(const cnn_net *net, int i);
 
 /* Mean cross-entropy of the last forward against labels, and the number of
  * correct arg-max predictions (may be NULL). */
@@ -297,6 +306,11 @@ int cnn_folder_load(const char *dir, int c, int h, int w, cnn_dataset *out, cnn_
  * shifted, scaled, rotated and deformed, deterministic by seed.  Pixels are
  * 255 (white, +1) and 0 (black, -1): normalise with mean 0.5 std 0.5. */
 int cnn_xo_generate(int n, int size, uint64_t seed, cnn_dataset *out, cnn_error *err);
+/* The explanation's own 9x9 pictures, as the network sees them: which is
+ * 'x' (the canonical X), 'o' (the canonical O) or 'd' (the deformed X);
+ * out receives 81 values, row-major, +1 white and -1 black (any other
+ * `which`: all -1). */
+void cnn_xo_canonical(char which, float out[81]);
 
 /* ---- training over a dataset ------------------------------------------- */
 

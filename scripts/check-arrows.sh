@@ -28,7 +28,6 @@ known='
 src/model.c               src/layer.h                the dropout step counter (net_step)
 tools/bench.c             src/layer.h                the per-layer profile builds layers itself
 tools/bench.c             src/kernels/kernels.h      gemm_path, the FP32 peak
-tools/viz.c               src/data/xo.h              xo_canonical for the walkthrough
 '
 resolve() { # FILE HEADER -> path of the header from the repo root
     local dir; dir=$(dirname "$1")

@@ -7,6 +7,7 @@
 #include "layer.h"
 
 #include <math.h>
+#include <stddef.h>
 
 static int activation_setup(layer *l, cnn_error *err)
 {
@@ -89,4 +90,11 @@ const layer_ops activation_ops = {
     .setup = activation_setup,
     .forward = activation_forward,
     .backward = activation_backward,
+};
+
+/* leaky [SLOPE]: y = SLOPE * x below 0 */
+const layer_option leaky_options[] = {
+    {NULL, OPT_FLOAT, "the slope", offsetof(cnn_layer_spec, alpha), 0.0f, 1.0f, 0.01f,
+     OPTION_MAY_BE_LEFT_OUT},
+    {0},
 };

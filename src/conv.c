@@ -20,6 +20,7 @@
 #include "kernels/kernels.h"
 #include "layer.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Below this many columns (K) the weight gradient is computed as dot
@@ -159,6 +160,10 @@ static int conv_setup(layer *l, cnn_error *err)
         s->pw < 0)
         return cnn_fail(err, CNN_EINVAL, "conv needs filters >= 1, a window >= 1x1, stride >= 1 "
                                          "and padding >= 0");
+    /* a window over more than 2^28 inputs would overflow the int sizes */
+    if ((size_t)l->in.c * (size_t)s->kh * (size_t)s->kw > (size_t)1 << 28)
+        return cnn_fail(err, CNN_ESHAPE, "a %dx%d window over %d channels is too large", s->kh,
+                        s->kw, l->in.c);
     if (s->same) {
         if (s->kh % 2 == 0 || s->kw % 2 == 0)
             return cnn_fail(err, CNN_EINVAL, "conv: 'same' padding needs an odd window, not %dx%d",
@@ -635,10 +640,28 @@ const char *conv_method(const layer *l)
     return g.winograd ? "winograd" : g.shifted ? "shifted" : "im2col";
 }
 
+static double conv_flops(const layer *l)
+{
+    return 2.0 * (double)cnn_shape_size(l->out) * l->in.c * l->spec.kh * l->spec.kw;
+}
+
 const layer_ops conv_ops = {
     .setup = conv_setup,
     .scratch_bytes = conv_scratch_bytes,
     .forward = conv_forward,
     .backward = conv_backward,
     .grads = conv_grads,
+    .flops = conv_flops,
+};
+
+/* conv FILTERS KHxKW [stride S] [pad P | pad same] [nobias] [init STD] */
+const layer_option conv_options[] = {
+    {NULL, OPT_INT, "the number of filters", offsetof(cnn_layer_spec, filters), 1, 65536, 0, 0},
+    {NULL, OPT_DIMS, "the filter size", offsetof(cnn_layer_spec, kh), 1, 1024, 0, 0},
+    {"stride", OPT_DIMS, "stride", offsetof(cnn_layer_spec, sh), 1, 1024, 1, 0},
+    {"pad", OPT_PAD, "pad", offsetof(cnn_layer_spec, ph), 0, 1024, 0, 0},
+    {"nobias", OPT_FLAG, "nobias", offsetof(cnn_layer_spec, no_bias), 0, 1, 0, OPTION_ONLY_LEARNING},
+    {"init", OPT_FLOAT, "init (the weights' standard deviation)",
+     offsetof(cnn_layer_spec, init_std), 1e-12f, 100.0f, 0, OPTION_ONLY_LEARNING},
+    {0},
 };

@@ -3,6 +3,8 @@
 #include "kernels/kernels.h"
 #include "layer.h"
 
+#include <stddef.h>
+
 static int dense_setup(layer *l, cnn_error *err)
 {
     if (l->spec.filters < 1)
@@ -75,9 +77,24 @@ static int dense_grads(const layer *l, const float *x, const float *dy, const la
     return o1 > o0 ? (l->db ? 2 : 1) : 0;
 }
 
+static double dense_flops(const layer *l)
+{
+    return 2.0 * (double)cnn_shape_size(l->out) * (double)cnn_shape_size(l->in);
+}
+
 const layer_ops dense_ops = {
     .setup = dense_setup,
     .forward = dense_forward,
     .backward = dense_backward,
     .grads = dense_grads,
+    .flops = dense_flops,
+};
+
+/* dense OUTPUTS [nobias] [init STD] */
+const layer_option dense_options[] = {
+    {NULL, OPT_INT, "the number of outputs", offsetof(cnn_layer_spec, filters), 1, 1 << 24, 0, 0},
+    {"nobias", OPT_FLAG, "nobias", offsetof(cnn_layer_spec, no_bias), 0, 1, 0, OPTION_ONLY_LEARNING},
+    {"init", OPT_FLOAT, "init (the weights' standard deviation)",
+     offsetof(cnn_layer_spec, init_std), 1e-12f, 100.0f, 0, OPTION_ONLY_LEARNING},
+    {0},
 };

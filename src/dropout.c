@@ -4,6 +4,7 @@
  * state to carry, the same for any thread count, and reproducible on resume. */
 #include "layer.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static int dropout_setup(layer *l, cnn_error *err)
@@ -63,4 +64,10 @@ const layer_ops dropout_ops = {
     .setup = dropout_setup,
     .forward = dropout_forward,
     .backward = dropout_backward,
+};
+
+/* dropout P: each input zeroed with probability P while training */
+const layer_option dropout_options[] = {
+    {NULL, OPT_FLOAT, "the probability", offsetof(cnn_layer_spec, alpha), 0.0f, 0.99f, 0, 0},
+    {0},
 };

@@ -77,6 +77,8 @@ typedef struct {
      * The parts cover every parameter once.  NULL: no parameters. */
     int (*grads)(const layer *l, const float *x, const float *dy, const layer_call *c, int part,
                  int parts, param_range done[2]);
+    /* Forward FLOPs per image, 2 per multiply-add (NULL: one per output). */
+    double (*flops)(const layer *l);
 } layer_ops;
 
 struct layer {
@@ -90,14 +92,48 @@ struct layer {
     uint64_t seed;       /* dropout: mask stream                */
 };
 
+/* ---- the words of a layer's line (docs/spec.md) ------------------------ */
+
+/* One thing a layer's line in a network text may say: a value in its place
+ * (word NULL: "conv 8 3x3") or a keyword with its value ("stride 2").  The
+ * spec parser reads a line, and cnn_layer_text writes it back, from a
+ * kind's list of these alone. */
+typedef enum {
+    OPT_INT,   /* a whole number in lo..hi                          */
+    OPT_FLOAT, /* a number in lo..hi                                */
+    OPT_DIMS,  /* "3" or "3x5": two ints, the second after the first */
+    OPT_PAD,   /* OPT_DIMS, or "same" (which sets spec.same)        */
+    OPT_FLAG,  /* the keyword alone sets an int to 1                */
+} option_type;
+
+typedef struct {
+    const char *word; /* NULL: a value in its place, without a keyword     */
+    option_type type;
+    const char *what; /* for errors: "the number of filters"             */
+    size_t at;        /* offsetof its field in cnn_layer_spec             */
+    float lo, hi;
+    float def;  /* the value when not given; a pooling stride's 0 is
+                 * "as the window", and so is left out when it equals it */
+    int traits; /* OPTION_MAY_BE_LEFT_OUT, OPTION_ONLY_LEARNING          */
+} layer_option;
+
+enum {
+    OPTION_MAY_BE_LEFT_OUT = 1, /* a value in its place that may be missing */
+    OPTION_ONLY_LEARNING = 2,   /* changes how it learns, not the shapes:
+                                 * the brief description leaves it out    */
+};
+
 /* ---- the registry: one entry per kind (registry.c) --------------------- */
 
 extern const layer_ops conv_ops, activation_ops, pool_ops, dense_ops, dropout_ops,
     flatten_ops, softmax_ops;
+extern const layer_option conv_options[], pool_options[], dense_options[], dropout_options[],
+    leaky_options[]; /* each ends with an entry whose `what` is NULL */
 
 typedef struct {
     const char *name;     /* in network texts, and everywhere it is shown */
     const layer_ops *ops; /* NULL: the input, which is no layer           */
+    const layer_option *options; /* what its line may say (NULL: nothing) */
     /* Traits the plan and the initialisation read: */
     int activation; /* element-wise, backward from y alone: may run in place */
     int pool;       /* a pooling window (max, average, sum)                  */
@@ -107,7 +143,9 @@ typedef struct {
     int passes_init; /* between a layer and its activation, for He's rule    */
 } layer_kind;
 
-extern const layer_kind layer_kinds[CNN_LAYER_KINDS];
+extern const layer_kind layer_kinds[]; /* CNN_LAYER_KINDS, in the enum's order */
+/* The kind named so in network texts, or -1 (the input is not a layer). */
+int kind_named(const char *name);
 
 static inline const layer_kind *kind_of(const layer *l) { return &layer_kinds[l->spec.kind]; }
 
@@ -150,6 +188,16 @@ static inline int whole_2x2_max(const layer *l)
  * ceil_mode the ceiling, dropping a last window that would start in the
  * padding (PyTorch's rule).  Returns <= 0 when the window does not fit. */
 int window_out(int in, int k, int s, int pad, int ceil_mode);
+
+/* The class of the highest of k probabilities (the first, on a tie): the
+ * one definition of "the network's answer". */
+static inline int arg_max(const float *p, int k)
+{
+    int best = 0;
+    for (int j = 1; j < k; j++)
+        best = p[j] > p[best] ? j : best;
+    return best;
+}
 
 /* The fused softmax + cross-entropy (softmax.c): the sum of the loss over
  * images [first, last), from the scores z and the probabilities p. */

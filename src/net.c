@@ -91,11 +91,6 @@ int cnn_net_add(cnn_net *net, const cnn_layer_spec *spec, cnn_error *err)
     l->spec = *spec;
     l->ops = layer_kinds[spec->kind].ops;
     l->in = output_of(net);
-    /* a window over more than 2^28 inputs would overflow conv's int sizes */
-    if (spec->kind == CNN_CONV && (size_t)l->in.c * (size_t)(spec->kh > 0 ? spec->kh : 1) *
-                                          (size_t)(spec->kw > 0 ? spec->kw : 1) > MAX_ELEMENTS)
-        return cnn_fail(err, CNN_ESHAPE, "layer %d (conv): a %dx%d window over %d channels is too large",
-                        net->count + 1, spec->kh, spec->kw, l->in.c);
     cnn_error inner;
     if (l->ops->setup(l, &inner))
         return cnn_fail(err, inner.status, "layer %d (%s): %s", net->count + 1,
@@ -286,12 +281,7 @@ const char *cnn_net_layer_method(const cnn_net *net, int i)
 double cnn_net_layer_flops(const cnn_net *net, int i)
 {
     const layer *l = &net->layers[i];
-    double out = (double)cnn_shape_size(l->out);
-    switch (l->spec.kind) {
-    case CNN_CONV: return 2.0 * out * l->in.c * l->spec.kh * l->spec.kw;
-    case CNN_DENSE: return 2.0 * out * (double)cnn_shape_size(l->in);
-    default: return kind_of(l)->pool ? out * l->spec.kh * l->spec.kw : out;
-    }
+    return l->ops->flops ? l->ops->flops(l) : (double)cnn_shape_size(l->out);
 }
 
 const float *cnn_net_activation(const cnn_net *net, int i)

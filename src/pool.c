@@ -8,6 +8,7 @@
 #include "kernels/kernels.h"
 #include "layer.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static int pool_setup(layer *l, cnn_error *err)
@@ -108,8 +109,22 @@ static void pool_backward(const layer *l, const float *x, const float *y, const 
         backward_planes(l, dy, dx, c);
 }
 
+static double pool_flops(const layer *l)
+{
+    return (double)cnn_shape_size(l->out) * l->spec.kh * l->spec.kw;
+}
+
 const layer_ops pool_ops = {
     .setup = pool_setup,
     .forward = forward_planes,
     .backward = pool_backward,
+    .flops = pool_flops,
+};
+
+/* maxpool|avgpool|sumpool KHxKW [stride S] [ceil] */
+const layer_option pool_options[] = {
+    {NULL, OPT_DIMS, "the window", offsetof(cnn_layer_spec, kh), 1, 1024, 0, 0},
+    {"stride", OPT_DIMS, "stride", offsetof(cnn_layer_spec, sh), 1, 1024, 0, 0},
+    {"ceil", OPT_FLAG, "ceil", offsetof(cnn_layer_spec, ceil_mode), 0, 1, 0, 0},
+    {0},
 };

@@ -67,18 +67,13 @@ double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int firs
     for (int i = first; i < last; i++) {
         const float *zi = z + (size_t)i * k, *pi = p + (size_t)i * k;
         double max = zi[0];
-        int best = 0;
-        for (int j = 1; j < k; j++) {
-            if (zi[j] > max)
-                max = zi[j];
-            if (pi[j] > pi[best])
-                best = j;
-        }
+        for (int j = 1; j < k; j++)
+            max = zi[j] > max ? zi[j] : max;
         double sum = 0.0;
         for (int j = 0; j < k; j++)
             sum += exp(zi[j] - max);
         total += log(sum) + max - zi[labels[i]];
-        right += best == labels[i];
+        right += arg_max(pi, k) == labels[i];
     }
     if (correct)
         *correct = right;

@@ -1,11 +1,12 @@
 /* The text format of a network: one layer a line, '#' comments, ';' as a line
  * break for one-line specs.  See docs/spec.md.  Every unknown word is an
  * error with its line and column: nothing falls back silently. */
-#include "cnn.h"
+#include "layer.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ static int parse_int(cursor *c, const char *what, int lo, int hi, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (*end || errno || v < lo || v > hi || end == s) {
-        char msg[96];
+        char msg[256];
         snprintf(msg, sizeof msg, "%s must be a whole number in %d..%d", what, lo, hi);
         return fail_at(c, i, "%s", msg);
     }
@@ -128,7 +129,7 @@ static int parse_float(cursor *c, const char *what, float lo, float hi, float *o
     errno = 0;
     float v = strtof(s, &end);
     if (*end || errno || end == s || !isfinite(v) || v < lo || v > hi) {
-        char msg[96];
+        char msg[256];
         snprintf(msg, sizeof msg, "%s must be a number in %g..%g", what, lo, hi);
         return fail_at(c, i, "%s", msg);
     }
@@ -161,7 +162,7 @@ static int parse_dims(cursor *c, const char *what, int parts, int lo, int max, i
         p = end + 1;
     }
     if (*p != '\0' || n == 0) {
-        char msg[160];
+        char msg[256];
         snprintf(msg, sizeof msg, "%s: '%.20s' is not a size such as 3 or 3x3 (each %d..%d)", what,
                  s, lo, max);
         return fail_at(c, i, "%s", msg);
@@ -199,87 +200,87 @@ static int split_line(const char *line, size_t len, int lineno, words *w, cnn_er
     return CNN_OK;
 }
 
-static const struct {
-    const char *name;
-    cnn_layer_kind kind;
-} kinds[] = {
-    {"conv", CNN_CONV},       {"relu", CNN_RELU},       {"leaky", CNN_LEAKY_RELU},
-    {"sigmoid", CNN_SIGMOID}, {"tanh", CNN_TANH},       {"maxpool", CNN_MAXPOOL},
-    {"avgpool", CNN_AVGPOOL}, {"sumpool", CNN_SUMPOOL}, {"dense", CNN_DENSE},
-    {"dropout", CNN_DROPOUT}, {"flatten", CNN_FLATTEN}, {"softmax", CNN_SOFTMAX},
-};
+/* Where an option's value lives in the spec. */
+static int *int_at(cnn_layer_spec *s, const layer_option *o) { return (int *)((char *)s + o->at); }
+static float *float_at(cnn_layer_spec *s, const layer_option *o)
+{
+    return (float *)((char *)s + o->at);
+}
 
+static void set_default(cnn_layer_spec *s, const layer_option *o)
+{
+    if (o->type == OPT_FLOAT)
+        *float_at(s, o) = o->def;
+    else if (o->type == OPT_DIMS || o->type == OPT_PAD)
+        int_at(s, o)[0] = int_at(s, o)[1] = (int)o->def;
+    else
+        *int_at(s, o) = (int)o->def;
+}
+
+static int looks_like_number(const cursor *c)
+{
+    const char *s = c->at < c->w->count ? c->w->word[c->at] : "";
+    return isdigit((unsigned char)s[0]) || s[0] == '.';
+}
+
+/* The value of option o, from the words at the cursor. */
+static int parse_option(cursor *c, const char *kind, const layer_option *o, cnn_layer_spec *s)
+{
+    char what[96];
+    snprintf(what, sizeof what, "%s: %s", kind, o->what);
+    int d[3], rc = CNN_OK;
+    switch (o->type) {
+    case OPT_INT: return parse_int(c, what, (int)o->lo, (int)o->hi, int_at(s, o));
+    case OPT_FLOAT: return parse_float(c, what, o->lo, o->hi, float_at(s, o));
+    case OPT_FLAG: *int_at(s, o) = 1; return CNN_OK;
+    case OPT_PAD:
+        if (c->at < c->w->count && strcmp(c->w->word[c->at], "same") == 0) {
+            c->at++;
+            s->same = 1;
+            return CNN_OK;
+        }
+        /* fall through */
+    case OPT_DIMS:
+        if ((rc = parse_dims(c, what, 2, (int)o->lo, (int)o->hi, d)) == CNN_OK)
+            int_at(s, o)[0] = d[0], int_at(s, o)[1] = d[1];
+        return rc;
+    }
+    return rc;
+}
+
+/* A layer's line after its name, from the options its kind lists in the
+ * registry: the values in their places, then keywords in any order. */
 static int parse_layer(cursor *c, cnn_layer_kind kind, cnn_layer_spec *s)
 {
-    int rc, d[3];
+    const layer_option *opts = layer_kinds[kind].options, *o;
+    const char *name = cnn_layer_name(kind);
+    int rc;
     memset(s, 0, sizeof *s);
     s->kind = kind;
-    switch (kind) {
-    case CNN_CONV:
-        s->sh = s->sw = 1;
-        if ((rc = parse_int(c, "conv: the number of filters", 1, 65536, &s->filters)) ||
-            (rc = parse_dims(c, "conv: the filter size", 2, 1, 1024, d)))
+    for (o = opts; o && o->what; o++)
+        set_default(s, o);
+    for (o = opts; o && o->what && !o->word; o++)
+        if ((!(o->traits & OPTION_MAY_BE_LEFT_OUT) || looks_like_number(c)) && (rc = parse_option(c, name, o, s)))
             return rc;
-        s->kh = d[0], s->kw = d[1];
-        break;
-    case CNN_MAXPOOL: case CNN_AVGPOOL: case CNN_SUMPOOL:
-        if ((rc = parse_dims(c, "pooling: the window", 2, 1, 1024, d)))
-            return rc;
-        s->kh = d[0], s->kw = d[1];
-        break;
-    case CNN_DENSE:
-        if ((rc = parse_int(c, "dense: the number of outputs", 1, 1 << 24, &s->filters)))
-            return rc;
-        break;
-    case CNN_DROPOUT:
-        if ((rc = parse_float(c, "dropout: the probability", 0.0f, 0.99f, &s->alpha)))
-            return rc;
-        break;
-    case CNN_LEAKY_RELU:
-        s->alpha = 0.01f;
-        if (c->at < c->w->count && (isdigit((unsigned char)c->w->word[c->at][0]) ||
-                                    c->w->word[c->at][0] == '.'))
-            if ((rc = parse_float(c, "leaky: the slope", 0.0f, 1.0f, &s->alpha)))
-                return rc;
-        break;
-    default:
-        break;
-    }
-    int is_conv = kind == CNN_CONV, is_pool = kind >= CNN_MAXPOOL && kind <= CNN_SUMPOOL;
-    int weighted = is_conv || kind == CNN_DENSE;
     while (c->at < c->w->count) {
         int i = c->at;
-        const char *opt = next_word(c);
-        if ((is_conv || is_pool) && strcmp(opt, "stride") == 0) {
-            if ((rc = parse_dims(c, "stride", 2, 1, 1024, d)))
+        const char *word = next_word(c);
+        for (o = opts; o && o->what && !(o->word && strcmp(o->word, word) == 0); o++)
+            ;
+        if (o && o->what) {
+            if ((rc = parse_option(c, name, o, s)))
                 return rc;
-            s->sh = d[0], s->sw = d[1];
-        } else if (is_conv && strcmp(opt, "pad") == 0) {
-            if (c->at < c->w->count && strcmp(c->w->word[c->at], "same") == 0) {
-                c->at++;
-                s->same = 1;
-            } else {
-                if ((rc = parse_dims(c, "pad", 2, 0, 1024, d)))
-                    return rc;
-                s->ph = d[0], s->pw = d[1];
-            }
-        } else if (weighted && strcmp(opt, "nobias") == 0) {
-            s->no_bias = 1;
-        } else if (weighted && strcmp(opt, "init") == 0) {
-            if ((rc = parse_float(c, "init (the weights' standard deviation)", 1e-12f, 100.0f,
-                                  &s->init_std)))
-                return rc;
-        } else if (is_pool && strcmp(opt, "ceil") == 0) {
-            s->ceil_mode = 1;
-        } else {
-            char msg[160];
-            snprintf(msg, sizeof msg, "unknown option '%.40s' for %s%s", opt, cnn_layer_name(kind),
-                     is_conv   ? " (options: stride, pad, nobias, init)"
-                     : is_pool ? " (options: stride, ceil)"
-                     : kind == CNN_DENSE ? " (options: nobias, init)"
-                                         : " (it takes no options)");
-            return fail_at(c, i, "%s", msg);
+            continue;
         }
+        char list[96] = "";
+        for (size_t n = 0, k = 0; opts && opts[k].what; k++)
+            if (opts[k].word)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "",
+                                      opts[k].word);
+        char msg[200];
+        snprintf(msg, sizeof msg, "unknown option '%.40s' for %s (%s%s)", word, name,
+                 *list ? "options: " : "it takes no options", list);
+        return fail_at(c, i, "%s", msg);
     }
     return CNN_OK;
 }
@@ -412,14 +413,16 @@ cnn_net *cnn_net_parse(const char *text, cnn_train_config *train, cnn_error *err
                 goto fail;
             continue;
         }
-        size_t k = 0;
-        while (k < sizeof kinds / sizeof kinds[0] && strcmp(kinds[k].name, head) != 0)
-            k++;
-        if (k == sizeof kinds / sizeof kinds[0]) {
-            fail_at(&c, 0,
-                    "unknown layer '%.40s' (expected input, conv, relu, leaky, sigmoid, tanh, "
-                    "maxpool, avgpool, sumpool, dense, dropout, flatten, softmax or train)",
-                    head);
+        int kind = kind_named(head);
+        if (kind < 0) {
+            char msg[sizeof err->msg];
+            size_t n = (size_t)snprintf(msg, sizeof msg, "unknown layer '%.40s' (expected input",
+                                        head);
+            for (int k = 0; k < CNN_LAYER_KINDS; k++)
+                if (layer_kinds[k].ops)
+                    n += (size_t)snprintf(msg + n, sizeof msg - n, ", %s", layer_kinds[k].name);
+            snprintf(msg + n, sizeof msg - n, " or train)");
+            fail_at(&c, 0, "%s", msg);
             goto fail;
         }
         if (!net) {
@@ -427,7 +430,7 @@ cnn_net *cnn_net_parse(const char *text, cnn_train_config *train, cnn_error *err
             goto fail;
         }
         cnn_layer_spec spec;
-        if (parse_layer(&c, kinds[k].kind, &spec))
+        if (parse_layer(&c, (cnn_layer_kind)kind, &spec))
             goto fail;
         cnn_error inner;
         if (cnn_net_add(net, &spec, &inner)) {
@@ -455,10 +458,52 @@ fail:
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* %.9g: enough digits that a float survives the round trip exactly. */
+/* One option as its line says it, or nothing when it is at its default.
+ * %.9g: enough digits that a float survives the round trip exactly. */
+static int write_option(char *o, size_t room, const cnn_layer_spec *s, const layer_option *p)
+{
+    const char *key = p->word ? p->word : "", *gap = p->word ? " " : "";
+    const int *d = (const int *)((const char *)s + p->at);
+    float f = *(const float *)((const char *)s + p->at);
+    int given = p->word == NULL && !(p->traits & OPTION_MAY_BE_LEFT_OUT);
+    switch (p->type) {
+    case OPT_INT:
+        return given || d[0] != (int)p->def ? snprintf(o, room, " %s%s%d", key, gap, d[0]) : 0;
+    case OPT_FLOAT:
+        return given || f != p->def ? snprintf(o, room, " %s%s%.9g", key, gap, f) : 0;
+    case OPT_FLAG: return d[0] ? snprintf(o, room, " %s", key) : 0;
+    case OPT_PAD:
+        if (s->same)
+            return snprintf(o, room, " %s same", key);
+        /* fall through */
+    case OPT_DIMS: {
+        /* a pooling stride of 0 means "as the window", which it then is */
+        int dh = p->def == 0 && p->at == offsetof(cnn_layer_spec, sh) ? s->kh : (int)p->def;
+        int dw = p->def == 0 && p->at == offsetof(cnn_layer_spec, sh) ? s->kw : (int)p->def;
+        if (!given && ((d[0] == dh && d[1] == dw) || (d[0] == 0 && d[1] == 0)))
+            return 0;
+        return snprintf(o, room, " %s%s%dx%d", key, gap, d[0], d[1]);
+    }
+    }
+    return 0;
+}
+
+int cnn_layer_text(const cnn_layer_spec *s, int brief, char *out, size_t n)
+{
+    const layer_option *o =
+        s->kind >= 0 && s->kind < CNN_LAYER_KINDS ? layer_kinds[s->kind].options : NULL;
+    size_t len = (size_t)snprintf(out, n, "%s", cnn_layer_name(s->kind));
+    for (; o && o->what; o++)
+        if (!(brief && (o->traits & OPTION_ONLY_LEARNING))) {
+            size_t at = len < n ? len : n;
+            len += (size_t)write_option(out + at, n - at, s, o);
+        }
+    return (int)len;
+}
+
 char *cnn_net_to_spec(const cnn_net *net)
 {
-    size_t cap = 256 + 128 * (size_t)cnn_net_layers(net), len = 0;
+    size_t cap = 256 + 160 * (size_t)cnn_net_layers(net), len = 0;
     char *s = malloc(cap);
     if (!s)
         return NULL;
@@ -469,33 +514,8 @@ char *cnn_net_to_spec(const cnn_net *net)
                             in.c, mean, std);
     for (int i = 0; i < cnn_net_layers(net); i++) {
         cnn_layer_spec l = cnn_net_layer(net, i);
-        char *o = s + len;
-        size_t room = cap - len;
-        int n = snprintf(o, room, "%s", cnn_layer_name(l.kind));
-        switch (l.kind) {
-        case CNN_CONV:
-            n += snprintf(o + n, room - n, " %d %dx%d stride %dx%d", l.filters, l.kh, l.kw, l.sh,
-                          l.sw);
-            if (l.same)
-                n += snprintf(o + n, room - n, " pad same");
-            else if (l.ph || l.pw)
-                n += snprintf(o + n, room - n, " pad %dx%d", l.ph, l.pw);
-            break;
-        case CNN_MAXPOOL: case CNN_AVGPOOL: case CNN_SUMPOOL:
-            n += snprintf(o + n, room - n, " %dx%d stride %dx%d%s", l.kh, l.kw, l.sh, l.sw,
-                          l.ceil_mode ? " ceil" : "");
-            break;
-        case CNN_DENSE: n += snprintf(o + n, room - n, " %d", l.filters); break;
-        case CNN_DROPOUT: n += snprintf(o + n, room - n, " %.9g", l.alpha); break;
-        case CNN_LEAKY_RELU: n += snprintf(o + n, room - n, " %.9g", l.alpha); break;
-        default: break;
-        }
-        if ((l.kind == CNN_CONV || l.kind == CNN_DENSE) && l.no_bias)
-            n += snprintf(o + n, room - n, " nobias");
-        if ((l.kind == CNN_CONV || l.kind == CNN_DENSE) && l.init_std > 0)
-            n += snprintf(o + n, room - n, " init %.9g", l.init_std);
-        n += snprintf(o + n, room - n, "\n");
-        len += (size_t)n;
+        len += (size_t)cnn_layer_text(&l, 0, s + len, cap - len);
+        len += (size_t)snprintf(s + len, cap - len, "\n");
     }
     return s;
 }

@@ -70,6 +70,11 @@ float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct)
     return (float)(sum / n);
 }
 
+int cnn_net_predicted(const cnn_net *net, int i)
+{
+    return arg_max(cnn_net_output(net) + (size_t)i * cnn_net_classes(net), cnn_net_classes(net));
+}
+
 int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
 {
     if (n != net->batch)

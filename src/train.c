@@ -138,14 +138,8 @@ int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *conf
         loss_sum += (double)cnn_loss(net, labels, n, &correct) * n;
         right += correct;
         if (confusion) {
-            const float *p = cnn_net_output(net);
-            for (int i = 0; i < n; i++) {
-                int best = 0;
-                for (int k = 1; k < classes; k++)
-                    if (p[(size_t)i * classes + k] > p[(size_t)i * classes + best])
-                        best = k;
-                confusion[labels[i] * classes + best]++;
-            }
+            for (int i = 0; i < n; i++)
+                confusion[labels[i] * classes + cnn_net_predicted(net, i)]++;
         }
     }
     if (out)

@@ -2,7 +2,6 @@
  * files, folders of images, the X-or-O generator and batch normalisation. */
 #define ZLIB_CONST
 #include "cnn.h"
-#include "data/xo.h"
 #include "test.h"
 
 #include <dirent.h>
@@ -646,9 +645,9 @@ TEST(folder_errors_name_the_problem)
 TEST(xo_canonical_pictures_match_the_readme)
 {
     float x[81], o[81], dx[81];
-    xo_canonical('x', x);
-    xo_canonical('o', o);
-    xo_canonical('d', dx);
+    cnn_xo_canonical('x', x);
+    cnn_xo_canonical('o', o);
+    cnn_xo_canonical('d', dx);
     int nx = 0, no = 0, nd = 0, same = 0;
     for (int i = 0; i < 81; i++) {
         CHECK(x[i] == 1 || x[i] == -1);
@@ -710,8 +709,8 @@ TEST(xo_defeats_whole_image_template_matching)
     /* Correlation with the canonical X and O picks the right class for some
      * images but not all: the variation is real. */
     float x[81], o[81];
-    xo_canonical('x', x);
-    xo_canonical('o', o);
+    cnn_xo_canonical('x', x);
+    cnn_xo_canonical('o', o);
     cnn_dataset d;
     cnn_error err;
     CHECK(cnn_xo_generate(1000, 9, 3, &d, &err) == CNN_OK);

@@ -132,6 +132,82 @@ TEST(spec_round_trips_through_text)
     cnn_net_free(a), cnn_net_free(b);
 }
 
+/* Every line of a network text, written back by cnn_layer_text, parses to
+ * the same layer: each option of every kind, at its default and not. */
+TEST(every_layer_line_round_trips_through_its_registry_options)
+{
+    static const char *lines[] = {
+        "conv 6 5x5",          "conv 8 3x5 stride 2x1 pad 1x2 nobias init 0.25",
+        "conv 4 3x3 pad same", "maxpool 2x2",
+        "avgpool 3x3 stride 2x2 ceil", "sumpool 2x3 stride 1x1",
+        "dense 10",            "dense 7 nobias init 0.125",
+        "dropout 0.5",         "leaky",
+        "leaky 0.25",          "relu",
+        "sigmoid",             "tanh",
+        "flatten",
+    };
+    for (size_t t = 0; t < sizeof lines / sizeof lines[0]; t++) {
+        char text[128], back[128];
+        snprintf(text, sizeof text, "input 12x12x2\n%s\ndense 2\nsoftmax\n", lines[t]);
+        cnn_error err;
+        cnn_net *net = cnn_net_parse(text, NULL, &err);
+        CHECK(net != NULL);
+        cnn_layer_spec l = cnn_net_layer(net, 0);
+        CHECK(cnn_layer_text(&l, 0, back, sizeof back) == (int)strlen(lines[t]));
+        if (strcmp(back, lines[t]) != 0)
+            printf("  wrote '%s' for '%s'\n", back, lines[t]);
+        CHECK(strcmp(back, lines[t]) == 0 || (l.same && strstr(back, "pad same")));
+        cnn_net_free(net);
+    }
+}
+
+TEST(a_brief_layer_text_keeps_the_shapes_and_leaves_out_the_learning)
+{
+    cnn_layer_spec conv = {.kind = CNN_CONV, .filters = 8, .kh = 3, .kw = 3, .sh = 2, .sw = 2,
+                           .no_bias = 1, .init_std = 0.5f};
+    char s[64];
+    cnn_layer_text(&conv, 1, s, sizeof s);
+    CHECK(strcmp(s, "conv 8 3x3 stride 2x2") == 0);
+    cnn_layer_text(&conv, 0, s, sizeof s);
+    CHECK(strcmp(s, "conv 8 3x3 stride 2x2 nobias init 0.5") == 0);
+    /* too small a buffer: cut short, with the length it needed */
+    CHECK(cnn_layer_text(&conv, 0, s, 8) == 37 && strcmp(s, "conv 8 ") == 0);
+}
+
+/* The registry has a line for every kind (the build checks the count), and
+ * each layer kind its functions; its options are what the parser accepts,
+ * and what its errors list. */
+TEST(every_kind_has_its_registry_line_and_the_parser_lists_its_options)
+{
+    for (int k = 0; k < CNN_LAYER_KINDS; k++) {
+        CHECK(layer_kinds[k].name != NULL);
+        CHECK(k == CNN_INPUT ? kind_named(layer_kinds[k].name) < 0
+                             : kind_named(layer_kinds[k].name) == k);
+        const layer_ops *ops = layer_kinds[k].ops;
+        CHECK(k == CNN_INPUT || (ops && ops->setup && ops->forward && ops->backward));
+    }
+    cnn_error err;
+    CHECK(cnn_net_parse("input 8x8\nmaxpool 2 pad 1\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "(options: stride, ceil)"));
+    CHECK(cnn_net_parse("input 8x8\nrelu 2\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "it takes no options"));
+    CHECK(cnn_net_parse("input 8x8\nbatchnorm\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "conv, relu, leaky") && strstr(err.msg, "softmax or train"));
+}
+
+/* The network's answer is its most probable class, the first of equals. */
+TEST(the_predicted_class_is_the_most_probable_and_the_first_of_a_tie)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 1x1x3\nsoftmax\n", NULL, &err);
+    CHECK(net && cnn_net_init(net, 3, 1, &err) == CNN_OK);
+    float x[9] = {1, 3, 2, /* */ 2, 2, 1, /* */ -1, -5, 4};
+    CHECK(cnn_forward(net, x, 3, 0, &err) == CNN_OK);
+    CHECK(cnn_net_predicted(net, 0) == 1 && cnn_net_predicted(net, 1) == 0 &&
+          cnn_net_predicted(net, 2) == 2);
+    cnn_net_free(net);
+}
+
 /* ---- the whole backward pass ------------------------------------------- */
 
 TEST(network_gradients_match_finite_differences_of_the_loss)

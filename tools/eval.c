@@ -153,9 +153,7 @@ int cmd_predict(int argc, char **argv)
         cnn_dataset_batch(&one, NULL, 0, 1, mean, std, x, NULL);
         cnn_forward(net, x, 1, 0, &err);
         const float *p = cnn_net_output(net);
-        int best = 0;
-        for (int j = 1; j < k; j++)
-            best = p[j] > p[best] ? j : best;
+        int best = cnn_net_predicted(net, 0);
         char name[64];
         cli_class_name(&meta, best, name, sizeof name);
         if (json) {

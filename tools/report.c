@@ -93,17 +93,7 @@ static int picture(FILE *f, int rc, viz_image *im, const char *alt, const cnn_er
 static void layer_desc(const cnn_net *net, int i, char *out, size_t n)
 {
     cnn_layer_spec l = cnn_net_layer(net, i);
-    switch (l.kind) {
-    case CNN_CONV:
-        snprintf(out, n, "conv %d %dx%d/%d p%d", l.filters, l.kh, l.kw, l.sh, l.ph);
-        break;
-    case CNN_MAXPOOL: case CNN_AVGPOOL: case CNN_SUMPOOL:
-        snprintf(out, n, "%s %dx%d/%d%s", cnn_layer_name(l.kind), l.kh, l.kw, l.sh,
-                 l.ceil_mode ? " ceil" : "");
-        break;
-    case CNN_DENSE: snprintf(out, n, "dense %d", l.filters); break;
-    default: snprintf(out, n, "%s", cnn_layer_name(l.kind)); break;
-    }
+    cnn_layer_text(&l, 1, out, n);
 }
 
 /* Class names from the model, else the dataset, else numbers. */
@@ -159,12 +149,10 @@ static int scan(cnn_net *net, const cnn_dataset *d, results *r)
             return cli_error(EXIT_FAIL, "%s", err.msg);
         }
         const float *p = cnn_net_output(net);
+        r->loss += (double)cnn_loss(net, labels, n, NULL) * n;
         for (int i = 0; i < n; i++, p += r->k) {
-            int best = 0, t = labels[i];
-            for (int j = 1; j < r->k; j++)
-                best = p[j] > p[best] ? j : best;
+            int best = cnn_net_predicted(net, i), t = labels[i];
             r->confusion[t * r->k + best]++;
-            r->loss -= log(p[t] > 1e-30f ? p[t] : 1e-30f);
             r->count++;
             if (best == t)
                 r->correct++;
@@ -335,9 +323,7 @@ static int feature_maps(FILE *f, cnn_net *net, const cnn_dataset *d, const char 
     int k = cnn_net_classes(net);
     for (int e = 0; e < n; e++) {
         const float *p = cnn_net_output(net) + (size_t)e * k;
-        int best = 0;
-        for (int j = 1; j < k; j++)
-            best = p[j] > p[best] ? j : best;
+        int best = cnn_net_predicted(net, e);
         fprintf(f, "<h3>Test image %d: true ", e);
         text(f, names + labels[e] * NAME);
         fprintf(f, ", predicted ");

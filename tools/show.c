@@ -94,9 +94,7 @@ int cmd_show(int argc, char **argv)
             goto done;
         }
     const float *p = cnn_net_output(net);
-    int best = 0;
-    for (int j = 1; j < k; j++)
-        best = p[j] > p[best] ? j : best;
+    int best = cnn_net_predicted(net, 0);
     char name[64];
     cli_class_name(&meta, best, name, sizeof name);
     if (cli_flag(opts, nopts, "json")) {

@@ -49,17 +49,7 @@ int cmd_summary(int argc, char **argv)
         cnn_layer_spec l = cnn_net_layer(net, i);
         cnn_shape s = cnn_net_layer_shape(net, i);
         char desc[64], shape[32], f[16];
-        switch (l.kind) {
-        case CNN_CONV:
-            snprintf(desc, sizeof desc, "conv %d %dx%d/%d p%d", l.filters, l.kh, l.kw, l.sh, l.ph);
-            break;
-        case CNN_MAXPOOL: case CNN_AVGPOOL: case CNN_SUMPOOL:
-            snprintf(desc, sizeof desc, "%s %dx%d/%d%s", cnn_layer_name(l.kind), l.kh, l.kw, l.sh,
-                     l.ceil_mode ? " ceil" : "");
-            break;
-        case CNN_DENSE: snprintf(desc, sizeof desc, "dense %d", l.filters); break;
-        default: snprintf(desc, sizeof desc, "%s", cnn_layer_name(l.kind)); break;
-        }
+        cnn_layer_text(&l, 1, desc, sizeof desc);
         double fl = cnn_net_layer_flops(net, i);
         flops += fl;
         snprintf(shape, sizeof shape, "%dx%dx%d", s.c, s.h, s.w);

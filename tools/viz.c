@@ -4,7 +4,6 @@
  * no font library. */
 #include "viz.h"
 
-#include "data/xo.h"
 
 #include <errno.h>
 #include <math.h>
@@ -331,16 +330,8 @@ static void describe(const cnn_net *net, int i, char *out, size_t n)
         return;
     }
     cnn_layer_spec l = cnn_net_layer(net, i);
-    char what[40];
-    if (l.kind == CNN_CONV)
-        snprintf(what, sizeof what, "conv %d %dx%d", l.filters, l.kh, l.kw);
-    else if (l.kind == CNN_MAXPOOL || l.kind == CNN_AVGPOOL || l.kind == CNN_SUMPOOL)
-        snprintf(what, sizeof what, "%s %d%s", cnn_layer_name(l.kind), l.kh,
-                 l.ceil_mode ? " ceil" : "");
-    else if (l.kind == CNN_DENSE)
-        snprintf(what, sizeof what, "dense %d", l.filters);
-    else
-        snprintf(what, sizeof what, "%s", cnn_layer_name(l.kind));
+    char what[48];
+    cnn_layer_text(&l, 1, what, sizeof what);
     snprintf(out, n, "%d %s: %dx%dx%d", i + 1, what, s.c, s.h, s.w);
 }
 
@@ -611,9 +602,9 @@ int viz_xo_run(viz_xo out[3], float weights[2][12], cnn_error *err)
     if (!net)
         return err ? err->status : CNN_EINVAL;
     float x[3 * 81];
-    xo_canonical('x', x);
-    xo_canonical('o', x + 81);
-    xo_canonical('d', x + 162);
+    cnn_xo_canonical('x', x);
+    cnn_xo_canonical('o', x + 81);
+    cnn_xo_canonical('d', x + 162);
     cnn_net_keep_activations(net, 1); /* the match maps before ReLU too */
     int rc = cnn_net_init(net, 3, 0, err);
     if (rc)

@@ -9,7 +9,6 @@
  * parameterisation cos = (1-t^2)/(1+t^2), sin = 2t/(1+t^2) rather than from
  * libm's sin and cos: the same seed draws the same bytes everywhere. */
 #include "cnn.h"
-#include "xo.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@ static const unsigned char deformed_x[13][2] = {
     {5, 3}, {5, 5}, {5, 6}, {6, 3}, {6, 7}, {7, 2},
 };
 
-void xo_canonical(char which, float out[81])
+void cnn_xo_canonical(char which, float out[81])
 {
     for (int i = 0; i < 81; i++)
         out[i] = -1.0f;
