@@ -1,0 +1,91 @@
+/* Model files across versions: a file saved by an older cnn still loads
+ * (tests/data/README.md says which commit and command wrote it; every
+ * expected value here was printed by that build). */
+#include "cnn.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *V1_MODEL = "tests/data/model-v1.cnn";
+static const char *V1_CHECKPOINT = "tests/data/model-v1.ckpt";
+
+/* The two images the old build classified: a white row 3 and a white
+ * column 5 on black, 8x8, normalised for the model's input. */
+static void bars(const cnn_net *net, float x[2 * 64])
+{
+    float mean, std;
+    cnn_net_normalization(net, &mean, &std);
+    for (int i = 0; i < 64; i++) {
+        x[i] = ((i / 8 == 3 ? 1.0f : 0.0f) - mean) / std;
+        x[64 + i] = ((i % 8 == 5 ? 1.0f : 0.0f) - mean) / std;
+    }
+}
+
+/* What the old build printed for both files: shapes, the first and last
+ * parameter, the probabilities of the two images. */
+static int same_net_as_written(cnn_net *net)
+{
+    static const int shapes[4][3] = {{4, 6, 6}, {4, 6, 6}, {3, 1, 1}, {3, 1, 1}};
+    static const float want[2][3] = {{0.00178624806f, 0.991871476f, 0.00634228857f},
+                                     {4.7160418e-05f, 0.00468284171f, 0.995269954f}};
+    cnn_shape in = cnn_net_input_shape(net);
+    if (in.c != 1 || in.h != 8 || in.w != 8 || cnn_net_layers(net) != 4 ||
+        cnn_net_classes(net) != 3 || cnn_net_param_count(net) != 475)
+        return 0;
+    for (int i = 0; i < 4; i++) {
+        cnn_shape s = cnn_net_layer_shape(net, i);
+        if (s.c != shapes[i][0] || s.h != shapes[i][1] || s.w != shapes[i][2])
+            return 0;
+    }
+    const float *w = cnn_net_params(net);
+    if (w[0] != -0.391096443f || w[474] != -0.0155454883f)
+        return 0;
+    cnn_error err;
+    float x[2 * 64];
+    bars(net, x);
+    if (cnn_net_init(net, 2, 0, &err) || cnn_forward(net, x, 2, 0, &err))
+        return 0;
+    const float *p = cnn_net_output(net);
+    for (int i = 0; i < 6; i++) /* the same sums in any order agree this well */
+        if (fabsf(p[i] - want[i / 3][i % 3]) > 1e-5f * (1 + want[i / 3][i % 3]))
+            return 0;
+    return 1;
+}
+
+TEST(a_version_1_model_loads_with_its_names_shapes_and_predictions)
+{
+    cnn_error err;
+    cnn_model_meta meta;
+    cnn_net *net = cnn_model_load(V1_MODEL, &meta, NULL, NULL, NULL, &err);
+    if (!net)
+        printf("  %s\n", err.msg);
+    CHECK(net);
+    CHECK(!strcmp(meta.class_names, "diagonal\nhorizontal bar\nvertical bar"));
+    CHECK(!strcmp(meta.dataset, "/tmp/cnn-v1-fixture/bars") && !strcmp(meta.version, "0.1.0"));
+    CHECK(meta.epochs == 6 && meta.accuracy == 1.0f && meta.loss == 0.0602645203f);
+    CHECK(meta.created == 1796283498 && meta.seed == 5);
+    CHECK(meta.train.optimizer == CNN_MOMENTUM && meta.train.lr == 0.02f && meta.train.batch == 8);
+    CHECK(meta.history_count == 6 && meta.history[5].train_loss == 0.037365824f);
+    CHECK(same_net_as_written(net));
+    cnn_net_free(net);
+}
+
+TEST(a_version_1_checkpoint_loads_with_its_optimiser_state)
+{
+    cnn_error err;
+    cnn_model_meta meta;
+    float *state = NULL;
+    size_t count = 0;
+    int64_t steps = 0;
+    cnn_net *net = cnn_model_load(V1_CHECKPOINT, &meta, &state, &count, &steps, &err);
+    if (!net)
+        printf("  %s\n", err.msg);
+    CHECK(net && state);
+    CHECK(count == 475 && steps == 72);
+    CHECK(state[0] == 0.070629485f && state[474] == 0.0471059196f);
+    CHECK(!strcmp(meta.class_names, "diagonal\nhorizontal bar\nvertical bar"));
+    CHECK(same_net_as_written(net));
+    free(state);
+    cnn_net_free(net);
+}
