@@ -364,6 +364,15 @@ typedef struct {
     cnn_epoch_record history[CNN_MAX_HISTORY];
 } cnn_model_meta;
 
+/* A checkpoint resumes training bit for bit when it holds three things: the
+ * parameters, the optimiser's state (cnn_optim_state, cnn_optim_steps) and
+ * the network's count of training forwards, from which dropout draws its
+ * masks: a resumed run that starts the count again from 0 would drop other
+ * units than the uninterrupted run.  cnn_model_save and cnn_model_load keep
+ * it; these are for checkpoints of one's own. */
+uint64_t cnn_net_training_steps(const cnn_net *net);
+void cnn_net_set_training_steps(cnn_net *net, uint64_t steps);
+
 /* Self-describing, little-endian, versioned and checksummed.  Written to a
  * temporary file, flushed and renamed: a crash never leaves a half file.
  * opt may be NULL; when given its state is saved too (a checkpoint). */

@@ -25,7 +25,6 @@ tools/                   tools/
 '
 # from-file               to-header                  why it is still there
 known='
-src/model.c               src/layer.h                the dropout step counter (net_step)
 tools/bench.c             src/layer.h                the per-layer profile builds layers itself
 tools/bench.c             src/kernels/kernels.h      gemm_path, the FP32 peak
 '

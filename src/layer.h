@@ -207,9 +207,4 @@ double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int firs
 void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int first,
                                 int last, int k, float *dz);
 
-/* The count of training forwards, which seeds dropout masks, saved in
- * checkpoints (model.c; to become public checkpoint state). */
-uint64_t net_step(const cnn_net *net);
-void net_set_step(cnn_net *net, uint64_t step);
-
 #endif

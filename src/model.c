@@ -16,7 +16,7 @@
  * Saving writes a temporary file in the same folder, flushes it to the disk
  * and renames it over the target: a crash leaves the old file or the new one,
  * never half of one. */
-#include "layer.h"
+#include "cnn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -227,7 +227,7 @@ int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, c
         float *state = cnn_optim_state(opt, &count);
         s = begin_section(&b, "OPTM");
         put_u64(&b, (uint64_t)cnn_optim_steps(opt));
-        put_u64(&b, net_step(net));
+        put_u64(&b, cnn_net_training_steps(net));
         put_u64(&b, count);
         put_floats(&b, state, count);
         end_section(&b, s);
@@ -424,7 +424,7 @@ cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
             if (bad || count > 2 * (uint64_t)cnn_net_param_count(net) ||
                 sec.len - sec.at != 4 * count)
                 goto corrupt;
-            net_set_step(net, forwards);
+            cnn_net_set_training_steps(net, forwards);
             if (opt_state && count) {
                 float *state = malloc(sizeof(float) * (size_t)count);
                 if (!state) {

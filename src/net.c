@@ -262,8 +262,6 @@ const float *cnn_net_input_grad(const cnn_net *net)
 {
     return net->want_input_grad ? net->plan.input_grad : NULL;
 }
-uint64_t net_step(const cnn_net *net) { return net->step; }
-void net_set_step(cnn_net *net, uint64_t step) { net->step = step; }
 
 int cnn_net_classes(const cnn_net *net) { return (int)cnn_shape_size(output_of(net)); }
 
@@ -331,3 +329,7 @@ void layer_free(lone_layer *t)
     free(t->params), free(t->grads), free(t->scratch), free(t->shared), free(t->argmax);
     memset(t, 0, sizeof *t);
 }
+
+uint64_t cnn_net_training_steps(const cnn_net *net) { return net->step; }
+
+void cnn_net_set_training_steps(cnn_net *net, uint64_t steps) { net->step = steps; }

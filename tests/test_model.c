@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *V1_MODEL = "tests/data/model-v1.cnn";
 static const char *V1_CHECKPOINT = "tests/data/model-v1.ckpt";
@@ -82,10 +83,70 @@ TEST(a_version_1_checkpoint_loads_with_its_optimiser_state)
     if (!net)
         printf("  %s\n", err.msg);
     CHECK(net && state);
-    CHECK(count == 475 && steps == 72);
+    CHECK(count == 475 && steps == 72 && cnn_net_training_steps(net) == 72);
     CHECK(state[0] == 0.070629485f && state[474] == 0.0471059196f);
     CHECK(!strcmp(meta.class_names, "diagonal\nhorizontal bar\nvertical bar"));
     CHECK(same_net_as_written(net));
     free(state);
+    cnn_net_free(net);
+}
+
+/* ---- the count of training forwards (dropout's masks) ------------------ */
+
+static const char *DROPPY = "input 4x4 mean 0 std 1; dense 16; dropout 0.5; dense 2; softmax";
+
+static cnn_net *droppy(void)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(DROPPY, NULL, &err);
+    if (net && cnn_net_init(net, 2, 3, &err)) {
+        cnn_net_free(net);
+        net = NULL;
+    }
+    return net;
+}
+
+TEST(the_training_forwards_choose_the_dropout_masks)
+{
+    cnn_error err;
+    cnn_net *a = droppy(), *b = droppy();
+    CHECK(a && b);
+    float x[32];
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    CHECK(cnn_net_training_steps(a) == 0);
+    cnn_net_set_training_steps(a, 41);
+    cnn_net_set_training_steps(b, 41);
+    CHECK(cnn_forward(a, x, 2, 1, &err) == 0 && cnn_forward(b, x, 2, 1, &err) == 0);
+    CHECK(cnn_net_training_steps(a) == 42);
+    CHECK(!memcmp(cnn_net_output(a), cnn_net_output(b), 4 * sizeof(float)));
+    cnn_net_set_training_steps(b, 7); /* another count, other masks */
+    CHECK(cnn_forward(a, x, 2, 1, &err) == 0 && cnn_forward(b, x, 2, 1, &err) == 0);
+    CHECK(memcmp(cnn_net_output(a), cnn_net_output(b), 4 * sizeof(float)));
+    CHECK(cnn_forward(a, x, 2, 0, &err) == 0 && cnn_net_training_steps(a) == 43);
+    cnn_net_free(a), cnn_net_free(b);
+}
+
+TEST(a_checkpoint_keeps_the_training_forwards_and_a_model_does_not)
+{
+    cnn_error err;
+    cnn_net *net = droppy();
+    CHECK(net);
+    cnn_train_config cfg = cnn_train_defaults();
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    CHECK(opt);
+    cnn_net_set_training_steps(net, 1000);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cnn-test-%d-steps.cnn", (int)getpid());
+    CHECK(cnn_model_save(path, net, NULL, opt, &err) == 0);
+    cnn_net *back = cnn_model_load(path, NULL, NULL, NULL, NULL, &err);
+    CHECK(back && cnn_net_training_steps(back) == 1000);
+    cnn_net_free(back);
+    CHECK(cnn_model_save(path, net, NULL, NULL, &err) == 0);
+    back = cnn_model_load(path, NULL, NULL, NULL, NULL, &err);
+    CHECK(back && cnn_net_training_steps(back) == 0);
+    cnn_net_free(back);
+    unlink(path);
+    cnn_optim_free(opt);
     cnn_net_free(net);
 }
