@@ -385,6 +385,11 @@ cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_stat
 cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
                          float **opt_state, size_t *opt_count, int64_t *steps,
                          cnn_error *err);
+/* 1 if the file at path begins with a model file's magic ("CNNMODEL"), else
+ * 0, also when it cannot be read (loading it would then say why): a quick
+ * "model or network text?" that reads 8 bytes.  Only cnn_model_load tells
+ * whether the rest of the file is sound. */
+int cnn_model_probe(const char *path);
 
 /* ---- randomness -------------------------------------------------------- */
 

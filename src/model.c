@@ -494,3 +494,14 @@ cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_stat
     free(bytes);
     return net;
 }
+
+int cnn_model_probe(const char *path)
+{
+    char magic[sizeof MAGIC];
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return 0;
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return got == sizeof magic && memcmp(magic, MAGIC, sizeof magic) == 0;
+}

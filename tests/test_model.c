@@ -150,3 +150,29 @@ TEST(a_checkpoint_keeps_the_training_forwards_and_a_model_does_not)
     cnn_optim_free(opt);
     cnn_net_free(net);
 }
+
+/* ---- telling a model file from others ---------------------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+TEST(a_model_file_is_told_by_its_magic)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cnn-test-%d-probe", (int)getpid());
+    CHECK(cnn_model_probe(V1_MODEL) == 1 && cnn_model_probe(V1_CHECKPOINT) == 1);
+    write_file(path, "CNNMODEL, but only text after it");
+    CHECK(cnn_model_probe(path) == 1); /* the magic only: loading checks the rest */
+    write_file(path, "CNNMODE");
+    CHECK(cnn_model_probe(path) == 0);
+    write_file(path, "input 28x28; dense 10; softmax");
+    CHECK(cnn_model_probe(path) == 0);
+    unlink(path);
+    CHECK(cnn_model_probe(path) == 0 && cnn_model_probe("/tmp") == 0 && cnn_model_probe(NULL) == 0);
+}

@@ -153,12 +153,7 @@ cnn_net *cli_load_net(const char *arg, cnn_train_config *cfg, cnn_model_meta *me
             cli_error(EXIT_FAIL, "%s: not a file", arg);
             return NULL;
         }
-        char magic[8] = {0};
-        FILE *f = fopen(arg, "rb");
-        size_t got = f ? fread(magic, 1, 8, f) : 0;
-        if (f)
-            fclose(f);
-        if (got == 8 && memcmp(magic, "CNNMODEL", 8) == 0) {
+        if (cnn_model_probe(arg)) {
             cnn_model_meta m;
             net = cnn_model_load(arg, &m, NULL, NULL, NULL, &err);
             if (net) {
