@@ -161,9 +161,14 @@ void cnn_net_set_normalization(cnn_net *net, float mean, float std);
 
 /* Allocates parameters, gradients and a workspace for batches up to
  * max_batch, and initialises the weights (He for layers followed by ReLU,
- * Xavier otherwise; biases 0) from a portable PRNG seeded by seed.  May be
- * called again to change max_batch; parameters are kept. */
+ * Xavier otherwise; biases 0) from a portable PRNG seeded by seed, which
+ * also seeds dropout.  May be called again to change max_batch; parameters
+ * are kept. */
 int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err);
+/* Sets every parameter (count = cnn_net_param_count, in its order), before
+ * or after cnn_net_init; before it, cnn_net_init keeps them and draws no
+ * random weights (a model loader, an importer). */
+int cnn_net_set_params(cnn_net *net, const float *params, size_t count, cnn_error *err);
 void cnn_net_free(cnn_net *net);
 
 cnn_shape cnn_net_input_shape(const cnn_net *net);
@@ -230,7 +235,9 @@ int cnn_net_predicted(const cnn_net *net, int i);
 float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct);
 
 /* Backward pass from the fused softmax + cross-entropy loss of the last
- * forward: fills the gradient buffer (overwrites it).  labels has n entries. */
+ * forward: fills the gradient buffer (overwrites it).  labels has n entries.
+ * It writes gradients only: the outputs and activations of the forward stay
+ * as they were. */
 int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err);
 
 /* Gradient of the loss with respect to the input, after cnn_backward, once

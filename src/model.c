@@ -327,136 +327,179 @@ static int get_meta(reader *r, cnn_model_meta *m)
     return bad;
 }
 
-cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
-                         float **opt_state, size_t *opt_count, int64_t *steps, cnn_error *err)
+/* The header, the total size and the checksum, before any section is read. */
+static int check_envelope(const uint8_t *bytes, size_t len, cnn_error *err)
 {
-    if (opt_state)
-        *opt_state = NULL;
-    if (len < HEADER + 4 || memcmp(bytes, MAGIC, 8) != 0) {
-        cnn_fail(err, CNN_EFORMAT, "not a cnn model file (no CNNMODEL header)");
-        return NULL;
-    }
+    if (len < HEADER + 4 || memcmp(bytes, MAGIC, 8) != 0)
+        return cnn_fail(err, CNN_EFORMAT, "not a cnn model file (no CNNMODEL header)");
     reader r = {bytes, len, 8};
     int bad = 0;
     uint32_t version = get_u32(&r, &bad);
     uint64_t total = get_u64(&r, &bad);
-    if (version != FORMAT_VERSION) {
-        cnn_fail(err, CNN_EFORMAT, "model format version %u; this cnn (%s) reads version %d",
-                 version, CNN_VERSION, FORMAT_VERSION);
-        return NULL;
-    }
-    if (total != len) {
-        cnn_fail(err, CNN_EFORMAT, "the model file is %zu bytes but its header says %llu: %s",
-                 len, (unsigned long long)total, total > len ? "truncated" : "trailing data");
-        return NULL;
-    }
+    if (version != FORMAT_VERSION)
+        return cnn_fail(err, CNN_EFORMAT, "model format version %u; this cnn (%s) reads version %d",
+                        version, CNN_VERSION, FORMAT_VERSION);
+    if (total != len)
+        return cnn_fail(err, CNN_EFORMAT, "the model file is %zu bytes but its header says %llu: %s",
+                        len, (unsigned long long)total, total > len ? "truncated" : "trailing data");
     uint32_t stored = (uint32_t)bytes[len - 4] | (uint32_t)bytes[len - 3] << 8 |
                       (uint32_t)bytes[len - 2] << 16 | (uint32_t)bytes[len - 1] << 24;
-    if ((uint32_t)crc32_z(0L, bytes, len - 4) != stored) {
-        cnn_fail(err, CNN_EFORMAT, "the model file is corrupt (checksum mismatch)");
+    if ((uint32_t)crc32_z(0L, bytes, len - 4) != stored)
+        return cnn_fail(err, CNN_EFORMAT, "the model file is corrupt (checksum mismatch)");
+    return CNN_OK;
+}
+
+/* What a file's sections give, as they are read. */
+typedef struct {
+    cnn_net *net;
+    cnn_model_meta meta;
+    int have_meta, have_params;
+    float *opt_state; /* when asked for */
+    size_t opt_count;
+    int64_t steps;
+} model_parts;
+
+enum { CORRUPT = -1 }; /* a section's layout is wrong (err not yet set) */
+
+/* SPEC: the network, checked to be no larger than the file can hold. */
+static int read_spec(reader *sec, size_t file_len, model_parts *m, cnn_error *err)
+{
+    if (sec->len > MAX_SPEC)
+        return CORRUPT;
+    char *text = malloc(sec->len + 1);
+    if (!text)
+        return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    memcpy(text, sec->p, sec->len);
+    text[sec->len] = '\0';
+    cnn_error inner;
+    m->net = cnn_net_parse(text, NULL, &inner);
+    free(text);
+    if (!m->net)
+        return cnn_fail(err, CNN_EFORMAT, "the model's network text is invalid: %s", inner.msg);
+    /* the parameters must be in the file: a few bytes of text that
+     * describe a huge network allocate nothing */
+    if (cnn_net_param_count(m->net) > file_len / sizeof(float))
+        return cnn_fail(err, CNN_EFORMAT,
+                        "the model's network has %zu parameters but the file is only %zu bytes",
+                        cnn_net_param_count(m->net), file_len);
+    return CNN_OK;
+}
+
+/* The count and that many floats: PARM's parameters, OPTM's state. */
+static float *read_floats(reader *sec, uint64_t count, cnn_error *err)
+{
+    float *v = malloc(sizeof(float) * (count ? (size_t)count : 1));
+    int bad = 0;
+    if (!v) {
+        cnn_fail(err, CNN_ENOMEM, "out of memory");
         return NULL;
     }
-    r.len = len - 4;
-    cnn_net *net = NULL;
-    cnn_model_meta m = {0};
-    int have_meta = 0, have_params = 0;
-    while (r.at < r.len) {
+    for (size_t i = 0; i < count; i++)
+        v[i] = get_f32(sec, &bad);
+    return v;
+}
+
+/* PARM: every parameter, then the network is ready to run. */
+static int read_params(reader *sec, model_parts *m, cnn_error *err)
+{
+    int bad = 0;
+    uint64_t count = get_u64(sec, &bad);
+    size_t want = cnn_net_param_count(m->net);
+    if (bad || count != want)
+        return cnn_fail(err, CNN_EFORMAT, "the model holds %llu parameters but its network has %zu",
+                        (unsigned long long)count, want);
+    if (sec->len - sec->at != 4 * count)
+        return CORRUPT;
+    float *w = read_floats(sec, count, err);
+    int rc = w ? cnn_net_set_params(m->net, w, want, err) : CNN_ENOMEM;
+    free(w);
+    if (rc == CNN_OK && (rc = cnn_net_init(m->net, 1, 0, err)) == CNN_OK)
+        m->have_params = 1;
+    return rc;
+}
+
+/* OPTM: the optimiser's step count and state, and the network's count of
+ * training forwards (a checkpoint). */
+static int read_optim(reader *sec, model_parts *m, int want_state, cnn_error *err)
+{
+    int bad = 0;
+    m->steps = (int64_t)get_u64(sec, &bad);
+    uint64_t forwards = get_u64(sec, &bad);
+    uint64_t count = get_u64(sec, &bad);
+    if (bad || count > 2 * (uint64_t)cnn_net_param_count(m->net) ||
+        sec->len - sec->at != 4 * count)
+        return CORRUPT;
+    cnn_net_set_training_steps(m->net, forwards);
+    m->opt_count = (size_t)count;
+    if (want_state && count && !(m->opt_state = read_floats(sec, count, err)))
+        return CNN_ENOMEM;
+    return CNN_OK;
+}
+
+/* The next section: its tag and its bytes. */
+static int next_section(reader *r, char tag[5], reader *sec)
+{
+    int bad = 0;
+    if (take(r, tag, 4))
+        return CORRUPT;
+    uint64_t n = get_u64(r, &bad);
+    if (bad || n > r->len - r->at)
+        return CORRUPT;
+    *sec = (reader){r->p + r->at, (size_t)n, 0};
+    r->at += (size_t)n;
+    return CNN_OK;
+}
+
+/* Sections in order: SPEC first, then META, PARM (after SPEC) and OPTM
+ * (after PARM); anything else is corrupt. */
+static int read_sections(const uint8_t *bytes, size_t len, model_parts *m, int want_state,
+                         cnn_error *err)
+{
+    reader r = {bytes, len - 4, HEADER};
+    int rc = CNN_OK;
+    while (rc == CNN_OK && r.at < r.len) {
         char tag[5] = {0};
-        if (take(&r, tag, 4))
-            goto corrupt;
-        uint64_t n = get_u64(&r, &bad);
-        if (bad || n > r.len - r.at)
-            goto corrupt;
-        reader sec = {r.p + r.at, (size_t)n, 0};
-        r.at += (size_t)n;
-        if (strcmp(tag, "SPEC") == 0 && !net) {
-            if (n > MAX_SPEC)
-                goto corrupt;
-            char *text = malloc((size_t)n + 1);
-            if (!text) {
-                cnn_fail(err, CNN_ENOMEM, "out of memory");
-                return NULL;
-            }
-            memcpy(text, sec.p, (size_t)n);
-            text[n] = '\0';
-            cnn_error inner;
-            net = cnn_net_parse(text, NULL, &inner);
-            free(text);
-            if (!net) {
-                cnn_fail(err, CNN_EFORMAT, "the model's network text is invalid: %s", inner.msg);
-                return NULL;
-            }
-            /* the parameters must be in the file: a few bytes of text that
-             * describe a huge network allocate nothing */
-            if (cnn_net_param_count(net) > len / sizeof(float)) {
-                cnn_fail(err, CNN_EFORMAT,
-                         "the model's network has %zu parameters but the file is only %zu bytes",
-                         cnn_net_param_count(net), len);
-                cnn_net_free(net);
-                return NULL;
-            }
-            if (cnn_net_init(net, 1, 0, &inner)) {
-                cnn_fail(err, inner.status, "%s", inner.msg);
-                cnn_net_free(net);
-                return NULL;
-            }
-        } else if (strcmp(tag, "META") == 0) {
-            if (get_meta(&sec, &m))
-                goto corrupt;
-            have_meta = 1;
-        } else if (strcmp(tag, "PARM") == 0 && net) {
-            uint64_t count = get_u64(&sec, &bad);
-            if (bad || count != cnn_net_param_count(net)) {
-                cnn_fail(err, CNN_EFORMAT, "the model holds %llu parameters but its network has %zu",
-                         (unsigned long long)count, cnn_net_param_count(net));
-                goto fail;
-            }
-            if (sec.len - sec.at != 4 * count)
-                goto corrupt;
-            float *w = cnn_net_params(net);
-            for (size_t i = 0; i < count; i++)
-                w[i] = get_f32(&sec, &bad);
-            have_params = 1;
-        } else if (strcmp(tag, "OPTM") == 0 && net) {
-            int64_t s = (int64_t)get_u64(&sec, &bad);
-            uint64_t forwards = get_u64(&sec, &bad);
-            uint64_t count = get_u64(&sec, &bad);
-            if (bad || count > 2 * (uint64_t)cnn_net_param_count(net) ||
-                sec.len - sec.at != 4 * count)
-                goto corrupt;
-            cnn_net_set_training_steps(net, forwards);
-            if (opt_state && count) {
-                float *state = malloc(sizeof(float) * (size_t)count);
-                if (!state) {
-                    cnn_fail(err, CNN_ENOMEM, "out of memory");
-                    goto fail;
-                }
-                for (size_t i = 0; i < count; i++)
-                    state[i] = get_f32(&sec, &bad);
-                *opt_state = state;
-            }
-            if (opt_count)
-                *opt_count = (size_t)count;
-            if (steps)
-                *steps = s;
-        } else {
-            goto corrupt; /* unknown or misplaced section */
-        }
+        reader sec;
+        if ((rc = next_section(&r, tag, &sec)))
+            break;
+        if (strcmp(tag, "SPEC") == 0 && !m->net)
+            rc = read_spec(&sec, len, m, err);
+        else if (strcmp(tag, "META") == 0)
+            rc = get_meta(&sec, &m->meta) ? CORRUPT : (m->have_meta = 1, CNN_OK);
+        else if (strcmp(tag, "PARM") == 0 && m->net && !m->have_params)
+            rc = read_params(&sec, m, err);
+        else if (strcmp(tag, "OPTM") == 0 && m->have_params)
+            rc = read_optim(&sec, m, want_state, err);
+        else
+            rc = CORRUPT; /* unknown or misplaced section */
     }
-    if (!net || !have_meta || !have_params)
-        goto corrupt;
-    if (meta)
-        *meta = m;
-    return net;
-corrupt:
-    cnn_fail(err, CNN_EFORMAT, "the model file is corrupt (bad section layout)");
-fail:
-    if (opt_state) {
-        free(*opt_state);
+    if (rc == CNN_OK && (!m->net || !m->have_meta || !m->have_params))
+        rc = CORRUPT;
+    if (rc == CORRUPT)
+        rc = cnn_fail(err, CNN_EFORMAT, "the model file is corrupt (bad section layout)");
+    return rc;
+}
+
+cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
+                         float **opt_state, size_t *opt_count, int64_t *steps, cnn_error *err)
+{
+    model_parts m = {0};
+    if (opt_state)
         *opt_state = NULL;
+    if (check_envelope(bytes, len, err) || read_sections(bytes, len, &m, opt_state != NULL, err)) {
+        free(m.opt_state);
+        cnn_net_free(m.net);
+        return NULL;
     }
-    cnn_net_free(net);
-    return NULL;
+    if (meta)
+        *meta = m.meta;
+    if (opt_state)
+        *opt_state = m.opt_state;
+    if (opt_count)
+        *opt_count = m.opt_count;
+    if (steps)
+        *steps = m.steps;
+    return m.net;
 }
 
 cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_state,

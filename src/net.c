@@ -112,7 +112,6 @@ static void init_weights(cnn_net *net, uint64_t seed)
     cnn_rng_seed(&rng, seed);
     for (int i = 0; i < net->count; i++) {
         layer *l = &net->layers[i];
-        l->seed = seed + 0x632BE59BD9B4E019ull * (uint64_t)(i + 1);
         if (!l->nweights)
             continue;
         size_t fan_in = l->nweights / (size_t)l->spec.filters;
@@ -175,7 +174,15 @@ static int check_size(const cnn_net *net, int max_batch, cnn_error *err)
 }
 
 /* The parameter and gradient buffers, once, and the initial weights. */
-static int allocate_params(cnn_net *net, uint64_t seed, cnn_error *err)
+/* Each layer's own random stream (dropout's masks), from the seed. */
+static void seed_layers(cnn_net *net, uint64_t seed)
+{
+    for (int i = 0; i < net->count; i++)
+        net->layers[i].seed = seed + 0x632BE59BD9B4E019ull * (uint64_t)(i + 1);
+}
+
+/* The parameter and gradient arenas, all zero. */
+static int allocate_params(cnn_net *net, cnn_error *err)
 {
     size_t total = net->nparams ? net->nparams : 1;
     net->params = calloc(total, sizeof(float));
@@ -186,8 +193,18 @@ static int allocate_params(cnn_net *net, uint64_t seed, cnn_error *err)
         return cnn_fail(err, CNN_ENOMEM, "out of memory for %zu parameters", net->nparams);
     }
     set_param_pointers(net);
-    init_weights(net, seed);
     return CNN_OK;
+}
+
+int cnn_net_set_params(cnn_net *net, const float *params, size_t count, cnn_error *err)
+{
+    if (count != net->nparams)
+        return cnn_fail(err, CNN_EINVAL, "%zu parameters given; the network has %zu", count,
+                        net->nparams);
+    int rc = net->params ? CNN_OK : allocate_params(net, err);
+    if (rc == CNN_OK && count)
+        memcpy(net->params, params, sizeof(float) * count);
+    return rc;
 }
 
 static int check_plan(const cnn_net *net, const plan *p, int max_batch, cnn_error *err)
@@ -207,8 +224,15 @@ int cnn_net_init(cnn_net *net, int max_batch, uint64_t seed, cnn_error *err)
     if (max_batch < 1 || max_batch > 65536)
         return cnn_fail(err, CNN_EINVAL, "batch size must be 1..65536, not %d", max_batch);
     int rc = check_size(net, max_batch, err);
-    if (rc || (!net->params && (rc = allocate_params(net, seed, err))))
+    if (rc)
         return rc;
+    if (!net->params) {
+        if ((rc = allocate_params(net, err)))
+            return rc;
+        init_weights(net, seed);
+    }
+    if (!net->seeded)
+        seed_layers(net, seed), net->seeded = 1;
     plan p;
     if ((rc = plan_make(&p, net->layers, net->count, max_batch, run_threads(net),
                         !net->keep_activations, err)))

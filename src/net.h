@@ -68,6 +68,7 @@ struct cnn_net {
     int want_input_grad;
     int threads;          /* asked for by cnn_net_set_threads; 0: OpenMP's */
     int keep_activations; /* an unfused plan: every output kept    */
+    int seeded;           /* the layers' random streams are set    */
     uint64_t step;        /* training forwards so far (dropout)    */
 };
 

@@ -366,94 +366,92 @@ static int parse_input(cursor *c, cnn_shape *in, float *mean, float *std)
     return CNN_OK;
 }
 
+/* What a text has given so far. */
+typedef struct {
+    cnn_net *net;
+    cnn_train_config train;
+    int seen_train;
+} parsed;
+
+/* The input line: the network starts here, once. */
+static int read_input(cursor *c, parsed *p)
+{
+    if (p->net)
+        return fail_at(c, 0, "%s", "input must be the first line, and only once");
+    cnn_shape in;
+    float mean = 0.0f, std = 1.0f;
+    int rc = parse_input(c, &in, &mean, &std);
+    if (rc)
+        return rc;
+    cnn_error inner;
+    if (!(p->net = cnn_net_new(in, &inner)))
+        return fail_at(c, 1, "%s", inner.msg);
+    cnn_net_set_normalization(p->net, mean, std);
+    return CNN_OK;
+}
+
+/* A layer line: its kind by name, its words, then the shape check. */
+static int read_layer(cursor *c, parsed *p)
+{
+    const char *head = c->w->word[0];
+    int kind = kind_named(head);
+    if (kind < 0) {
+        char msg[sizeof c->err->msg];
+        size_t n = (size_t)snprintf(msg, sizeof msg, "unknown layer '%.40s' (expected input", head);
+        for (int k = 0; k < CNN_LAYER_KINDS; k++)
+            if (layer_kinds[k].ops)
+                n += (size_t)snprintf(msg + n, sizeof msg - n, ", %s", layer_kinds[k].name);
+        snprintf(msg + n, sizeof msg - n, " or train)");
+        return fail_at(c, 0, "%s", msg);
+    }
+    if (!p->net)
+        return fail_at(c, 0, "%s", "the first line must be 'input HxWxC'");
+    cnn_layer_spec spec;
+    int rc = parse_layer(c, (cnn_layer_kind)kind, &spec);
+    if (rc)
+        return rc;
+    cnn_error inner;
+    if (cnn_net_add(p->net, &spec, &inner))
+        return cnn_fail(c->err, inner.status, "line %d: %s", c->w->line, inner.msg);
+    return CNN_OK;
+}
+
+static int read_line(cursor *c, parsed *p)
+{
+    const char *head = c->w->word[0];
+    if (strcmp(head, "input") == 0)
+        return read_input(c, p);
+    if (strcmp(head, "train") != 0)
+        return read_layer(c, p);
+    if (p->seen_train++)
+        return fail_at(c, 0, "%s", "only one train line");
+    return parse_train(c, &p->train);
+}
+
 cnn_net *cnn_net_parse(const char *text, cnn_train_config *train, cnn_error *err)
 {
-    cnn_net *net = NULL;
-    cnn_train_config t = cnn_train_defaults();
+    parsed p = {NULL, cnn_train_defaults(), 0};
     words *w = malloc(sizeof *w);
-    if (!w) {
-        cnn_fail(err, CNN_ENOMEM, "out of memory");
+    int rc = w ? CNN_OK : cnn_fail(err, CNN_ENOMEM, "out of memory");
+    for (int lineno = 1; rc == CNN_OK && *text; lineno++) {
+        size_t len = strcspn(text, "\n;");
+        rc = split_line(text, len, lineno, w, err);
+        text += len + (text[len] != '\0');
+        if (rc == CNN_OK && w->count > 0)
+            rc = read_line(&(cursor){w, 1, err}, &p);
+    }
+    if (rc == CNN_OK && !p.net)
+        rc = cnn_fail(err, CNN_EINVAL, "the network is empty: it needs an 'input HxWxC' line");
+    if (rc == CNN_OK && cnn_net_layers(p.net) == 0)
+        rc = cnn_fail(err, CNN_EINVAL, "the network has no layers after its input");
+    free(w);
+    if (rc) {
+        cnn_net_free(p.net);
         return NULL;
     }
-    int lineno = 0, seen_train = 0;
-    const char *p = text;
-    while (*p) {
-        size_t len = strcspn(p, "\n;");
-        lineno++;
-        if (split_line(p, len, lineno, w, err))
-            goto fail;
-        p += len + (p[len] != '\0');
-        if (w->count == 0)
-            continue;
-        cursor c = {w, 1, err};
-        const char *head = w->word[0];
-        if (strcmp(head, "input") == 0) {
-            if (net) {
-                fail_at(&c, 0, "%s", "input must be the first line, and only once");
-                goto fail;
-            }
-            cnn_shape in;
-            float mean = 0.0f, std = 1.0f;
-            if (parse_input(&c, &in, &mean, &std))
-                goto fail;
-            cnn_error inner;
-            if (!(net = cnn_net_new(in, &inner))) {
-                fail_at(&c, 1, "%s", inner.msg);
-                goto fail;
-            }
-            cnn_net_set_normalization(net, mean, std);
-            continue;
-        }
-        if (strcmp(head, "train") == 0) {
-            if (seen_train++) {
-                fail_at(&c, 0, "%s", "only one train line");
-                goto fail;
-            }
-            if (parse_train(&c, &t))
-                goto fail;
-            continue;
-        }
-        int kind = kind_named(head);
-        if (kind < 0) {
-            char msg[sizeof err->msg];
-            size_t n = (size_t)snprintf(msg, sizeof msg, "unknown layer '%.40s' (expected input",
-                                        head);
-            for (int k = 0; k < CNN_LAYER_KINDS; k++)
-                if (layer_kinds[k].ops)
-                    n += (size_t)snprintf(msg + n, sizeof msg - n, ", %s", layer_kinds[k].name);
-            snprintf(msg + n, sizeof msg - n, " or train)");
-            fail_at(&c, 0, "%s", msg);
-            goto fail;
-        }
-        if (!net) {
-            fail_at(&c, 0, "%s", "the first line must be 'input HxWxC'");
-            goto fail;
-        }
-        cnn_layer_spec spec;
-        if (parse_layer(&c, (cnn_layer_kind)kind, &spec))
-            goto fail;
-        cnn_error inner;
-        if (cnn_net_add(net, &spec, &inner)) {
-            cnn_fail(err, inner.status, "line %d: %s", lineno, inner.msg);
-            goto fail;
-        }
-    }
-    if (!net) {
-        cnn_fail(err, CNN_EINVAL, "the network is empty: it needs an 'input HxWxC' line");
-        goto fail;
-    }
-    if (cnn_net_layers(net) == 0) {
-        cnn_fail(err, CNN_EINVAL, "the network has no layers after its input");
-        goto fail;
-    }
-    free(w);
     if (train)
-        *train = t;
-    return net;
-fail:
-    free(w);
-    cnn_net_free(net);
-    return NULL;
+        *train = p.train;
+    return p.net;
 }
 
 /* ---- writing ----------------------------------------------------------- */

@@ -195,6 +195,57 @@ TEST(every_kind_has_its_registry_line_and_the_parser_lists_its_options)
     CHECK(strstr(err.msg, "conv, relu, leaky") && strstr(err.msg, "softmax or train"));
 }
 
+/* Parameters set before cnn_net_init are kept by it: no random draw
+ * replaces them, and the network runs on them. */
+TEST(parameters_set_before_init_are_kept_and_used)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 1x1x2\ndense 2\nsoftmax\n", NULL, &err);
+    float w[6] = {1, 0, 0, 1, 0.5f, -0.5f}; /* identity weights, then the biases */
+    CHECK(cnn_net_set_params(net, w, 5, &err) == CNN_EINVAL && strstr(err.msg, "has 6"));
+    CHECK(cnn_net_set_params(net, w, 6, &err) == CNN_OK);
+    CHECK(cnn_net_init(net, 1, 99, &err) == CNN_OK);
+    CHECK(memcmp(cnn_net_params(net), w, sizeof w) == 0);
+    float x[2] = {1.0f, 2.0f}; /* scores 1.5 and 1.5: an even split */
+    CHECK(cnn_forward(net, x, 1, 0, &err) == CNN_OK);
+    CHECK_NEAR(cnn_net_output(net)[0], 0.5, 1e-7);
+    w[4] = 1.5f; /* after init too */
+    CHECK(cnn_net_set_params(net, w, 6, &err) == CNN_OK);
+    CHECK(cnn_forward(net, x, 1, 0, &err) == CNN_OK);
+    CHECK(cnn_net_output(net)[0] > 0.7f);
+    cnn_net_free(net);
+}
+
+/* Backward writes gradients only: every activation of the forward, fused
+ * and in place ones too, reads the same after it. */
+TEST(backward_leaves_the_outputs_of_the_forward_as_they_were)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(SMALL, NULL, &err);
+    CHECK(net && cnn_net_init(net, 9, 3, &err) == CNN_OK);
+    float x[9 * 72];
+    fill(x, 9 * 72, 5);
+    uint8_t labels[9] = {0, 1, 2, 0, 1, 2, 0, 1, 2};
+    CHECK(cnn_forward(net, x, 9, 1, &err) == CNN_OK);
+    float *before[8] = {0};
+    for (int i = 0; i < cnn_net_layers(net); i++)
+        if (cnn_net_activation(net, i)) {
+            size_t bytes = sizeof(float) * 9 * cnn_shape_size(cnn_net_layer_shape(net, i));
+            before[i] = malloc(bytes);
+            memcpy(before[i], cnn_net_activation(net, i), bytes);
+        }
+    CHECK(cnn_backward(net, labels, 9, &err) == CNN_OK);
+    int same = 1;
+    for (int i = 0; i < cnn_net_layers(net); i++) {
+        if (before[i])
+            same &= memcmp(before[i], cnn_net_activation(net, i),
+                           sizeof(float) * 9 * cnn_shape_size(cnn_net_layer_shape(net, i))) == 0;
+        free(before[i]);
+    }
+    CHECK(same);
+    cnn_net_free(net);
+}
+
 /* The network's answer is its most probable class, the first of equals. */
 TEST(the_predicted_class_is_the_most_probable_and_the_first_of_a_tie)
 {
