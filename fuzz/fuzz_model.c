@@ -22,13 +22,15 @@ static void parse(const uint8_t *p, size_t n)
     cnn_net *net = cnn_model_parse(copy, n, &meta, &state, &count, &steps, &err);
     if (net) {
         if (meta.history_count < 0 || meta.history_count > CNN_MAX_HISTORY ||
-            meta.dataset[sizeof meta.dataset - 1] || meta.class_names[sizeof meta.class_names - 1])
+            meta.dataset[sizeof meta.dataset - 1] ||
+            (meta.class_names && strlen(meta.class_names) >= n))
             abort();
         if (state && count > 2 * cnn_net_param_count(net))
             abort();
         volatile float sink = cnn_net_param_count(net) ? cnn_net_params(net)[0] : 0;
         (void)sink;
         free(state);
+        cnn_model_meta_free(&meta);
         cnn_net_free(net);
     } else if (err.msg[0] == '\0' || err.status >= 0 || state) {
         abort();

@@ -156,7 +156,7 @@ static void model_seed(const char *name, const char *spec, int checkpoint)
     meta.epochs = 2;
     meta.accuracy = 0.5f;
     meta.train = cfg;
-    strcpy(meta.class_names, "a\nb\nc");
+    meta.class_names = (char[]){"a\nb\nc"};
     meta.history_count = 2;
     meta.history[1].train_loss = 1.0f;
     char path[1024];

@@ -366,7 +366,9 @@ typedef struct {
     char version[16];    /* library version that wrote it             */
     uint64_t seed;
     cnn_train_config train;
-    char class_names[1024]; /* newline-separated, may be empty      */
+    char *class_names;   /* newline-separated, any number and length;
+                          * NULL if none.  cnn_model_load allocates it:
+                          * cnn_model_meta_free                     */
     int history_count;      /* epochs recorded (the last 256)       */
     cnn_epoch_record history[CNN_MAX_HISTORY];
 } cnn_model_meta;
@@ -385,13 +387,16 @@ void cnn_net_set_training_steps(cnn_net *net, uint64_t steps);
  * opt may be NULL; when given its state is saved too (a checkpoint). */
 int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta,
                    cnn_optim *opt, cnn_error *err);
-/* Loads a model; if opt_state is not NULL and the file holds optimiser state,
- * *opt_state receives a malloc'ed copy (count in *opt_count) and *steps. */
+/* Loads a model (files of format versions 1 and 2); if opt_state is not
+ * NULL and the file holds optimiser state, *opt_state receives a malloc'ed
+ * copy (count in *opt_count) and *steps.  meta (may be NULL) owns its class
+ * names: free them with cnn_model_meta_free. */
 cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_state,
                         size_t *opt_count, int64_t *steps, cnn_error *err);
 cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
                          float **opt_state, size_t *opt_count, int64_t *steps,
                          cnn_error *err);
+void cnn_model_meta_free(cnn_model_meta *meta); /* its class names */
 /* 1 if the file at path begins with a model file's magic ("CNNMODEL"), else
  * 0, also when it cannot be read (loading it would then say why): a quick
  * "model or network text?" that reads 8 bytes.  Only cnn_model_load tells

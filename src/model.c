@@ -2,12 +2,16 @@
  *
  *   offset  size  field
  *   0       8     magic "CNNMODEL"
- *   8       4     format version (1)
+ *   8       4     format version (2; version 1 files load too)
  *   12      8     total file length
  *   20      ...   sections, each: 4-byte tag, 8-byte length, payload
  *                   SPEC  the network text (cnn_net_to_spec)
  *                   META  dataset, epochs, accuracy, loss, date, version,
- *                         seed, training settings
+ *                         seed, training settings (and in version 1 the
+ *                         class names, in a fixed 1,024-byte field; in
+ *                         version 2 that field is empty)
+ *                   NAME  (version 2, when there are names) the class
+ *                         names, newline-separated, any length
  *                   PARM  u64 count, then count float32 parameters
  *                   OPTM  (checkpoints) i64 optimiser steps, u64 training
  *                         forwards, u64 count, count float32 state values
@@ -28,7 +32,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-enum { FORMAT_VERSION = 1, HEADER = 20, MAX_SPEC = 1 << 20 };
+enum { FORMAT_VERSION = 2, HEADER = 20, MAX_SPEC = 1 << 20, V1_NAMES = 1024, MAX_NAMES = 1 << 24 };
 static const char MAGIC[8] = {'C', 'N', 'N', 'M', 'O', 'D', 'E', 'L'};
 
 /* ---- little-endian writing into a growing buffer ---------------------- */
@@ -132,7 +136,7 @@ static void put_meta(buf *b, const cnn_model_meta *m)
     put_f32(b, t->gamma);
     put_u32(b, (uint32_t)t->batch);
     put_u32(b, (uint32_t)t->epochs);
-    put_str(b, m->class_names, sizeof m->class_names);
+    put(b, (char[V1_NAMES]){0}, V1_NAMES); /* the names are in NAME */
     int count = m->history_count < 0 ? 0
                 : m->history_count > CNN_MAX_HISTORY ? CNN_MAX_HISTORY : m->history_count;
     put_u32(b, (uint32_t)count);
@@ -218,6 +222,11 @@ int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, c
     s = begin_section(&b, "META");
     put_meta(&b, &m);
     end_section(&b, s);
+    if (m.class_names && *m.class_names) {
+        s = begin_section(&b, "NAME");
+        put(&b, m.class_names, strlen(m.class_names));
+        end_section(&b, s);
+    }
     s = begin_section(&b, "PARM");
     put_u64(&b, cnn_net_param_count(net));
     put_floats(&b, cnn_net_params(net), cnn_net_param_count(net));
@@ -309,7 +318,10 @@ static int get_meta(reader *r, cnn_model_meta *m)
     t->gamma = get_f32(r, &bad);
     t->batch = (int)get_u32(r, &bad);
     t->epochs = (int)get_u32(r, &bad);
-    get_str(r, m->class_names, sizeof m->class_names, &bad);
+    char names[V1_NAMES];
+    get_str(r, names, V1_NAMES, &bad);
+    if (!bad && *names && !(m->class_names = strdup(names)))
+        return 1;
     uint32_t count = get_u32(r, &bad);
     if (bad || count > CNN_MAX_HISTORY || r->len - r->at != (size_t)count * 20)
         return 1;
@@ -336,9 +348,10 @@ static int check_envelope(const uint8_t *bytes, size_t len, cnn_error *err)
     int bad = 0;
     uint32_t version = get_u32(&r, &bad);
     uint64_t total = get_u64(&r, &bad);
-    if (version != FORMAT_VERSION)
-        return cnn_fail(err, CNN_EFORMAT, "model format version %u; this cnn (%s) reads version %d",
-                        version, CNN_VERSION, FORMAT_VERSION);
+    if (version < 1 || version > FORMAT_VERSION)
+        return cnn_fail(err, CNN_EFORMAT,
+                        "model format version %u; this cnn (%s) reads versions 1 to %d", version,
+                        CNN_VERSION, FORMAT_VERSION);
     if (total != len)
         return cnn_fail(err, CNN_EFORMAT, "the model file is %zu bytes but its header says %llu: %s",
                         len, (unsigned long long)total, total > len ? "truncated" : "trailing data");
@@ -353,7 +366,7 @@ static int check_envelope(const uint8_t *bytes, size_t len, cnn_error *err)
 typedef struct {
     cnn_net *net;
     cnn_model_meta meta;
-    int have_meta, have_params;
+    int have_meta, have_names, have_params;
     float *opt_state; /* when asked for */
     size_t opt_count;
     int64_t steps;
@@ -436,6 +449,21 @@ static int read_optim(reader *sec, model_parts *m, int want_state, cnn_error *er
     return CNN_OK;
 }
 
+/* NAME: the class names, newline-separated, of any length (after META,
+ * whose fixed field held them in version 1). */
+static int read_names(reader *sec, model_parts *m, cnn_error *err)
+{
+    if (sec->len > MAX_NAMES || memchr(sec->p, '\0', sec->len))
+        return CORRUPT;
+    free(m->meta.class_names);
+    if (!(m->meta.class_names = malloc(sec->len + 1)))
+        return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    memcpy(m->meta.class_names, sec->p, sec->len);
+    m->meta.class_names[sec->len] = '\0';
+    m->have_names = 1;
+    return CNN_OK;
+}
+
 /* The next section: its tag and its bytes. */
 static int next_section(reader *r, char tag[5], reader *sec)
 {
@@ -450,8 +478,8 @@ static int next_section(reader *r, char tag[5], reader *sec)
     return CNN_OK;
 }
 
-/* Sections in order: SPEC first, then META, PARM (after SPEC) and OPTM
- * (after PARM); anything else is corrupt. */
+/* Sections in order: SPEC first, then META, NAME (after META), PARM
+ * (after SPEC) and OPTM (after PARM); anything else is corrupt. */
 static int read_sections(const uint8_t *bytes, size_t len, model_parts *m, int want_state,
                          cnn_error *err)
 {
@@ -464,8 +492,10 @@ static int read_sections(const uint8_t *bytes, size_t len, model_parts *m, int w
             break;
         if (strcmp(tag, "SPEC") == 0 && !m->net)
             rc = read_spec(&sec, len, m, err);
-        else if (strcmp(tag, "META") == 0)
+        else if (strcmp(tag, "META") == 0 && !m->have_meta)
             rc = get_meta(&sec, &m->meta) ? CORRUPT : (m->have_meta = 1, CNN_OK);
+        else if (strcmp(tag, "NAME") == 0 && m->have_meta && !m->have_names)
+            rc = read_names(&sec, m, err);
         else if (strcmp(tag, "PARM") == 0 && m->net && !m->have_params)
             rc = read_params(&sec, m, err);
         else if (strcmp(tag, "OPTM") == 0 && m->have_params)
@@ -488,11 +518,14 @@ cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
         *opt_state = NULL;
     if (check_envelope(bytes, len, err) || read_sections(bytes, len, &m, opt_state != NULL, err)) {
         free(m.opt_state);
+        cnn_model_meta_free(&m.meta);
         cnn_net_free(m.net);
         return NULL;
     }
     if (meta)
         *meta = m.meta;
+    else
+        cnn_model_meta_free(&m.meta);
     if (opt_state)
         *opt_state = m.opt_state;
     if (opt_count)
@@ -547,4 +580,12 @@ int cnn_model_probe(const char *path)
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);
     return got == sizeof magic && memcmp(magic, MAGIC, sizeof magic) == 0;
+}
+
+void cnn_model_meta_free(cnn_model_meta *m)
+{
+    if (m) {
+        free(m->class_names);
+        m->class_names = NULL;
+    }
 }

@@ -69,6 +69,7 @@ TEST(a_version_1_model_loads_with_its_names_shapes_and_predictions)
     CHECK(meta.train.optimizer == CNN_MOMENTUM && meta.train.lr == 0.02f && meta.train.batch == 8);
     CHECK(meta.history_count == 6 && meta.history[5].train_loss == 0.037365824f);
     CHECK(same_net_as_written(net));
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
 }
 
@@ -88,7 +89,32 @@ TEST(a_version_1_checkpoint_loads_with_its_optimiser_state)
     CHECK(!strcmp(meta.class_names, "diagonal\nhorizontal bar\nvertical bar"));
     CHECK(same_net_as_written(net));
     free(state);
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
+}
+
+/* The names of 300 classes (2,890 bytes: more than version 1's fixed field
+ * held) come back whole, the last one included. */
+TEST(a_model_keeps_the_names_of_many_classes)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 2x2; dense 300; softmax", NULL, &err);
+    CHECK(net && cnn_net_init(net, 1, 1, &err) == CNN_OK);
+    char *names = malloc(300 * 16), *at = names;
+    for (int i = 0; i < 300; i++)
+        at += sprintf(at, "%sclass-%03d", i ? "\n" : "", i);
+    cnn_model_meta meta = {.class_names = names}, got;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cnn-test-%d-names.cnn", (int)getpid());
+    CHECK(cnn_model_save(path, net, &meta, NULL, &err) == CNN_OK);
+    cnn_net *back = cnn_model_load(path, &got, NULL, NULL, NULL, &err);
+    unlink(path);
+    CHECK(back && got.class_names && strcmp(got.class_names, names) == 0);
+    CHECK(strstr(got.class_names, "\nclass-299") && strlen(names) > 1024);
+    cnn_model_meta_free(&got);
+    CHECK(got.class_names == NULL);
+    free(names);
+    cnn_net_free(back), cnn_net_free(net);
 }
 
 /* ---- the count of training forwards (dropout's masks) ------------------ */

@@ -810,6 +810,7 @@ TEST(a_saved_model_loads_with_the_same_outputs_and_metadata)
     cnn_forward(net, x, 1, 0, &err);
     cnn_forward(back, x, 1, 0, &err);
     CHECK(memcmp(cnn_net_output(net), cnn_net_output(back), 40) == 0);
+    CHECK(got.class_names == NULL); /* none were given */
     unlink(path);
     cnn_net_free(net), cnn_net_free(back);
 }

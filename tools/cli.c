@@ -159,11 +159,13 @@ cnn_net *cli_load_net(const char *arg, cnn_train_config *cfg, cnn_model_meta *me
             if (net) {
                 if (cfg)
                     *cfg = m.train;
-                if (meta)
-                    *meta = m;
                 if (is_model)
                     *is_model = 1;
             }
+            if (net && meta)
+                *meta = m; /* the caller frees its names */
+            else if (net)
+                cnn_model_meta_free(&m);
         } else {
             char *text = read_text(arg, 1 << 20);
             if (!text) {
@@ -263,7 +265,7 @@ int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape wa
 
 void cli_class_name(const cnn_model_meta *meta, int k, char *out, size_t n)
 {
-    const char *p = meta->class_names;
+    const char *p = meta->class_names ? meta->class_names : "";
     for (int i = 0; i < k && *p; i++)
         p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
     size_t len = strcspn(p, "\n");

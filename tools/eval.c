@@ -47,6 +47,7 @@ int cmd_eval(int argc, char **argv)
     cnn_net_set_threads(net, (int)threads); /* 0: OpenMP's default */
     const char *data = cli_model_data(cli_value(opts, nopts, "data"), &meta, "eval");
     if (!data) {
+        cnn_model_meta_free(&meta);
         cnn_net_free(net);
         return EXIT_USAGE;
     }
@@ -92,7 +93,7 @@ int cmd_eval(int argc, char **argv)
                 printf("%6d", confusion[i * k + j]);
             printf("\n");
         }
-        if (meta.class_names[0])
+        if (meta.class_names)
             for (int i = 0; i < k; i++) {
                 char name[64];
                 cli_class_name(&meta, i, name, sizeof name);
@@ -103,6 +104,7 @@ int cmd_eval(int argc, char **argv)
 done:
     free(confusion);
     cnn_dataset_free(&test);
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
 }
@@ -181,6 +183,7 @@ done:
     free(pixels);
     free(x);
     free(pos);
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
 }

@@ -100,7 +100,7 @@ static void layer_desc(const cnn_net *net, int i, char *out, size_t n)
 static char *class_names(const cnn_model_meta *meta, const cnn_dataset *d, int k)
 {
     char *names = calloc((size_t)k, NAME);
-    const char *p = meta->class_names;
+    const char *p = meta->class_names ? meta->class_names : "";
     for (int i = 0; names && i < k; i++) {
         size_t len = strcspn(p, "\n");
         if (len)
@@ -431,6 +431,7 @@ int cmd_report(int argc, char **argv)
     if (!net)
         return EXIT_FAIL;
     if (!(data = cli_model_data(data, &meta, "report"))) {
+        cnn_model_meta_free(&meta);
         cnn_net_free(net);
         return EXIT_USAGE;
     }
@@ -489,6 +490,7 @@ done:
     free(r.confusion);
     free(names);
     cnn_dataset_free(&test);
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
 }

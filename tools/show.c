@@ -124,6 +124,7 @@ int cmd_show(int argc, char **argv)
 done:
     free(pixels);
     free(x);
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
 }

@@ -94,20 +94,16 @@ static int parse_word(const cli_option *opts, int nopts, const char *name,
                      words[1], words[2], v);
 }
 
-static void class_names(const cnn_dataset *d, char *out, size_t n)
+/* The dataset's class names, one a line, as a model keeps them. */
+static char *class_names(const cnn_dataset *d)
 {
-    out[0] = '\0';
-    if (!d->class_names)
-        return;
-    size_t len = 0;
-    for (int i = 0; i < d->classes; i++) {
-        int w = snprintf(out + len, n - len, "%s%s", i ? "\n" : "", d->class_names[i]);
-        if (w < 0 || (size_t)w >= n - len) {
-            out[len] = '\0';
-            return;
-        }
-        len += (size_t)w;
-    }
+    size_t len = 1;
+    for (int i = 0; i < d->classes; i++)
+        len += strlen(d->class_names[i]) + 1;
+    char *out = malloc(len), *at = out;
+    for (int i = 0; out && i < d->classes; i++)
+        at += sprintf(at, "%s%s", i ? "\n" : "", d->class_names[i]);
+    return out;
 }
 
 /* Replaces *net by the checkpoint's network (weights and training step) and
@@ -211,6 +207,7 @@ int cmd_train(int argc, char **argv)
     cnn_error err;
     cnn_optim *opt = NULL;
     cnn_dataset train = {0}, test = {0};
+    cnn_model_meta meta = {0};
     cnn_shape in = cnn_net_input_shape(net);
     if (cli_load_data(data, "train", (size_t)limit, in, &train) ||
         cli_load_data(data, "test", (size_t)test_limit, in, &test))
@@ -227,7 +224,6 @@ int cmd_train(int argc, char **argv)
         cli_error(EXIT_FAIL, "%s: %s", data, err.msg);
         goto done;
     }
-    cnn_model_meta meta = {0};
     int first_epoch = 0;
     if (cli_flag(opts, nopts, "resume")) {
         if (resume(ckpt, &net, opt, eval_batch, &meta))
@@ -250,7 +246,11 @@ int cmd_train(int argc, char **argv)
     free(full);
     meta.seed = (uint64_t)seed;
     meta.train = cfg;
-    class_names(&train, meta.class_names, sizeof meta.class_names);
+    cnn_model_meta_free(&meta); /* the checkpoint's: the data's own are kept */
+    if (train.class_names && !(meta.class_names = class_names(&train))) {
+        cli_error(EXIT_FAIL, "out of memory");
+        goto done;
+    }
 
     int json = cli_flag(opts, nopts, "json");
     FILE *log = json ? stderr : stdout;
@@ -321,6 +321,7 @@ int cmd_train(int argc, char **argv)
 done:
     cnn_dataset_free(&train);
     cnn_dataset_free(&test);
+    cnn_model_meta_free(&meta);
     cnn_optim_free(opt);
     cnn_net_free(net);
     return rc;
