@@ -143,6 +143,11 @@ cnn_train_config cnn_train_defaults(void);
 
 /* ---- networks ---------------------------------------------------------- */
 
+/* A class: 0 .. classes-1.  Labels are 16-bit, so a network may learn up to
+ * CNN_MAX_CLASSES classes (EMNIST has 62, ImageNet 1,000). */
+typedef uint16_t cnn_label;
+#define CNN_MAX_CLASSES 65535
+
 typedef struct cnn_net cnn_net;
 
 /* Network text: see docs/spec.md.  Returns NULL and fills err on error;
@@ -232,13 +237,13 @@ int cnn_net_predicted(const cnn_net *net, int i);
 
 /* Mean cross-entropy of the last forward against labels, and the number of
  * correct arg-max predictions (may be NULL). */
-float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct);
+float cnn_loss(const cnn_net *net, const cnn_label *labels, int n, int *correct);
 
 /* Backward pass from the fused softmax + cross-entropy loss of the last
  * forward: fills the gradient buffer (overwrites it).  labels has n entries.
  * It writes gradients only: the outputs and activations of the forward stay
  * as they were. */
-int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err);
+int cnn_backward(cnn_net *net, const cnn_label *labels, int n, cnn_error *err);
 
 /* Gradient of the loss with respect to the input, after cnn_backward, once
  * asked for (it costs a pass the weights do not need); NULL otherwise. */
@@ -265,7 +270,7 @@ void cnn_optim_set_steps(cnn_optim *opt, int64_t steps);
  * calls apart).  Returns CNN_OK or CNN_ENUMERIC when the loss is not finite,
  * found before backward starts (parameters, gradients and the optimiser's
  * state are then left untouched). */
-int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels,
+int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const cnn_label *labels,
                     int n, int epoch, float *loss, int *correct, cnn_error *err);
 
 /* ---- datasets ---------------------------------------------------------- */
@@ -275,7 +280,7 @@ typedef struct {
     int n, c, h, w;
     int classes;
     uint8_t *pixels;
-    uint8_t *labels;
+    cnn_label *labels;
     char **class_names; /* may be NULL; else classes strings */
 } cnn_dataset;
 
@@ -284,7 +289,7 @@ void cnn_dataset_free(cnn_dataset *d);
 /* Converts images [first, first+n) to normalised floats for net's input
  * (which must match the dataset's c, h, w). */
 void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
-                       float mean, float std, float *x, uint8_t *labels);
+                       float mean, float std, float *x, cnn_label *labels);
 
 /* IDX files (MNIST and friends), plain or gzip.  Everything in the headers is
  * checked against the data's length before anything is allocated.

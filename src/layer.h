@@ -201,10 +201,10 @@ static inline int arg_max(const float *p, int k)
 
 /* The fused softmax + cross-entropy (softmax.c): the sum of the loss over
  * images [first, last), from the scores z and the probabilities p. */
-double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int first, int last,
+double softmax_cross_entropy_sum(const float *z, const cnn_label *labels, int first, int last,
                                  int k, const float *p, int *correct);
 /* dL/dz of the mean loss over a batch of n, for its images [first, last). */
-void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int first,
+void softmax_cross_entropy_grad(const float *p, const cnn_label *labels, int n, int first,
                                 int last, int k, float *dz);
 
 #endif

@@ -79,7 +79,7 @@ struct cnn_net {
  * converts its bytes so, and the images are then in that core's cache). */
 typedef struct {
     float *x;
-    uint8_t *labels;
+    cnn_label *labels;
     int n;
     void (*fill)(void *ctx, int from, int to);
     void *ctx;
@@ -102,7 +102,7 @@ void run_forward(cnn_net *net, const image_batch *b, int training);
 /* The gradients down the steps from the loss, each thread its own images;
  * then, once all are through, every weight gradient, summed in a fixed
  * order, and (u not NULL) its parameters updated at once. */
-void run_backward(cnn_net *net, const uint8_t *labels, const optim_update *u);
+void run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u);
 /* u over parameters [from, to), on the network's threads if it pays. */
 void run_update(const cnn_net *net, const optim_update *u, size_t from, size_t to);
 /* The images [first, last) that thread t of `threads` carries through a
@@ -121,7 +121,7 @@ int train_step(cnn_net *net, cnn_optim *opt, const image_batch *b, int epoch, fl
                int *correct, cnn_error *err);
 /* CNN_OK if every one of n labels (none if NULL) is a class of the
  * network, else an error naming the first that is not. */
-int labels_in_classes(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err);
+int labels_in_classes(const cnn_net *net, const cnn_label *labels, int n, cnn_error *err);
 /* optim.c: the update of the optimiser's next step, and its count. */
 optim_update optim_prepare(const cnn_optim *opt, cnn_net *net, int epoch);
 void optim_count_step(cnn_optim *opt);

@@ -102,7 +102,7 @@ static void run_pass(int n, int threads, void (*each)(void *ctx, share s),
 typedef struct {
     cnn_net *net;
     const image_batch *b;
-    const uint8_t *labels;
+    const cnn_label *labels;
     const optim_update *u;
     int training;
 } pass;
@@ -197,7 +197,7 @@ static void weight_grads(void *ctx, int part, int parts)
     }
 }
 
-void run_backward(cnn_net *net, const uint8_t *labels, const optim_update *u)
+void run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u)
 {
     pass w = {.net = net, .labels = labels, .u = u, .training = 1};
     run_pass(net->batch, run_threads(net), backward_share, weight_grads, &w);

@@ -59,7 +59,7 @@ const layer_ops softmax_ops = {
 
 /* Cross-entropy summed over images [first, last), from the scores z
  * (before softmax); correct counts the arg-max of p that hit. */
-double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int first, int last,
+double softmax_cross_entropy_sum(const float *z, const cnn_label *labels, int first, int last,
                                  int k, const float *p, int *correct)
 {
     double total = 0.0;
@@ -81,7 +81,7 @@ double softmax_cross_entropy_sum(const float *z, const uint8_t *labels, int firs
 }
 
 /* d(mean loss)/dz = (p - onehot) / n */
-void softmax_cross_entropy_grad(const float *p, const uint8_t *labels, int n, int first,
+void softmax_cross_entropy_grad(const float *p, const cnn_label *labels, int n, int first,
                                 int last, int k, float *dz)
 {
     float inv = 1.0f / (float)n;

@@ -6,7 +6,7 @@
 
 #include <math.h>
 
-int labels_in_classes(const cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+int labels_in_classes(const cnn_net *net, const cnn_label *labels, int n, cnn_error *err)
 {
     int k = cnn_net_classes(net);
     for (int i = 0; labels && i < n; i++)
@@ -54,7 +54,7 @@ static const float *scores(const cnn_net *net)
 
 /* The mean loss over n images: each gradient group's sum, added in order
  * (the same bits however the batch was shared). */
-float cnn_loss(const cnn_net *net, const uint8_t *labels, int n, int *correct)
+float cnn_loss(const cnn_net *net, const cnn_label *labels, int n, int *correct)
 {
     double sum = 0.0;
     int right = 0;
@@ -75,7 +75,7 @@ int cnn_net_predicted(const cnn_net *net, int i)
     return arg_max(cnn_net_output(net) + (size_t)i * cnn_net_classes(net), cnn_net_classes(net));
 }
 
-int cnn_backward(cnn_net *net, const uint8_t *labels, int n, cnn_error *err)
+int cnn_backward(cnn_net *net, const cnn_label *labels, int n, cnn_error *err)
 {
     if (n != net->batch)
         return cnn_fail(err, CNN_EINVAL, "backward over %d images after a forward over %d", n,
@@ -112,9 +112,9 @@ int train_step(cnn_net *net, cnn_optim *opt, const image_batch *b, int epoch, fl
     return CNN_OK;
 }
 
-int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const uint8_t *labels, int n,
+int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const cnn_label *labels, int n,
                     int epoch, float *loss, int *correct, cnn_error *err)
 {
-    image_batch b = {(float *)x, (uint8_t *)labels, n, NULL, NULL};
+    image_batch b = {(float *)x, (cnn_label *)labels, n, NULL, NULL};
     return train_step(net, opt, &b, epoch, loss, correct, err);
 }

@@ -31,7 +31,7 @@ typedef struct {
     const int *order;
     int first;
     float mean, std, *x;
-    uint8_t *labels;
+    cnn_label *labels;
 } batch_bytes;
 
 static void convert_mine(void *ctx, int from, int to)
@@ -70,7 +70,7 @@ int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoc
         return rc;
     size_t per = (size_t)d->c * d->h * d->w;
     float *x = malloc(sizeof(float) * per * (size_t)batch);
-    uint8_t *labels = malloc((size_t)batch);
+    cnn_label *labels = malloc(sizeof *labels * (size_t)batch);
     int *order = malloc(sizeof(int) * (size_t)d->n);
     if (!x || !labels || !order) {
         free(x), free(labels), free(order);
@@ -118,7 +118,7 @@ int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *conf
         return cnn_fail(err, CNN_EINVAL, "call cnn_net_init before evaluating");
     size_t per = (size_t)d->c * d->h * d->w;
     float *x = malloc(sizeof(float) * per * (size_t)batch);
-    uint8_t *labels = malloc((size_t)batch);
+    cnn_label *labels = malloc(sizeof *labels * (size_t)batch);
     if (!x || !labels) {
         free(x), free(labels);
         return cnn_fail(err, CNN_ENOMEM, "out of memory");

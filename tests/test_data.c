@@ -48,6 +48,15 @@ static buf idx(uint32_t magic, int ndims, const uint32_t *dims, const uint8_t *d
 static const uint8_t PIX[18] = {0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 250, 251, 252, 253, 254, 255};
 static const uint8_t LAB[3] = {0, 2, 1};
 static buf good_images(void) { return idx(0x803, 3, (uint32_t[]){3, 2, 3}, PIX, 18); }
+/* Labels as loaded (16-bit) against the bytes of the file. */
+static int same_labels(const cnn_label *got, const uint8_t *bytes, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (got[i] != bytes[i])
+            return 0;
+    return 1;
+}
+
 static buf good_labels(void) { return idx(0x801, 1, (uint32_t[]){3}, LAB, 3); }
 
 static buf gz(const uint8_t *data, size_t n)
@@ -129,7 +138,8 @@ static const char *mnist_dir(void)
 
 TEST(dataset_batch_normalises_exactly)
 {
-    uint8_t px[4] = {0, 255, 51, 102}, lab[2] = {3, 7}, got[2];
+    uint8_t px[4] = {0, 255, 51, 102};
+    cnn_label lab[2] = {3, 7}, got[2];
     cnn_dataset d = {.n = 2, .c = 1, .h = 1, .w = 2, .classes = 8, .pixels = px, .labels = lab};
     float x[4];
     cnn_dataset_batch(&d, NULL, 0, 2, 0.5f, 0.5f, x, got);
@@ -143,7 +153,8 @@ TEST(dataset_batch_normalises_exactly)
 
 TEST(dataset_batch_follows_index_and_first)
 {
-    uint8_t px[3] = {10, 20, 30}, lab[3] = {0, 1, 2}, got[2] = {9, 9};
+    uint8_t px[3] = {10, 20, 30};
+    cnn_label lab[3] = {0, 1, 2}, got[2] = {9, 9};
     cnn_dataset d = {.n = 3, .c = 1, .h = 1, .w = 1, .classes = 3, .pixels = px, .labels = lab};
     int index[4] = {2, 2, 0, 1};
     float x[2];
@@ -159,17 +170,18 @@ TEST(dataset_batch_of_many_images_matches_one_at_a_time)
     /* 40 images of 3x5x2 from a shuffled index: the batch is converted by
      * all threads (16 images or more), each image alone by one */
     enum { N = 50, PER = 30, B = 40 };
-    uint8_t px[N * PER], lab[N];
+    uint8_t px[N * PER];
+    cnn_label lab[N];
     for (int i = 0; i < N * PER; i++)
         px[i] = (uint8_t)(i * 37 + 11);
     for (int i = 0; i < N; i++)
-        lab[i] = (uint8_t)(i % 10);
+        lab[i] = (cnn_label)(i % 10);
     cnn_dataset d = {.n = N, .c = 3, .h = 5, .w = 2, .classes = 10, .pixels = px, .labels = lab};
     int index[N];
     for (int i = 0; i < N; i++)
         index[i] = (i * 17 + 3) % N;
     float x[B * PER], one[PER];
-    uint8_t got[B], label;
+    cnn_label got[B], label;
     cnn_dataset_batch(&d, index, 5, B, 0.25f, 0.5f, x, got);
     int same = 1;
     for (int i = 0; i < B; i++) {
@@ -205,7 +217,7 @@ TEST(idx_parses_a_valid_pair)
     free(lb.p);
     CHECK(st == CNN_OK);
     CHECK(d.n == 3 && d.c == 1 && d.h == 2 && d.w == 3 && d.classes == 3);
-    CHECK(!memcmp(d.pixels, PIX, 18) && !memcmp(d.labels, LAB, 3));
+    CHECK(!memcmp(d.pixels, PIX, 18) && same_labels(d.labels, LAB, 3));
     cnn_dataset_free(&d);
 }
 
@@ -309,7 +321,7 @@ TEST(idx_reads_gzip)
     CHECK(zi.p[0] == 0x1f && zi.p[1] == 0x8b);
     int st = cnn_idx_parse(zi.p, zi.n, zl.p, zl.n, 0, &d, &err);
     CHECK(st == CNN_OK && d.n == 3 && d.h == 2 && d.w == 3 && d.classes == 3);
-    CHECK(!memcmp(d.pixels, PIX, 18) && !memcmp(d.labels, LAB, 3));
+    CHECK(!memcmp(d.pixels, PIX, 18) && same_labels(d.labels, LAB, 3));
     cnn_dataset_free(&d);
     st = cnn_idx_parse(zi.p, zi.n, lb.p, lb.n, 2, &d, &err); /* mixed, limited */
     CHECK(st == CNN_OK && d.n == 2 && !memcmp(d.pixels, PIX, 12));
@@ -383,7 +395,7 @@ TEST(idx_load_names_the_file_and_finds_dotted_names)
     cnn_dataset d;
     cnn_error err;
     int st = cnn_idx_load_dir(tmpl, "train", 0, &d, &err);
-    int ok = st == CNN_OK && d.n == 3 && !memcmp(d.labels, LAB, 3);
+    int ok = st == CNN_OK && d.n == 3 && same_labels(d.labels, LAB, 3);
     cnn_dataset_free(&d);
     int st2 = cnn_idx_load_dir(tmpl, "test", 0, &d, &err);
     int missing = st2 == CNN_EIO && strstr(err.msg, "no t10k-images-idx3-ubyte[.gz]");
@@ -415,7 +427,7 @@ TEST(idx_mnist_subset_test_split)
     CHECK(st == CNN_OK);
     CHECK(d.n == 1000 && d.c == 1 && d.h == 28 && d.w == 28 && d.classes == 10);
     const uint8_t first[10] = {7, 2, 1, 0, 4, 1, 4, 9, 5, 9};
-    CHECK(!memcmp(d.labels, first, 10));
+    CHECK(same_labels(d.labels, first, 10));
     int count[10] = {0}, want[10] = {85, 126, 116, 107, 110, 87, 87, 99, 89, 94};
     for (int i = 0; i < d.n; i++)
         count[d.labels[i]]++;
@@ -436,7 +448,7 @@ TEST(idx_mnist_limit)
         printf("  %s\n", err.msg); /* missing data fails the test */
     CHECK(st == CNN_OK && d.n == 10 && d.classes == 10);
     const uint8_t first[10] = {5, 0, 4, 1, 9, 2, 1, 3, 1, 4};
-    CHECK(!memcmp(d.labels, first, 10));
+    CHECK(same_labels(d.labels, first, 10));
     cnn_dataset_free(&d);
 }
 
@@ -614,6 +626,27 @@ TEST(folder_loads_sorted_classes_and_files)
     CHECK(!strcmp(d.class_names[0], "a") && !strcmp(d.class_names[1], "b"));
     CHECK(d.labels[0] == 0 && d.labels[1] == 0 && d.labels[2] == 1);
     CHECK(d.pixels[0] == 10 && d.pixels[4] == 20 && d.pixels[8] == 30);
+    cnn_dataset_free(&d);
+}
+
+/* More classes than a byte can number: 300 folders, 300 labels and names. */
+TEST(folder_of_300_classes_keeps_every_label_and_name)
+{
+    char tmpl[64], dir[128];
+    CHECK(tempdir(tmpl));
+    for (int i = 0; i < 300; i++) {
+        snprintf(dir, sizeof dir, "%s/c%03d", tmpl, i);
+        mkdir(dir, 0700);
+        write_png(dir, "x.png", (uint8_t)i);
+    }
+    cnn_dataset d;
+    cnn_error err;
+    int st = cnn_folder_load(tmpl, 1, 2, 2, &d, &err);
+    rmtree(tmpl);
+    if (st)
+        printf("  %s\n", err.msg);
+    CHECK(st == CNN_OK && d.n == 300 && d.classes == 300);
+    CHECK(d.labels[299] == 299 && d.labels[256] == 256 && !strcmp(d.class_names[299], "c299"));
     cnn_dataset_free(&d);
 }
 

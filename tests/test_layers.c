@@ -172,7 +172,7 @@ TEST(softmax_of_a_known_vector)
     CHECK_NEAR(p[1], 0.24472847, 1e-7);
     CHECK_NEAR(p[2], 0.66524096, 1e-7);
     /* cross-entropy with label 2 = -log p[2] */
-    uint8_t label = 2;
+    cnn_label label = 2;
     CHECK_NEAR(softmax_cross_entropy_sum(z, &label, 0, 1, 3, p, NULL), 0.40760596, 1e-7);
     free_layer(&t);
 }
@@ -184,7 +184,7 @@ TEST(softmax_cross_entropy_is_stable_for_huge_scores)
     CHECK(make_layer(&t, (cnn_layer_spec){.kind = CNN_SOFTMAX}, (cnn_shape){2, 1, 1}, 1, 1) == 0);
     layer_forward(&t, z, p, 1, 0);
     CHECK(p[0] == 1.0f && p[1] == 0.0f);
-    uint8_t label = 1;
+    cnn_label label = 1;
     CHECK_NEAR(softmax_cross_entropy_sum(z, &label, 0, 1, 2, p, NULL), 10000, 1e-3);
     free_layer(&t);
 }

@@ -195,6 +195,28 @@ TEST(every_kind_has_its_registry_line_and_the_parser_lists_its_options)
     CHECK(strstr(err.msg, "conv, relu, leaky") && strstr(err.msg, "softmax or train"));
 }
 
+/* Labels above 255 train and are checked like any other: a 300-class
+ * network learns to answer 299 and 258. */
+TEST(a_network_of_300_classes_learns_labels_past_a_byte)
+{
+    cnn_error err;
+    cnn_train_config cfg;
+    cnn_net *net = cnn_net_parse("input 1x1x2; dense 300; softmax; train sgd lr 0.5", &cfg, &err);
+    CHECK(net && cnn_net_init(net, 2, 1, &err) == CNN_OK);
+    cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
+    float x[4] = {1, 0, 0, 1};
+    cnn_label y[2] = {299, 258}, bad[2] = {299, 300};
+    CHECK(cnn_train_batch(net, opt, x, bad, 2, 0, NULL, NULL, &err) == CNN_EINVAL);
+    CHECK(strstr(err.msg, "label 300 of image 1"));
+    int correct = 0;
+    for (int step = 0; step < 200; step++)
+        CHECK(cnn_train_batch(net, opt, x, y, 2, 0, NULL, &correct, &err) == CNN_OK);
+    CHECK(cnn_forward(net, x, 2, 0, &err) == CNN_OK);
+    CHECK(cnn_net_predicted(net, 0) == 299 && cnn_net_predicted(net, 1) == 258);
+    cnn_optim_free(opt);
+    cnn_net_free(net);
+}
+
 /* Parameters set before cnn_net_init are kept by it: no random draw
  * replaces them, and the network runs on them. */
 TEST(parameters_set_before_init_are_kept_and_used)
@@ -225,7 +247,7 @@ TEST(backward_leaves_the_outputs_of_the_forward_as_they_were)
     CHECK(net && cnn_net_init(net, 9, 3, &err) == CNN_OK);
     float x[9 * 72];
     fill(x, 9 * 72, 5);
-    uint8_t labels[9] = {0, 1, 2, 0, 1, 2, 0, 1, 2};
+    cnn_label labels[9] = {0, 1, 2, 0, 1, 2, 0, 1, 2};
     CHECK(cnn_forward(net, x, 9, 1, &err) == CNN_OK);
     float *before[8] = {0};
     for (int i = 0; i < cnn_net_layers(net); i++)
@@ -269,7 +291,7 @@ TEST(network_gradients_match_finite_differences_of_the_loss)
     cnn_net_want_input_grad(net, 1);
     float x[3 * 72];
     fill(x, 3 * 72, 9);
-    uint8_t labels[3] = {0, 2, 1};
+    cnn_label labels[3] = {0, 2, 1};
     CHECK(cnn_forward(net, x, 3, 0, &err) == 0);
     CHECK(cnn_backward(net, labels, 3, &err) == 0);
     size_t np = cnn_net_param_count(net);
@@ -307,7 +329,7 @@ TEST(softmax_alone_gives_the_loss_gradient_as_the_input_gradient)
     CHECK(net && cnn_net_init(net, 2, 1, &err) == 0);
     cnn_net_want_input_grad(net, 1);
     float x[6] = {0, 0, 0, 1, 2, 3};
-    uint8_t labels[2] = {1, 2};
+    cnn_label labels[2] = {1, 2};
     CHECK(cnn_forward(net, x, 2, 0, &err) == 0);
     float *g = (float *)cnn_net_input_grad(net);
     for (int i = 0; i < 6; i++)
@@ -326,7 +348,7 @@ static int fusion_changes_no_bit(const char *spec)
     float x[4 * 162], out[2][4 * 3], dx[2][4 * 162], *grads[2];
     int same = 1;
     fill(x, 4 * 162, 3);
-    uint8_t labels[4] = {0, 1, 2, 1};
+    cnn_label labels[4] = {0, 1, 2, 1};
     for (int keep = 0; keep < 2; keep++) {
         cnn_net *net = cnn_net_parse(spec, NULL, &err);
         if (!net)
@@ -375,7 +397,7 @@ TEST(fused_conv_relu_pool_equals_the_layers_run_apart)
 
 /* Two classes of 5x5 images: a bright row at a random height (0) or a bright
  * column (1).  Separable by a convolution, not by a fixed pixel. */
-static void bars(int n, uint64_t seed, float *x, uint8_t *labels)
+static void bars(int n, uint64_t seed, float *x, cnn_label *labels)
 {
     cnn_rng r;
     cnn_rng_seed(&r, seed);
@@ -385,7 +407,7 @@ static void bars(int n, uint64_t seed, float *x, uint8_t *labels)
             int on = cls ? p % 5 == at : p / 5 == at;
             x[i * 25 + p] = on ? 1.0f : -0.2f * (float)cnn_rng_uniform(&r);
         }
-        labels[i] = (uint8_t)cls;
+        labels[i] = (cnn_label)cls;
     }
 }
 
@@ -401,13 +423,13 @@ TEST(a_tiny_network_learns_a_separable_problem_to_100_percent)
     cfg.lr = 0.02f;
     cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
     float x[64 * 25];
-    uint8_t y[64];
+    cnn_label y[64];
     bars(64, 11, x, y);
     for (int epoch = 0; epoch < 30; epoch++)
         for (int b = 0; b < 64; b += 8)
             CHECK(cnn_train_batch(net, opt, x + b * 25, y + b, 8, epoch, NULL, NULL, &err) == 0);
     float tx[8 * 25];
-    uint8_t ty[8];
+    cnn_label ty[8];
     int right = 0;
     for (int b = 0; b < 8; b++) { /* fresh images never seen in training */
         bars(8, 1000 + b, tx, ty);
@@ -431,7 +453,7 @@ TEST(loss_falls_monotonically_on_a_fixed_batch_with_a_small_learning_rate)
     cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
     float x[6 * 72];
     fill(x, 6 * 72, 12);
-    uint8_t y[6] = {0, 1, 2, 0, 1, 2};
+    cnn_label y[6] = {0, 1, 2, 0, 1, 2};
     float last = INFINITY, loss;
     for (int step = 0; step < 50; step++) {
         CHECK(cnn_train_batch(net, opt, x, y, 6, 0, &loss, NULL, &err) == 0);
@@ -460,11 +482,11 @@ static float *train_steps(const char *spec, int optimizer, int threads, uint64_t
     cnn_shape in = cnn_net_input_shape(net);
     size_t per = cnn_shape_size(in);
     float *x = malloc(sizeof(float) * (size_t)batch * per);
-    uint8_t y[64];
+    cnn_label y[64];
     for (int step = 0; step < 5; step++) {
         fill(x, batch * per, 50 + step);
         for (int i = 0; i < batch; i++)
-            y[i] = (uint8_t)((i * 7 + step) % cnn_net_classes(net));
+            y[i] = (cnn_label)((i * 7 + step) % cnn_net_classes(net));
         if (!apart)
             cnn_train_batch(net, opt, x, y, batch, 0, NULL, NULL, &err);
         else if (!cnn_forward(net, x, batch, 1, &err) && !cnn_backward(net, y, batch, &err))
@@ -716,7 +738,7 @@ TEST(a_diverging_step_is_refused_and_leaves_weights_and_gradients_alone)
     cnn_net_init(net, 2, 1, &err);
     cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
     float x[8] = {1, 2, 3, 4, 5, NAN, 7, 8};
-    uint8_t y[2] = {0, 1};
+    cnn_label y[2] = {0, 1};
     size_t np = cnn_net_param_count(net);
     float before[15], grads[15];
     memcpy(before, cnn_net_params(net), sizeof(float) * np);
@@ -745,7 +767,7 @@ TEST(a_label_outside_the_classes_is_refused_and_changes_nothing)
     float before[15];
     memcpy(before, cnn_net_params(net), sizeof(float) * np);
     uint8_t pixels[16] = {0, 9, 200, 255, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
-    uint8_t labels[4] = {0, 1, 2, 7};
+    cnn_label labels[4] = {0, 1, 2, 7};
     float x[16] = {0};
     CHECK(cnn_train_batch(net, opt, x, labels, 4, 0, NULL, NULL, &err) == CNN_EINVAL);
     CHECK(strstr(err.msg, "label 7 of image 3"));
@@ -773,7 +795,7 @@ TEST(running_before_init_or_over_the_batch_is_an_error)
     cnn_net_init(net, 2, 1, &err);
     CHECK(cnn_forward(net, x, 3, 0, &err) == CNN_EINVAL && strstr(err.msg, "1..2"));
     CHECK(cnn_forward(net, x, 2, 0, &err) == 0);
-    uint8_t bad[2] = {0, 9};
+    cnn_label bad[2] = {0, 9};
     CHECK(cnn_backward(net, bad, 2, &err) == CNN_EINVAL && strstr(err.msg, "label 9"));
     cnn_net_free(net);
 }
@@ -881,7 +903,7 @@ TEST(a_checkpoint_carries_the_optimiser_state)
     cnn_optim *opt = cnn_optim_new(net, &cfg, &err);
     float x[144];
     fill(x, 144, 2);
-    uint8_t y[2] = {0, 1};
+    cnn_label y[2] = {0, 1};
     cnn_train_batch(net, opt, x, y, 2, 0, NULL, NULL, &err);
     char *path = temp_path("ckpt.cnn");
     CHECK(cnn_model_save(path, net, NULL, opt, &err) == 0);

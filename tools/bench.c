@@ -151,7 +151,7 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int thre
     float *x = ok ? malloc(sizeof(float) * in_size * (size_t)n) : NULL;
     float *delta[2] = {ok ? malloc(sizeof(float) * widest * (size_t)n) : NULL,
                        ok ? malloc(sizeof(float) * widest * (size_t)n) : NULL};
-    uint8_t *labels = ok ? malloc((size_t)n) : NULL;
+    cnn_label *labels = ok ? malloc(sizeof *labels * (size_t)n) : NULL;
     ok = ok && x && delta[0] && delta[1] && labels;
     if (ok) {
         float mean, std;
@@ -359,7 +359,7 @@ static int run_one(const bench_opts *o)
     cnn_optim *opt = NULL;
     cnn_dataset train = {0}, test = {0};
     float *x = NULL;
-    uint8_t *labels = NULL;
+    cnn_label *labels = NULL;
     double *lat = NULL;
     cnn_shape in = cnn_net_input_shape(net);
     size_t in_size = cnn_shape_size(in);
@@ -408,7 +408,7 @@ static int run_one(const bench_opts *o)
     float mean, std;
     cnn_net_normalization(net, &mean, &std);
     x = malloc(sizeof(float) * in_size * INFER_BATCH);
-    labels = malloc(INFER_BATCH);
+    labels = malloc(sizeof *labels * INFER_BATCH);
     int reps = o->infer_reps;
     lat = malloc(sizeof(double) * (size_t)(o->lat_n > reps ? o->lat_n : reps));
     if (!x || !labels || !lat) {
@@ -463,7 +463,7 @@ static int run_one(const bench_opts *o)
         } while (now() - s < 0.1);
         r.step_us = (now() - s) * 1e6 / n;
         float *bx = malloc(sizeof(float) * in_size * (size_t)cfg.batch);
-        uint8_t *bl = malloc((size_t)cfg.batch);
+        cnn_label *bl = malloc(sizeof *bl * (size_t)cfg.batch);
         int *order = malloc(sizeof(int) * (size_t)train.n);
         if (bx && bl && order) {
             for (int i = 0; i < train.n; i++)

@@ -250,7 +250,7 @@ int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape wa
         /* report the IDX problem when the folder looked like IDX data */
         if (idx_error == CNN_EFORMAT)
             return cli_error(EXIT_FAIL, "%s", idx_msg);
-        return cli_error(EXIT_FAIL, "%s: %s", arg, err.msg);
+        return cli_error(EXIT_FAIL, "%s", err.msg); /* it names the folder */
     }
     if (!presplit && split_folder(out, test)) {
         cnn_dataset_free(out);

@@ -138,7 +138,7 @@ static int scan(cnn_net *net, const cnn_dataset *d, results *r)
     cnn_net_normalization(net, &mean, &std);
     size_t per = (size_t)d->c * d->h * d->w;
     float *x = malloc(sizeof(float) * per * BATCH);
-    uint8_t labels[BATCH];
+    cnn_label labels[BATCH];
     if (!x)
         return cli_error(EXIT_FAIL, "out of memory");
     for (int first = 0; first < d->n; first += BATCH) {
@@ -310,7 +310,7 @@ static int feature_maps(FILE *f, cnn_net *net, const cnn_dataset *d, const char 
     cnn_error err;
     cnn_net_normalization(net, &mean, &std);
     float *x = malloc(sizeof(float) * cnn_shape_size(cnn_net_input_shape(net)) * EXAMPLES);
-    uint8_t labels[EXAMPLES];
+    cnn_label labels[EXAMPLES];
     if (!x)
         return cli_error(EXIT_FAIL, "out of memory");
     cnn_dataset_batch(d, NULL, 0, n, mean, std, x, labels);

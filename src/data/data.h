@@ -23,6 +23,6 @@ void data_advise_huge(void *p, size_t bytes);
  * cnn_dataset_batch), on the calling thread: training converts each
  * thread's own images inside its parallel region. */
 void dataset_convert(const cnn_dataset *d, const int *index, int first, int from, int to,
-                     float mean, float std, float *x, uint8_t *labels);
+                     float mean, float std, float *x, cnn_label *labels);
 
 #endif

@@ -36,7 +36,7 @@ static VECTOR_CLONES void normalise(const uint8_t *src, size_t n, float mean, fl
 /* Image i of the batch: index[first + i] of the dataset (first + i without
  * an index). */
 static void convert_image(const cnn_dataset *d, const int *index, int first, int i, float mean,
-                          float std, float *x, uint8_t *labels)
+                          float std, float *x, cnn_label *labels)
 {
     size_t per = (size_t)d->c * d->h * d->w;
     size_t k = (size_t)(index ? index[first + i] : first + i);
@@ -46,14 +46,14 @@ static void convert_image(const cnn_dataset *d, const int *index, int first, int
 }
 
 void dataset_convert(const cnn_dataset *d, const int *index, int first, int from, int to,
-                     float mean, float std, float *x, uint8_t *labels)
+                     float mean, float std, float *x, cnn_label *labels)
 {
     for (int i = from; i < to; i++)
         convert_image(d, index, first, i, mean, std, x, labels);
 }
 
 void cnn_dataset_batch(const cnn_dataset *d, const int *index, int first, int n,
-                       float mean, float std, float *x, uint8_t *labels)
+                       float mean, float std, float *x, cnn_label *labels)
 {
     dataset_convert(d, index, first, 0, n, mean, std, x, labels);
 }

@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#define MAX_CLASSES 256 /* labels are bytes */
+#define MAX_CLASSES CNN_MAX_CLASSES
 
 typedef struct {
     char **v;
@@ -134,7 +134,7 @@ int cnn_folder_load(const char *dir, int c, int h, int w, cnn_dataset *out, cnn_
         d.w = w;
         d.classes = classes.n;
         d.pixels = malloc(total * per);
-        d.labels = malloc(total);
+        d.labels = malloc(sizeof *d.labels * (total ? total : 1));
         if (!d.pixels || !d.labels)
             st = cnn_fail(err, CNN_ENOMEM, "out of memory for %zu images of %dx%dx%d", total, h,
                           w, c);
@@ -146,7 +146,7 @@ int cnn_folder_load(const char *dir, int c, int h, int w, cnn_dataset *out, cnn_
             char *path = sub ? join(sub, files[i].v[j]) : NULL;
             st = path ? cnn_image_load(path, c, h, w, 0, d.pixels + k * per, err)
                       : cnn_fail(err, CNN_ENOMEM, "out of memory");
-            d.labels[k] = (uint8_t)i;
+            d.labels[k] = (cnn_label)i;
             free(sub);
             free(path);
         }

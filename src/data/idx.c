@@ -260,8 +260,14 @@ static int parse(const uint8_t *images, size_t images_len, const char *images_na
     uint64_t keep = limit && limit < id[0] ? limit : id[0];
     char ldesc[32];
     snprintf(ldesc, sizeof ldesc, "%u labels", ld[0]);
+    uint8_t *label_bytes = NULL;
     if (!st)
-        st = read_items(&sl, ld[0], keep, 1, ldesc, &d.labels, &maxv, err);
+        st = read_items(&sl, ld[0], keep, 1, ldesc, &label_bytes, &maxv, err);
+    if (!st && !(d.labels = malloc(sizeof *d.labels * (keep ? (size_t)keep : 1))))
+        st = cnn_fail(err, CNN_ENOMEM, "%s: out of memory", labels_name);
+    for (size_t i = 0; !st && i < keep; i++)
+        d.labels[i] = label_bytes[i];
+    free(label_bytes);
     if (!st)
         st = read_items(&si, id[0], keep, (size_t)id[1] * id[2], desc, &d.pixels, NULL, err);
     source_close(&si);
@@ -274,7 +280,7 @@ static int parse(const uint8_t *images, size_t images_len, const char *images_na
     d.c = 1;
     d.h = (int)id[1];
     d.w = (int)id[2];
-    d.classes = maxv + 1; /* labels are bytes, so at most 256 classes */
+    d.classes = maxv + 1; /* IDX labels are bytes: at most 256 classes */
     *out = d;
     return CNN_OK;
 }
@@ -331,7 +337,7 @@ static char *find(const char *dir, const char *prefix, const char *kind, int dim
  * their first sixteen labels (train or test), which no other of them shares:
  * a fingerprint of the content, never of the path. */
 static const struct {
-    uint8_t train[16], test[16];
+    cnn_label train[16], test[16];
     const char *names[10];
 } known_sets[] = {
     {{9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9, 5, 5, 7, 9},
@@ -344,7 +350,8 @@ static int name_known_classes(cnn_dataset *d, int test, cnn_error *err)
 {
     for (size_t k = 0; k < sizeof known_sets / sizeof *known_sets; k++) {
         if (d->n < 16 || d->classes != 10 ||
-            memcmp(d->labels, test ? known_sets[k].test : known_sets[k].train, 16))
+            memcmp(d->labels, test ? known_sets[k].test : known_sets[k].train,
+                   sizeof known_sets[k].test))
             continue;
         int ok = (d->class_names = calloc(10, sizeof *d->class_names)) != NULL;
         for (int i = 0; ok && i < 10; i++)

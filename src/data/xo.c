@@ -103,7 +103,7 @@ int cnn_xo_generate(int n, int size, uint64_t seed, cnn_dataset *out, cnn_error 
                         size);
     cnn_dataset d = {.n = n, .c = 1, .h = size, .w = size, .classes = 2};
     d.pixels = malloc((size_t)n * per);
-    d.labels = malloc((size_t)n);
+    d.labels = malloc(sizeof *d.labels * (size_t)n);
     d.class_names = calloc(2, sizeof *d.class_names);
     int *order = malloc((size_t)n * sizeof *order);
     if (d.class_names) {
@@ -123,7 +123,7 @@ int cnn_xo_generate(int n, int size, uint64_t seed, cnn_dataset *out, cnn_error 
         order[i] = i & 1;
     cnn_rng_shuffle(&r, order, n);
     for (int i = 0; i < n; i++) {
-        d.labels[i] = (uint8_t)order[i];
+        d.labels[i] = (cnn_label)order[i];
         draw(d.pixels + (size_t)i * per, size, order[i], &r);
     }
     free(order);
