@@ -22,7 +22,8 @@
 /* Each thread's scratch is followed by this much address space that
  * nothing touches (the pages are never made resident): with the threads'
  * buffers back to back, the prefetchers of one core ran into the next
- * one's and the two traded lines (docs/performance.md, "THREAD_APART"). */
+ * one's and the two traded lines (docs/performance.md, "each thread's conv
+ * buffers 1 MiB apart"). */
 enum { THREAD_APART = 1 << 20 };
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
