@@ -122,6 +122,15 @@ int train_step(cnn_net *net, cnn_optim *opt, const image_batch *b, int epoch, fl
 /* CNN_OK if every one of n labels (none if NULL) is a class of the
  * network, else an error naming the first that is not. */
 int labels_in_classes(const cnn_net *net, const cnn_label *labels, int n, cnn_error *err);
+/* The loss of the last forward summed over its n images, in double: each
+ * gradient group's sum, added in order (cnn_loss is it over n). */
+double loss_sum(const cnn_net *net, const cnn_label *labels, int n, int *correct);
+/* check.c: the worst relative error of grads (and input_grad, if not NULL)
+ * against central differences at `samples` points drawn by seed (all if
+ * samples <= 0), forwards using the dropout masks of training step
+ * step + 1.  < 0: out of memory. */
+double check_against(cnn_net *net, const float *x, const cnn_label *labels, int n, int samples,
+                     uint64_t seed, uint64_t step, const float *grads, const float *input_grad);
 /* optim.c: the update of the optimiser's next step, and its count. */
 optim_update optim_prepare(const cnn_optim *opt, cnn_net *net, int epoch);
 void optim_count_step(cnn_optim *opt);

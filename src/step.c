@@ -52,9 +52,9 @@ static const float *scores(const cnn_net *net)
     return net->count > 1 ? cnn_net_activation(net, net->count - 2) : net->x;
 }
 
-/* The mean loss over n images: each gradient group's sum, added in order
- * (the same bits however the batch was shared). */
-float cnn_loss(const cnn_net *net, const cnn_label *labels, int n, int *correct)
+/* Each gradient group's sum, added in order: the same bits however the
+ * batch was shared. */
+double loss_sum(const cnn_net *net, const cnn_label *labels, int n, int *correct)
 {
     double sum = 0.0;
     int right = 0;
@@ -67,7 +67,12 @@ float cnn_loss(const cnn_net *net, const cnn_label *labels, int n, int *correct)
     }
     if (correct)
         *correct = right;
-    return (float)(sum / n);
+    return sum;
+}
+
+float cnn_loss(const cnn_net *net, const cnn_label *labels, int n, int *correct)
+{
+    return (float)(loss_sum(net, labels, n, correct) / n);
 }
 
 int cnn_net_predicted(const cnn_net *net, int i)

@@ -1,6 +1,7 @@
 /* Every layer kind: answers a person can check by hand, and the backward pass
  * against central finite differences over many random configurations. */
 #include "cnn.h"
+#include "kernels/kernels.h"
 #include "layer.h"
 #include "test.h"
 
@@ -296,33 +297,6 @@ static double grad_check(cnn_layer_spec spec, cnn_shape in, int n, uint64_t seed
 
 #define GRAD_TOL 2e-3
 
-TEST(conv_gradients_match_finite_differences_over_random_configurations)
-{
-    cnn_rng rng;
-    cnn_rng_seed(&rng, 1);
-    int checked = 0;
-    for (int trial = 0; trial < 60; trial++) {
-        int k = 1 + (int)(cnn_rng_next(&rng) % 4), s = 1 + (int)(cnn_rng_next(&rng) % 3);
-        int p = (int)(cnn_rng_next(&rng) % 3);
-        cnn_layer_spec spec = conv_spec(1 + (int)(cnn_rng_next(&rng) % 4), k, s, p);
-        spec.kw = 1 + (int)(cnn_rng_next(&rng) % 4); /* non-square windows too */
-        spec.sw = 1 + (int)(cnn_rng_next(&rng) % 3);
-        spec.no_bias = trial % 5 == 4;
-        cnn_shape in = {1 + (int)(cnn_rng_next(&rng) % 3), 3 + (int)(cnn_rng_next(&rng) % 6),
-                        3 + (int)(cnn_rng_next(&rng) % 6)};
-        int n = 1 + (int)(cnn_rng_next(&rng) % 10); /* above 8: several gradient groups */
-        double e = grad_check(spec, in, n, 100 + trial, 0, 0.5f);
-        if (e < 0)
-            continue; /* the window does not fit: refused, as it should be */
-        if (e > GRAD_TOL)
-            printf("  conv %d %dx%d stride %dx%d pad %d on %dx%dx%d batch %d: error %g\n",
-                   spec.filters, spec.kh, spec.kw, spec.sh, spec.sw, p, in.h, in.w, in.c, n, e);
-        CHECK(e <= GRAD_TOL);
-        checked++;
-    }
-    CHECK(checked >= 30);
-}
-
 TEST(pool_gradients_match_finite_differences_for_every_kind_window_and_stride)
 {
     cnn_layer_kind kinds[3] = {CNN_MAXPOOL, CNN_AVGPOOL, CNN_SUMPOOL};
@@ -398,115 +372,165 @@ TEST(gradient_check_catches_a_wrong_gradient)
     free_layer(&t);
 }
 
-/* A 3x3 stride-1 conv with 16 input channels and 16 filters or more runs
- * by Winograd (conv.c): its output, input gradient and weight gradient
- * against their definitions, and on small ones its gradients against
- * finite differences, for every padding it takes and odd sizes that leave
- * half a tile over. */
-TEST(winograd_conv_follows_the_definition_and_its_gradients_match_finite_differences)
+/* ---- every conv method against the definition --------------------------- */
+
+/* One row of the table: a convolution, a batch and a thread count. */
+typedef struct {
+    int filters, c, h, w, kh, kw, sh, sw, ph, pw, n, threads;
+    int finite_differences; /* small enough to check by them too */
+} conv_case;
+
+/* Within float rounding of a sum of `terms` products of values in [-1, 1]:
+ * Winograd's transforms round a little more than the direct sum. */
+static int near_all(const float *got, const float *want, size_t count, int terms)
 {
-    static const int configs[][6] = {
-        /* filters, pad, h, w, batch, finite differences too */
-        {16, 0, 6, 6, 2, 1}, {16, 1, 5, 6, 1, 1}, {17, 2, 4, 7, 3, 1}, {16, 0, 7, 5, 1, 1},
-        {16, 1, 19, 41, 2, 0}, {20, 2, 17, 9, 1, 0}, /* several blocks of tiles */
-    };
-    for (size_t k = 0; k < sizeof configs / sizeof *configs; k++) {
-        const int *c = configs[k];
-        cnn_layer_spec spec = conv_spec(c[0], 3, 1, c[1]);
-        cnn_shape in = {16, c[2], c[3]};
-        int n = c[4];
-        lone_layer t;
-        CHECK(make_layer(&t, spec, in, n, 2) == 0);
-        cnn_rng rng;
-        cnn_rng_seed(&rng, 40 + k);
-        size_t nx = (size_t)n * cnn_shape_size(in), ny = (size_t)n * cnn_shape_size(t.l.out);
-        float *x = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * ny);
-        for (size_t i = 0; i < nx; i++)
-            x[i] = (float)frand(&rng);
-        for (size_t i = 0; i < t.l.nweights + t.l.nbias; i++)
-            t.params[i] = (float)frand(&rng);
-        float *r = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
-        for (size_t i = 0; i < ny; i++)
-            r[i] = (float)frand(&rng);
-        layer_forward(&t, x, y, n, 1);
-        layer_backward(&t, x, y, r, dx, n);
-        int oh = t.l.out.h, ow = t.l.out.w, ok = 1;
-        for (int j = 0; j < n && ok; j++)
-            for (int f = 0; f < c[0] && ok; f++)
-                for (int oy = 0; oy < oh && ok; oy++)
-                    for (int ox = 0; ox < ow && ok; ox++) {
-                        double sum = t.l.b[f], mag = fabs(sum);
-                        for (int ch = 0; ch < in.c; ch++)
-                            for (int ky = 0; ky < 3; ky++)
-                                for (int kx = 0; kx < 3; kx++) {
-                                    int iy = oy + ky - c[1], ix = ox + kx - c[1];
-                                    if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
-                                        continue;
-                                    double p = (double)t.l.w[((f * in.c + ch) * 3 + ky) * 3 + kx] *
-                                               x[(((size_t)j * in.c + ch) * in.h + iy) * in.w + ix];
-                                    sum += p, mag += fabs(p);
-                                }
-                        float got = y[(((size_t)j * c[0] + f) * oh + oy) * ow + ox];
-                        ok = fabs(got - sum) <= 1e-5 * (mag + 1);
-                        if (!ok)
-                            printf("  config %zu: y(%d, %d, %d, %d) = %.9g, definition %.9g\n", k,
-                                   j, f, oy, ox, got, sum);
-                    }
-        /* dx(j, ch, iy, ix) = sum of w(f, ch, ky, kx) dy(j, f, iy - ky + pad, ix - kx + pad) */
-        for (int j = 0; j < n && ok; j++)
-            for (int ch = 0; ch < in.c && ok; ch++)
-                for (int iy = 0; iy < in.h && ok; iy++)
-                    for (int ix = 0; ix < in.w && ok; ix++) {
-                        double sum = 0, mag = 0;
-                        for (int f = 0; f < c[0]; f++)
-                            for (int ky = 0; ky < 3; ky++)
-                                for (int kx = 0; kx < 3; kx++) {
-                                    int oy = iy - ky + c[1], ox = ix - kx + c[1];
-                                    if (oy < 0 || oy >= oh || ox < 0 || ox >= ow)
-                                        continue;
-                                    double p = (double)t.l.w[((f * in.c + ch) * 3 + ky) * 3 + kx] *
-                                               r[(((size_t)j * c[0] + f) * oh + oy) * ow + ox];
-                                    sum += p, mag += fabs(p);
-                                }
-                        float got = dx[(((size_t)j * in.c + ch) * in.h + iy) * in.w + ix];
-                        ok = fabs(got - sum) <= 1e-5 * (mag + 1);
-                        if (!ok)
-                            printf("  config %zu: dx(%d, %d, %d, %d) = %.9g, definition %.9g\n", k,
-                                   j, ch, iy, ix, got, sum);
-                    }
-        /* dw(f, ch, ky, kx) = sum of dy(j, f, oy, ox) x(j, ch, oy + ky - pad, ox + kx - pad) */
-        for (int f = 0; f < c[0] && ok; f++)
-            for (int ch = 0; ch < in.c && ok; ch++)
-                for (int kk = 0; kk < 9 && ok; kk++) {
-                    double sum = 0, mag = 0;
-                    for (int j = 0; j < n; j++)
-                        for (int oy = 0; oy < oh; oy++)
-                            for (int ox = 0; ox < ow; ox++) {
-                                int iy = oy + kk / 3 - c[1], ix = ox + kk % 3 - c[1];
-                                if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
-                                    continue;
-                                double p = (double)r[(((size_t)j * c[0] + f) * oh + oy) * ow + ox] *
-                                           x[(((size_t)j * in.c + ch) * in.h + iy) * in.w + ix];
-                                sum += p, mag += fabs(p);
-                            }
-                    float got = t.l.dw[(f * in.c + ch) * 9 + kk];
-                    ok = fabs(got - sum) <= 1e-5 * (mag + 1);
-                    if (!ok)
-                        printf("  config %zu: dw(%d, %d, %d) = %.9g, definition %.9g\n", k, f, ch,
-                               kk, got, sum);
+    for (size_t i = 0; i < count; i++)
+        if (!(fabsf(got[i] - want[i]) <= 2e-6f * (float)(terms + 1))) {
+            printf("  at %zu: %.9g, the definition %.9g\n", i, got[i], want[i]);
+            return 0;
+        }
+    return 1;
+}
+
+/* Forward, input gradient and weight and bias gradients of one row, by
+ * the layer as the network runs it and by conv_ref.  Returns the method
+ * it took ("" if a check failed). */
+static const char *conv_matches_reference(const conv_case *k, uint64_t seed)
+{
+    cnn_layer_spec spec = {.kind = CNN_CONV, .filters = k->filters, .kh = k->kh, .kw = k->kw,
+                           .sh = k->sh, .sw = k->sw, .ph = k->ph, .pw = k->pw};
+    cnn_shape in = {k->c, k->h, k->w};
+    lone_layer t;
+    if (make_layer(&t, spec, in, k->n, k->threads))
+        return "";
+    conv_dims d = {k->c, k->h, k->w, k->filters, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw,
+                   t.l.out.h, t.l.out.w};
+    size_t nx = (size_t)k->n * cnn_shape_size(in), ny = (size_t)k->n * cnn_shape_size(t.l.out);
+    size_t np = t.l.nweights + t.l.nbias;
+    float *x = malloc(sizeof(float) * nx), *dy = malloc(sizeof(float) * ny);
+    float *y = malloc(sizeof(float) * ny), *dx = malloc(sizeof(float) * nx);
+    float *ref_y = malloc(sizeof(float) * ny), *ref_dx = malloc(sizeof(float) * nx);
+    float *ref_g = malloc(sizeof(float) * np);
+    cnn_rng rng;
+    cnn_rng_seed(&rng, seed);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)frand(&rng);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = (float)frand(&rng);
+    for (size_t i = 0; i < np; i++)
+        t.params[i] = (float)frand(&rng);
+    layer_forward(&t, x, y, k->n, 1);
+    layer_backward(&t, x, y, dy, dx, k->n);
+    conv_ref_forward(&d, k->n, x, t.l.w, t.l.b, ref_y);
+    conv_ref_input_grad(&d, k->n, t.l.w, dy, ref_dx);
+    conv_ref_weight_grad(&d, k->n, x, dy, ref_g, ref_g + t.l.nweights);
+    int window = k->c * k->kh * k->kw;
+    int ok = near_all(y, ref_y, ny, window) &&
+             near_all(dx, ref_dx, nx, k->filters * k->kh * k->kw) &&
+             near_all(t.grads, ref_g, np, k->n * d.oh * d.ow);
+    const char *method = ok ? conv_method(&t.l) : "";
+    free(x), free(dy), free(y), free(dx), free(ref_y), free(ref_dx), free(ref_g);
+    free_layer(&t);
+    return method;
+}
+
+/* A conv followed by relu and a 2x2 max-pool runs as one fused step in a
+ * network: its output against the definition, then relu, then the pool. */
+static int fused_epilogue_matches_reference(const conv_case *k, uint64_t seed)
+{
+    char text[160];
+    snprintf(text, sizeof text, "input %dx%dx%d; conv %d %dx%d stride %dx%d pad %dx%d; relu; "
+             "maxpool 2", k->h, k->w, k->c, k->filters, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw);
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(text, NULL, &err);
+    if (!net || cnn_net_init(net, k->n, 1, &err))
+        return 0;
+    cnn_net_set_threads(net, k->threads);
+    cnn_shape conv = cnn_net_layer_shape(net, 0), out = cnn_net_layer_shape(net, 2);
+    conv_dims d = {k->c, k->h, k->w, k->filters, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw,
+                   conv.h, conv.w};
+    size_t nx = (size_t)k->n * k->c * k->h * k->w, nc = (size_t)k->n * cnn_shape_size(conv);
+    float *x = malloc(sizeof(float) * nx), *full = malloc(sizeof(float) * nc);
+    float *want = malloc(sizeof(float) * (size_t)k->n * cnn_shape_size(out));
+    cnn_rng rng;
+    cnn_rng_seed(&rng, seed);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)frand(&rng);
+    float *w = cnn_net_params(net);
+    for (size_t i = 0; i < cnn_net_param_count(net); i++)
+        w[i] = (float)frand(&rng);
+    conv_ref_forward(&d, k->n, x, w, cnn_net_layer_bias(net, 0), full);
+    for (int p = 0; p < k->n * out.c; p++) /* relu, then the max of each 2x2 */
+        for (int oy = 0; oy < out.h; oy++)
+            for (int ox = 0; ox < out.w; ox++) {
+                const float *plane = full + (size_t)p * conv.h * conv.w;
+                float m = 0.0f;
+                for (int q = 0; q < 4; q++) {
+                    float v = plane[(2 * oy + q / 2) * conv.w + 2 * ox + q % 2];
+                    m = v > m ? v : m;
                 }
-        CHECK(ok);
-        free(x), free(y), free(r), free(dx);
-        free_layer(&t);
-        /* linear in x and w: a large eps is exact, and keeps the loss's
-         * rounding (Winograd's sums round a little more) well below GRAD_TOL */
-        if (!c[5])
-            continue;
-        double e = grad_check(spec, in, n, 50 + k, 0, 2.0f);
-        if (e > GRAD_TOL)
-            printf("  config %zu: gradient error %g\n", k, e);
-        CHECK(e >= 0 && e <= GRAD_TOL);
+                want[((size_t)p * out.h + oy) * out.w + ox] = m;
+            }
+    int ok = cnn_forward(net, x, k->n, 0, &err) == CNN_OK &&
+             cnn_net_activation(net, 0) == NULL && /* fused: the full map never stored */
+             near_all(cnn_net_output(net), want, (size_t)k->n * cnn_shape_size(out),
+                      k->c * k->kh * k->kw);
+    free(x), free(full), free(want);
+    cnn_net_free(net);
+    return ok;
+}
+
+/* The table: every method conv.c has (im2col for a stride above 1, shifted
+ * rows for stride 1, Winograd for 3x3 stride 1 with 16 or more channels in
+ * and out), square and not, padded and not, batches of one image (whose
+ * products share the threads) and of more than the 8 gradient groups. */
+TEST(every_conv_method_matches_the_definition_and_finite_differences)
+{
+    static const conv_case table[] = {
+        /* filters c  h   w  kh kw sh sw ph pw  n thr fd */
+        {3, 1, 7, 7, 3, 3, 2, 2, 0, 0, 2, 1, 1},   /* im2col */
+        {2, 3, 9, 8, 3, 2, 2, 3, 1, 2, 10, 2, 1},  /* im2col, uneven everything */
+        {4, 2, 6, 5, 1, 1, 3, 2, 0, 0, 3, 2, 1},   /* im2col, 1x1 */
+        {5, 2, 12, 12, 5, 5, 2, 2, 2, 2, 1, 2, 0}, /* im2col, one image, two threads */
+        {3, 2, 8, 8, 3, 3, 1, 1, 1, 1, 9, 2, 1},   /* shifted */
+        {2, 3, 7, 6, 4, 2, 1, 1, 0, 1, 2, 1, 1},   /* shifted, even window */
+        {6, 1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 2, 0}, /* shifted: LeNet's first */
+        {3, 2, 6, 6, 1, 1, 1, 1, 0, 0, 4, 1, 1},   /* shifted, 1x1 */
+        {16, 16, 6, 6, 3, 3, 1, 1, 0, 0, 2, 2, 1}, /* winograd */
+        {16, 16, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* winograd, half a tile over */
+        {17, 16, 4, 7, 3, 3, 1, 1, 2, 2, 3, 2, 1}, /* winograd, pad 2 */
+        {16, 16, 19, 41, 3, 3, 1, 1, 1, 1, 2, 2, 0}, /* winograd, several blocks */
+        {20, 16, 17, 9, 3, 3, 1, 1, 2, 2, 10, 2, 0}, /* winograd, 10 images */
+    };
+    int seen[3] = {0};
+    for (size_t r = 0; r < sizeof table / sizeof *table; r++) {
+        const conv_case *k = &table[r];
+        const char *method = conv_matches_reference(k, 40 + r);
+        if (!*method)
+            printf("  row %zu differs from the definition\n", r);
+        CHECK(*method);
+        seen[0] |= !strcmp(method, "im2col");
+        seen[1] |= !strcmp(method, "shifted");
+        seen[2] |= !strcmp(method, "winograd");
+        if (k->finite_differences) {
+            cnn_layer_spec spec = {.kind = CNN_CONV, .filters = k->filters, .kh = k->kh,
+                                   .kw = k->kw, .sh = k->sh, .sw = k->sw, .ph = k->ph,
+                                   .pw = k->pw, .no_bias = r % 4 == 3};
+            /* linear in x and w: a large eps is exact and keeps the loss's
+             * rounding well below the tolerance */
+            double e = grad_check(spec, (cnn_shape){k->c, k->h, k->w}, k->n, 60 + r, 0, 2.0f);
+            if (!(e >= 0 && e <= GRAD_TOL))
+                printf("  row %zu: gradient error %g\n", r, e);
+            CHECK(e >= 0 && e <= GRAD_TOL);
+        }
+        int h = (k->h + 2 * k->ph - k->kh) / k->sh + 1, w = (k->w + 2 * k->pw - k->kw) / k->sw + 1;
+        if (h >= 2 && w >= 2) {
+            if (!fused_epilogue_matches_reference(k, 80 + r))
+                printf("  row %zu: the fused conv + relu + max-pool differs\n", r);
+            CHECK(fused_epilogue_matches_reference(k, 80 + r));
+        }
     }
+    CHECK(seen[0] && seen[1] && seen[2]);
 }
 
 /* One image large enough for its element-wise layers to split it between

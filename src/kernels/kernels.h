@@ -200,4 +200,21 @@ void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int 
                        const float *b, int ldb, const size_t *brow, float beta, float *c,
                        int ldc, int threads);
 
+/* ---- the convolution by its definition (conv_ref.c) -------------------- */
+
+/* A convolution's sizes: input c x h x w, `filters` windows of kh x kw
+ * moved by sh, sw over the input zero-padded by ph, pw, giving
+ * filters x oh x ow.  Arrays are NCHW; weights filters x c x kh x kw. */
+typedef struct {
+    int c, h, w;
+    int filters, kh, kw, sh, sw, ph, pw;
+    int oh, ow;
+} conv_dims;
+
+void conv_ref_forward(const conv_dims *d, int n, const float *x, const float *w, const float *b,
+                      float *y);
+void conv_ref_input_grad(const conv_dims *d, int n, const float *w, const float *dy, float *dx);
+void conv_ref_weight_grad(const conv_dims *d, int n, const float *x, const float *dy, float *dw,
+                          float *db);
+
 #endif
