@@ -265,6 +265,26 @@ double cnn_check_gradients(cnn_net *net, const float *x, const cnn_label *labels
 void cnn_net_want_input_grad(cnn_net *net, int on);
 const float *cnn_net_input_grad(const cnn_net *net);
 
+/* ---- where the time goes ----------------------------------------------- */
+
+typedef struct {
+    double forward_us, backward_us; /* one batch, mean */
+} cnn_layer_time;
+
+/* Each layer on its own (unfused, as cnn_net_keep_activations shows them),
+ * on the network's weights and its thread count, over a batch of n images
+ * x: forward, and with labels (n of them) the loss's gradient and every
+ * backward, repeated for about `seconds` (3 rounds at least) after a
+ * warm-up.  times has cnn_net_layers entries.  The gradient buffer is
+ * overwritten; parameters are not touched. */
+int cnn_net_profile(cnn_net *net, const float *x, const cnn_label *labels, int n,
+                    double seconds, cnn_layer_time *times, cnn_error *err);
+/* The instruction set the products run on: "avx512", "avx2" or "generic"
+ * (chosen at run time; CNN_SIMD=generic|avx2|avx512 caps it). */
+const char *cnn_simd_path(void);
+/* This CPU's FP32 FMA peak on `threads` threads, measured (about 0.1 s). */
+double cnn_fp32_peak_gflops(int threads);
+
 /* ---- optimisers -------------------------------------------------------- */
 
 typedef struct cnn_optim cnn_optim;

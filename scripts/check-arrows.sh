@@ -25,8 +25,6 @@ tools/                   tools/
 '
 # from-file               to-header                  why it is still there
 known='
-tools/bench.c             src/layer.h                the per-layer profile builds layers itself
-tools/bench.c             src/kernels/kernels.h      gemm_path, the FP32 peak
 '
 resolve() { # FILE HEADER -> path of the header from the repo root
     local dir; dir=$(dirname "$1")

@@ -10,12 +10,9 @@
  * FLOPs are counted as common.py counts them: 2 per multiply-add of the conv
  * and dense layers only; training = 3 x forward.
  *
- * The per-layer profile drives the layers one by one through their private
- * function tables (src/layer.h): it is the one place the tool looks inside
- * the library, and only to time what cnn_forward and cnn_backward run. */
+ * The per-layer profile is the library's (cnn_net_profile): each layer on
+ * its own, as the unfused plan runs it. */
 #include "cli.h"
-#include "kernels/kernels.h"
-#include "layer.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,9 +21,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char HELP[] =
     "usage: cnn bench [--net seed|lenet|convnet|all] [--threads N|N,M,...] [OPTIONS]\n"
@@ -109,12 +103,11 @@ typedef struct {
     int has_dx[64];
 } profile;
 
-/* Times each layer's forward (and backward, if with_backward) over batches of
- * n test images, with the network's current weights; the layers get their own
- * buffers, set up exactly as cnn_net_init sets them up.  Repeats for about
- * budget seconds and keeps the mean per batch. */
-static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int threads,
-                          int with_backward, double budget, profile *out)
+/* Each layer's time over batches of n test images (the test set repeated
+ * if it is smaller), forward and, with_backward, backward: cnn_net_profile,
+ * for about budget seconds. */
+static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int with_backward,
+                          double budget, profile *out)
 {
     int count = cnn_net_layers(net);
     if (count > 64)
@@ -122,88 +115,31 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int thre
     memset(out, 0, sizeof *out);
     out->count = count;
     out->batch = n;
-    lone_layer *ls = calloc((size_t)count, sizeof *ls);
-    float **act = calloc((size_t)count, sizeof *act);
-    size_t widest = 0;
-    float *params = cnn_net_params(net), *grads = cnn_net_grads(net);
-    int ok = ls && act, made = 0;
-    for (int i = 0; ok && i < count; i++, made++) {
-        cnn_shape in = i ? ls[i - 1].l.out : cnn_net_input_shape(net);
-        if (layer_new(&ls[i], cnn_net_layer(net, i), in, n, threads, NULL)) {
-            ok = 0;
-            break;
-        }
-        layer *l = &ls[i].l; /* the network's own weights, and its gradient buffer */
-        l->w = cnn_net_layer_weights(net, i);
-        l->b = cnn_net_layer_bias(net, i);
-        l->dw = l->w ? grads + (l->w - params) : NULL;
-        l->db = l->b ? grads + (l->b - params) : NULL;
-        l->seed = 1;
-        size_t size = cnn_shape_size(l->out);
-        widest = size > widest ? size : widest;
-        if (!(act[i] = malloc(sizeof(float) * size * (size_t)n)))
-            ok = 0;
-        if (l->spec.kind == CNN_CONV || l->spec.kind == CNN_DENSE)
-            out->flops[i] = cnn_net_layer_flops(net, i);
-        out->has_dx[i] = i > 0;
-    }
     size_t in_size = cnn_shape_size(cnn_net_input_shape(net));
-    float *x = ok ? malloc(sizeof(float) * in_size * (size_t)n) : NULL;
-    float *delta[2] = {ok ? malloc(sizeof(float) * widest * (size_t)n) : NULL,
-                       ok ? malloc(sizeof(float) * widest * (size_t)n) : NULL};
-    cnn_label *labels = ok ? malloc(sizeof *labels * (size_t)n) : NULL;
-    ok = ok && x && delta[0] && delta[1] && labels;
+    float *x = malloc(sizeof(float) * in_size * (size_t)n);
+    cnn_label *labels = malloc(sizeof *labels * (size_t)n);
+    cnn_layer_time times[64];
+    cnn_error err;
+    int ok = x && labels;
     if (ok) {
         float mean, std;
         cnn_net_normalization(net, &mean, &std);
-        int take = n < test->n ? n : test->n, have = 0;
-        while (have < n) { /* repeat the test set if the batch is larger */
-            int m = n - have < take ? n - have : take;
-            cnn_dataset_batch(test, NULL, 0, m, mean, std, x + (size_t)have * in_size,
+        for (int have = 0, take; have < n; have += take) {
+            take = n - have < test->n ? n - have : test->n;
+            cnn_dataset_batch(test, NULL, 0, take, mean, std, x + (size_t)have * in_size,
                               labels + have);
-            have += m;
         }
-        /* rep -1 is a warm-up: it takes the first-touch page faults of the
-         * fresh buffers, which the network's own workspace pays only once */
-        double start = now();
-        int reps = -1;
-        while (reps < 3 || (now() - start < budget && reps < 100000)) {
-            if (reps == 0) {
-                memset(out->fwd_us, 0, sizeof out->fwd_us);
-                memset(out->bwd_us, 0, sizeof out->bwd_us);
-            }
-            const float *in = x;
-            for (int i = 0; i < count; i++) {
-                double t0 = now();
-                layer_forward(&ls[i], in, act[i], n, with_backward);
-                out->fwd_us[i] += now() - t0;
-                in = act[i];
-            }
-            if (with_backward && ls[count - 1].l.spec.kind == CNN_SOFTMAX) {
-                int k = (int)cnn_shape_size(ls[count - 1].l.out), cur = 0;
-                double t0 = now();
-                softmax_cross_entropy_grad(act[count - 1], labels, n, 0, n, k, delta[cur]);
-                out->bwd_us[count - 1] += now() - t0;
-                for (int i = count - 2; i >= 0; i--) {
-                    t0 = now();
-                    layer_backward(&ls[i], i ? act[i - 1] : x, act[i], delta[cur],
-                                   i ? delta[1 - cur] : NULL, n);
-                    out->bwd_us[i] += now() - t0;
-                    cur = 1 - cur;
-                }
-            }
-            reps++;
-        }
-        for (int i = 0; i < count; i++) {
-            out->fwd_us[i] *= 1e6 / reps;
-            out->bwd_us[i] *= 1e6 / reps;
-        }
+        ok = cnn_net_profile(net, x, with_backward ? labels : NULL, n, budget, times, &err) ==
+             CNN_OK;
     }
-    for (int i = 0; ls && act && i < made; i++) {
-        layer_free(&ls[i]);
-        free(act[i]);
+    for (int i = 0; ok && i < count; i++) {
+        cnn_layer_kind k = cnn_net_layer(net, i).kind;
+        out->fwd_us[i] = times[i].forward_us;
+        out->bwd_us[i] = times[i].backward_us;
+        out->flops[i] = k == CNN_CONV || k == CNN_DENSE ? cnn_net_layer_flops(net, i) : 0;
+        out->has_dx[i] = i > 0;
     }
-    free(ls), free(act), free(x), free(delta[0]), free(delta[1]), free(labels);
+    free(x), free(labels);
     return ok ? 0 : -1;
 }
 
@@ -254,7 +190,7 @@ static void print_json(const bench_opts *o, const bench_result *r, const cnn_net
            "\"infer_b256_ips_median\":%.1f,\"lat_b1_us_median\":%.2f,\"lat_b1_us_p90\":%.2f,"
            "\"rss_kb\":%ld,\"rss_all_kb\":%ld,\"train_gflops\":%.3f,\"infer_gflops\":%.3f,\"peak_gflops\":%.1f,"
            "\"train_peak_pct\":%.2f,\"infer_peak_pct\":%.2f,\"load1\":%.2f",
-           o->net, o->threads, gemm_path(), o->data, r->batch, opt_name(r->cfg.optimizer),
+           o->net, o->threads, cnn_simd_path(), o->data, r->batch, opt_name(r->cfg.optimizer),
            r->cfg.lr, r->train_images, r->train_s, r->train_ips, r->acc, r->infer_best,
            r->infer_med, r->lat_med, r->lat_p90, r->rss_kb, r->rss_all_kb, train_gf, infer_gf, r->peak,
            100 * train_gf / r->peak, 100 * infer_gf / r->peak, r->load1);
@@ -282,7 +218,7 @@ static void print_text(const bench_opts *o, const bench_result *r, const cnn_net
     double train_gf = r->train_ips * 3 * r->fwd_flops * 1e-9;
     double infer_gf = r->infer_best * r->fwd_flops * 1e-9;
     printf("%s: %d thread%s, %s, FP32 FMA peak %.1f GFLOP/s, load %.2f\n", o->net, o->threads,
-           o->threads == 1 ? "" : "s", gemm_path(), r->peak, r->load1);
+           o->threads == 1 ? "" : "s", cnn_simd_path(), r->peak, r->load1);
     printf("  data           %s (%d training, %d test images)\n", o->data, r->train_images,
            r->test_images);
     printf("  training       %.0f img/s (%s lr %g, batch %d; %.2f s)  %.2f GFLOP/s = %.1f%% of "
@@ -338,9 +274,6 @@ static void print_text(const bench_opts *o, const bench_result *r, const cnn_net
 
 static int run_one(const bench_opts *o)
 {
-#ifdef _OPENMP
-    omp_set_num_threads(o->threads);
-#endif
     bench_result r;
     memset(&r, 0, sizeof r);
     double load[1] = {0};
@@ -350,6 +283,7 @@ static int run_one(const bench_opts *o)
     cnn_net *net = cli_load_net(o->net, &cfg, NULL, NULL);
     if (!net)
         return EXIT_FAIL;
+    cnn_net_set_threads(net, o->threads);
     /* one epoch at the preset's learning rate, as the peer runs it */
     cfg.schedule = CNN_CONSTANT;
     r.cfg = cfg;
@@ -445,12 +379,12 @@ static int run_one(const bench_opts *o)
 
     getrusage(RUSAGE_SELF, &ru);
     r.rss_all_kb = ru.ru_maxrss; /* with inference, before the profile's own buffers */
-    r.peak = fp32_peak_gflops(o->threads);
+    r.peak = cnn_fp32_peak_gflops(o->threads);
 
     if (o->layers) {
         double budget = 0.5;
-        if (profile_layers(net, &test, cfg.batch, o->threads, 1, budget, &r.train_prof) ||
-            profile_layers(net, &test, 1, o->threads, 0, 0.2, &r.lat_prof)) {
+        if (profile_layers(net, &test, cfg.batch, 1, budget, &r.train_prof) ||
+            profile_layers(net, &test, 1, 0, 0.2, &r.lat_prof)) {
             cli_error(EXIT_FAIL, "the per-layer profile could not be set up");
             goto done;
         }
