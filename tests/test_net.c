@@ -268,6 +268,31 @@ TEST(backward_leaves_the_outputs_of_the_forward_as_they_were)
     cnn_net_free(net);
 }
 
+/* The per-layer profile times every layer, both ways, and refuses what it
+ * cannot run; it leaves the parameters alone. */
+TEST(the_profile_times_every_layer_and_refuses_bad_input)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(SMALL, NULL, &err);
+    cnn_layer_time t[7];
+    float x[4 * 72];
+    fill(x, 4 * 72, 2);
+    cnn_label labels[4] = {0, 1, 2, 1}, bad[4] = {0, 1, 3, 1};
+    CHECK(cnn_net_profile(net, x, labels, 4, 0.01, t, &err) == CNN_EINVAL); /* no init */
+    CHECK(cnn_net_init(net, 4, 1, &err) == CNN_OK);
+    size_t np = cnn_net_param_count(net);
+    float *before = malloc(sizeof(float) * np);
+    memcpy(before, cnn_net_params(net), sizeof(float) * np);
+    CHECK(cnn_net_profile(net, x, bad, 4, 0.01, t, &err) == CNN_EINVAL && strstr(err.msg, "3"));
+    CHECK(cnn_net_profile(net, x, labels, 4, 0.01, t, &err) == CNN_OK);
+    for (int i = 0; i < 7; i++)
+        CHECK(t[i].forward_us > 0 && t[i].backward_us > 0);
+    CHECK(cnn_net_profile(net, x, NULL, 1, 0.01, t, &err) == CNN_OK && t[0].backward_us == 0);
+    CHECK(memcmp(before, cnn_net_params(net), sizeof(float) * np) == 0);
+    free(before);
+    cnn_net_free(net);
+}
+
 /* The network's answer is its most probable class, the first of equals. */
 TEST(the_predicted_class_is_the_most_probable_and_the_first_of_a_tie)
 {
