@@ -42,13 +42,6 @@ static const char HELP[] =
 
 enum { INFER_BATCH = 256, WARM_LAT = 100, MAX_THREAD_LIST = 16 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -316,12 +309,12 @@ static int run_one(const bench_opts *o)
 
     /* training: one epoch */
     cnn_metrics tm;
-    double t0 = now();
+    double t0 = cli_now();
     if (cnn_train_epoch(net, opt, &train, 0, cfg.batch, o->seed, NULL, NULL, &tm, &err)) {
         cli_error(EXIT_FAIL, "training: %s", err.msg);
         goto done;
     }
-    r.train_s = now() - t0;
+    r.train_s = cli_now() - t0;
     r.train_ips = train.n / r.train_s;
     cnn_metrics vm;
     if (cnn_evaluate(net, &test, &vm, NULL, &err)) {
@@ -354,9 +347,9 @@ static int run_one(const bench_opts *o)
         for (int first = 0; first < test.n; first += INFER_BATCH) {
             int n = test.n - first < INFER_BATCH ? test.n - first : INFER_BATCH;
             cnn_dataset_batch(&test, NULL, first, n, mean, std, x, labels);
-            double s = now();
+            double s = cli_now();
             cnn_forward(net, x, n, 0, &err);
-            t += now() - s;
+            t += cli_now() - s;
         }
         if (pass >= 0)
             lat[pass] = t;
@@ -368,10 +361,10 @@ static int run_one(const bench_opts *o)
     for (int i = 0; i < WARM_LAT + o->lat_n; i++) {
         int j = (i < WARM_LAT ? i : i - WARM_LAT) % test.n;
         cnn_dataset_batch(&test, NULL, j, 1, mean, std, x, labels);
-        double s = now();
+        double s = cli_now();
         cnn_forward(net, x, 1, 0, &err);
         if (i >= WARM_LAT)
-            lat[i - WARM_LAT] = (now() - s) * 1e6;
+            lat[i - WARM_LAT] = (cli_now() - s) * 1e6;
     }
     qsort(lat, (size_t)o->lat_n, sizeof *lat, cmp_double);
     r.lat_med = lat[o->lat_n / 2];
@@ -390,12 +383,12 @@ static int run_one(const bench_opts *o)
         }
         /* the optimiser step and the batch conversion, the rest of a batch */
         int n = 0;
-        double s = now();
+        double s = cli_now();
         do {
             cnn_optim_step(opt, net, 0);
             n++;
-        } while (now() - s < 0.1);
-        r.step_us = (now() - s) * 1e6 / n;
+        } while (cli_now() - s < 0.1);
+        r.step_us = (cli_now() - s) * 1e6 / n;
         float *bx = malloc(sizeof(float) * in_size * (size_t)cfg.batch);
         cnn_label *bl = malloc(sizeof *bl * (size_t)cfg.batch);
         int *order = malloc(sizeof(int) * (size_t)train.n);
@@ -404,13 +397,13 @@ static int run_one(const bench_opts *o)
                 order[i] = (int)(((uint64_t)i * 7919) % (uint64_t)train.n);
             int b = cfg.batch < train.n ? cfg.batch : train.n;
             n = 0;
-            s = now();
+            s = cli_now();
             do {
                 cnn_dataset_batch(&train, order, (n * b) % (train.n - b + 1), b, mean, std, bx,
                                   bl);
                 n++;
-            } while (now() - s < 0.05);
-            r.data_us = (now() - s) * 1e6 / n;
+            } while (cli_now() - s < 0.05);
+            r.data_us = (cli_now() - s) * 1e6 / n;
         }
         free(bx), free(bl), free(order);
         r.have_prof = 1;

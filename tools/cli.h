@@ -60,6 +60,8 @@ void cli_class_name(const cnn_model_meta *meta, int k, char *out, size_t n);
 const char *cli_model_data(const char *given, const cnn_model_meta *meta, const char *cmd);
 /* One line on stderr when d's class names are not the model's. */
 void cli_check_classes(const cnn_model_meta *meta, const cnn_dataset *d);
+/* Seconds on a monotonic clock, for timing. */
+double cli_now(void);
 /* s as a JSON string, quoted and escaped, on stdout. */
 void cli_json_string(const char *s);
 

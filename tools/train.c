@@ -40,17 +40,10 @@ typedef struct {
     double start, last_draw;
 } progress_state;
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static int show_progress(void *user, int epoch, int done, int total, const cnn_metrics *m)
 {
     progress_state *p = user;
-    double t = now();
+    double t = cli_now();
     if (!p->tty || p->quiet || (t - p->last_draw < 0.1 && done < total))
         return 0;
     p->last_draw = t;
@@ -144,7 +137,53 @@ static int resume(const char *ckpt, cnn_net **net, cnn_optim *opt, int batch,
     return rc;
 }
 
-int cmd_train(int argc, char **argv)
+/* One run of cnn train: what the command line asked, and what it holds. */
+typedef struct {
+    const char *data, *out;
+    char ckpt[4096], curves[4096 + 16];
+    long limit, test_limit, seed;
+    int json, quiet, resume, seed_given;
+    cnn_train_config cfg;
+    cnn_net *net;
+    cnn_optim *opt;
+    cnn_dataset train, test;
+    cnn_model_meta meta;
+    int first_epoch, eval_batch;
+} train_run;
+
+/* The network named by --net (a model file: training goes on from its
+ * weights), with the options that override its train line. */
+static int read_net(const cli_option *opts, int nopts, long threads, train_run *r)
+{
+    long epochs = -1, batch = -1;
+    const char *net_arg = cli_value(opts, nopts, "net");
+    if (cli_int(opts, nopts, "epochs", 1, 100000, &epochs) ||
+        cli_int(opts, nopts, "batch", 1, 65536, &batch))
+        return EXIT_USAGE;
+    if (!(r->net = cli_load_net(net_arg ? net_arg : "seed", &r->cfg, NULL, NULL)))
+        return EXIT_FAIL;
+    static const char *const optimizers[3] = {"sgd", "momentum", "adam"};
+    static const char *const schedules[3] = {"constant", "step", "cosine"};
+    int optimizer = (int)r->cfg.optimizer, schedule = (int)r->cfg.schedule;
+    if (cli_float(opts, nopts, "lr", 1e-9, 100, &r->cfg.lr) ||
+        cli_float(opts, nopts, "momentum", 0, 0.999, &r->cfg.momentum) ||
+        cli_float(opts, nopts, "decay", 0, 1, &r->cfg.weight_decay) ||
+        parse_word(opts, nopts, "optimizer", optimizers, &optimizer) ||
+        parse_word(opts, nopts, "schedule", schedules, &schedule))
+        return EXIT_USAGE;
+    r->cfg.optimizer = (cnn_optimizer)optimizer;
+    r->cfg.schedule = (cnn_schedule)schedule;
+    if (epochs > 0)
+        r->cfg.epochs = (int)epochs;
+    if (batch > 0)
+        r->cfg.batch = (int)batch;
+    cnn_net_set_threads(r->net, (int)threads); /* 0: OpenMP's default */
+    return 0;
+}
+
+enum { HELP_SHOWN = -1 }; /* read_options: --help printed, exit 0 */
+
+static int read_options(int argc, char **argv, train_run *r)
 {
     cli_option opts[] = {
         {"net", 1, NULL},       {"data", 1, NULL},
@@ -159,170 +198,164 @@ int cmd_train(int argc, char **argv)
     const char *pos[1];
     int parsed = cli_parse("train", HELP, argc, argv, opts, nopts, pos, 0, &npos);
     if (parsed)
-        return CLI_PARSE_EXIT(parsed);
-    const char *net_arg = cli_value(opts, nopts, "net");
-    const char *data = cli_value(opts, nopts, "data");
-    const char *out = cli_value(opts, nopts, "out");
-    net_arg = net_arg ? net_arg : "seed";
-    data = data ? data : CLI_DEFAULT_DATA;
-    out = out ? out : "model.cnn";
-    long epochs = -1, batch = -1, limit = 0, test_limit = 0, seed = 1, threads = 0;
-    cnn_train_config cfg;
-    if (cli_int(opts, nopts, "epochs", 1, 100000, &epochs) ||
-        cli_int(opts, nopts, "batch", 1, 65536, &batch) ||
-        cli_int(opts, nopts, "limit", 1, 1L << 30, &limit) ||
-        cli_int(opts, nopts, "test-limit", 1, 1L << 30, &test_limit) ||
-        cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed) ||
+        return parsed > 0 ? HELP_SHOWN : EXIT_USAGE;
+    long threads = 0;
+    r->seed = 1;
+    if (cli_int(opts, nopts, "limit", 1, 1L << 30, &r->limit) ||
+        cli_int(opts, nopts, "test-limit", 1, 1L << 30, &r->test_limit) ||
+        cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &r->seed) ||
         cli_int(opts, nopts, "threads", 1, 1024, &threads))
         return EXIT_USAGE;
-    /* a model file as NET: training goes on from its weights */
-    cnn_net *net = cli_load_net(net_arg, &cfg, NULL, NULL);
-    if (!net)
-        return EXIT_FAIL;
-    static const char *const optimizers[3] = {"sgd", "momentum", "adam"};
-    static const char *const schedules[3] = {"constant", "step", "cosine"};
-    int optimizer = (int)cfg.optimizer, schedule = (int)cfg.schedule;
-    if (cli_float(opts, nopts, "lr", 1e-9, 100, &cfg.lr) ||
-        cli_float(opts, nopts, "momentum", 0, 0.999, &cfg.momentum) ||
-        cli_float(opts, nopts, "decay", 0, 1, &cfg.weight_decay) ||
-        parse_word(opts, nopts, "optimizer", optimizers, &optimizer) ||
-        parse_word(opts, nopts, "schedule", schedules, &schedule)) {
-        cnn_net_free(net);
-        return EXIT_USAGE;
-    }
-    cfg.optimizer = (cnn_optimizer)optimizer;
-    cfg.schedule = (cnn_schedule)schedule;
-    if (epochs > 0)
-        cfg.epochs = (int)epochs;
-    if (batch > 0)
-        cfg.batch = (int)batch;
-    cnn_net_set_threads(net, (int)threads); /* 0: OpenMP's default */
-    char ckpt[4096];
-    const char *ckpt_opt = cli_value(opts, nopts, "checkpoint");
-    snprintf(ckpt, sizeof ckpt, "%s%s", ckpt_opt ? ckpt_opt : out, ckpt_opt ? "" : ".ckpt");
-    char curves[4096 + 16]; /* loss and accuracy per epoch, redrawn each epoch */
-    snprintf(curves, sizeof curves, "%s.curves.png", out);
+    r->data = cli_value(opts, nopts, "data");
+    r->data = r->data ? r->data : CLI_DEFAULT_DATA;
+    r->out = cli_value(opts, nopts, "out");
+    r->out = r->out ? r->out : "model.cnn";
+    const char *ckpt = cli_value(opts, nopts, "checkpoint");
+    snprintf(r->ckpt, sizeof r->ckpt, "%s%s", ckpt ? ckpt : r->out, ckpt ? "" : ".ckpt");
+    /* loss and accuracy per epoch, redrawn each epoch */
+    snprintf(r->curves, sizeof r->curves, "%s.curves.png", r->out);
+    r->json = cli_flag(opts, nopts, "json");
+    r->quiet = cli_flag(opts, nopts, "quiet");
+    r->resume = cli_flag(opts, nopts, "resume");
+    r->seed_given = cli_value(opts, nopts, "seed") != NULL;
+    return read_net(opts, nopts, threads, r);
+}
 
-    int rc = EXIT_FAIL;
+/* --resume: the checkpoint's weights, optimiser state, seed and epoch. */
+static int resume_run(train_run *r)
+{
+    if (resume(r->ckpt, &r->net, r->opt, r->eval_batch, &r->meta))
+        return EXIT_FAIL;
+    if (r->meta.seed != (uint64_t)r->seed && r->seed_given)
+        return cli_error(EXIT_USAGE, "--resume: the checkpoint was trained with --seed %llu",
+                         (unsigned long long)r->meta.seed);
+    r->seed = (long)r->meta.seed;
+    r->first_epoch = r->meta.epochs;
+    return 0;
+}
+
+/* What the model will say of its training: the data's whole path when it
+ * fits (so that eval and report find it again), seed, settings, names. */
+static int describe_run(train_run *r)
+{
+    char dataset_name[4096], *full = realpath(r->data, NULL);
+    snprintf(dataset_name, sizeof dataset_name, "%s", r->data);
+    if (full && strlen(full) < sizeof r->meta.dataset)
+        snprintf(r->meta.dataset, sizeof r->meta.dataset, "%s", full);
+    else
+        snprintf(r->meta.dataset, sizeof r->meta.dataset, "%s", basename(dataset_name));
+    free(full);
+    r->meta.seed = (uint64_t)r->seed;
+    r->meta.train = r->cfg;
+    cnn_model_meta_free(&r->meta); /* the checkpoint's: the data's own are kept */
+    if (r->train.class_names && !(r->meta.class_names = class_names(&r->train)))
+        return cli_error(EXIT_FAIL, "out of memory");
+    return 0;
+}
+
+/* The data, the workspace, the optimiser, the checkpoint if resuming. */
+static int set_up(train_run *r)
+{
     cnn_error err;
-    cnn_optim *opt = NULL;
-    cnn_dataset train = {0}, test = {0};
-    cnn_model_meta meta = {0};
-    cnn_shape in = cnn_net_input_shape(net);
-    if (cli_load_data(data, "train", (size_t)limit, in, &train) ||
-        cli_load_data(data, "test", (size_t)test_limit, in, &test))
-        goto done;
+    cnn_shape in = cnn_net_input_shape(r->net);
+    if (cli_load_data(r->data, "train", (size_t)r->limit, in, &r->train) ||
+        cli_load_data(r->data, "test", (size_t)r->test_limit, in, &r->test))
+        return EXIT_FAIL;
     /* Evaluation runs at the training batch (at least 64): a bigger one
      * would only grow the workspace, for no gain in speed worth its memory. */
-    int eval_batch = cfg.batch > 64 ? cfg.batch : 64;
-    if (cnn_net_init(net, eval_batch, (uint64_t)seed, &err) ||
-        !(opt = cnn_optim_new(net, &cfg, &err))) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
-        goto done;
-    }
-    if (cnn_evaluate(net, &test, NULL, NULL, &err)) { /* shapes and classes fit? */
-        cli_error(EXIT_FAIL, "%s: %s", data, err.msg);
-        goto done;
-    }
-    int first_epoch = 0;
-    if (cli_flag(opts, nopts, "resume")) {
-        if (resume(ckpt, &net, opt, eval_batch, &meta))
-            goto done;
-        if (meta.seed != (uint64_t)seed && cli_value(opts, nopts, "seed")) {
-            cli_error(EXIT_USAGE, "--resume: the checkpoint was trained with --seed %llu",
-                      (unsigned long long)meta.seed);
-            goto done;
-        }
-        seed = (long)meta.seed;
-        first_epoch = meta.epochs;
-    }
-    /* the whole path when it fits, so that eval and report find it again */
-    char dataset_name[4096], *full = realpath(data, NULL);
-    snprintf(dataset_name, sizeof dataset_name, "%s", data);
-    if (full && strlen(full) < sizeof meta.dataset)
-        snprintf(meta.dataset, sizeof meta.dataset, "%s", full);
-    else
-        snprintf(meta.dataset, sizeof meta.dataset, "%s", basename(dataset_name));
-    free(full);
-    meta.seed = (uint64_t)seed;
-    meta.train = cfg;
-    cnn_model_meta_free(&meta); /* the checkpoint's: the data's own are kept */
-    if (train.class_names && !(meta.class_names = class_names(&train))) {
-        cli_error(EXIT_FAIL, "out of memory");
-        goto done;
-    }
+    r->eval_batch = r->cfg.batch > 64 ? r->cfg.batch : 64;
+    if (cnn_net_init(r->net, r->eval_batch, (uint64_t)r->seed, &err) ||
+        !(r->opt = cnn_optim_new(r->net, &r->cfg, &err)))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
+    if (cnn_evaluate(r->net, &r->test, NULL, NULL, &err)) /* shapes and classes fit? */
+        return cli_error(EXIT_FAIL, "%s: %s", r->data, err.msg);
+    int rc = r->resume ? resume_run(r) : 0;
+    return rc ? rc : describe_run(r);
+}
 
-    int json = cli_flag(opts, nopts, "json");
-    FILE *log = json ? stderr : stdout;
-    progress_state prog = {isatty(2), cli_flag(opts, nopts, "quiet"), cfg.epochs, 0, 0};
-    if (!prog.quiet)
-        fprintf(log, "training on %d images of %dx%dx%d, testing on %d; %zu parameters; %s\n",
-                train.n, in.h, in.w, in.c, test.n, cnn_net_param_count(net),
-                first_epoch ? "resumed" : "new run");
+/* The epoch's figures, in the history and the checkpoint, and on screen. */
+static int record_epoch(train_run *r, int epoch, const cnn_metrics *tm, const cnn_metrics *vm,
+                        double seconds, FILE *log)
+{
+    cnn_error err;
+    cnn_model_meta *m = &r->meta;
+    if (m->history_count == CNN_MAX_HISTORY) { /* keep the latest epochs */
+        memmove(m->history, m->history + 1, sizeof m->history[0] * (CNN_MAX_HISTORY - 1));
+        m->history_count--;
+    }
+    m->history[m->history_count++] = (cnn_epoch_record){
+        (float)tm->loss, (float)tm->accuracy, (float)vm->loss, (float)vm->accuracy,
+        (float)seconds};
+    m->epochs = epoch + 1;
+    m->accuracy = (float)vm->accuracy;
+    m->loss = (float)vm->loss;
+    m->created = (int64_t)time(NULL);
+    if (cnn_model_save(r->ckpt, r->net, m, r->opt, &err) ||
+        viz_curves_png(r->curves, m->history, m->history_count, &err))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
+    if (!r->quiet)
+        fprintf(log,
+                "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
+                "%.0f img/s, %.1f s\n",
+                epoch + 1, r->cfg.epochs, tm->loss, 100 * tm->accuracy, vm->loss,
+                100 * vm->accuracy, tm->count / seconds, seconds);
+    if (r->json)
+        printf("{\"epoch\":%d,\"train_loss\":%.6f,\"train_accuracy\":%.6f,\"test_loss\":%.6f,"
+               "\"test_accuracy\":%.6f,\"images_per_second\":%.1f,\"seconds\":%.3f}\n",
+               epoch + 1, tm->loss, tm->accuracy, vm->loss, vm->accuracy, tm->count / seconds,
+               seconds);
+    fflush(stdout);
+    return 0;
+}
+
+/* One epoch: train, check the weights, evaluate, record. */
+static int run_epoch(train_run *r, int epoch, progress_state *prog, FILE *log)
+{
+    cnn_error err;
     cnn_metrics tm = {0}, vm = {0};
-    for (int epoch = first_epoch; epoch < cfg.epochs; epoch++) {
-        prog.start = prog.last_draw = now();
-        int status = cnn_train_epoch(net, opt, &train, epoch, cfg.batch, (uint64_t)seed,
-                                     show_progress, &prog, &tm, &err);
-        double seconds = now() - prog.start;
-        if (prog.tty && !prog.quiet)
-            fputs("\r\033[K", stderr);
-        if (status == CNN_OK && !params_finite(net))
-            status = cnn_fail(&err, CNN_ENUMERIC, "a weight became NaN or infinite");
-        if (status) {
-            cli_error(EXIT_FAIL, "epoch %d: %s; the last good checkpoint is %s", epoch + 1,
-                      err.msg, epoch > first_epoch || first_epoch ? ckpt : "(none)");
-            goto done;
-        }
-        if (cnn_evaluate(net, &test, &vm, NULL, &err)) {
-            cli_error(EXIT_FAIL, "%s", err.msg);
-            goto done;
-        }
-        if (meta.history_count == CNN_MAX_HISTORY) /* keep the latest epochs */
-            memmove(meta.history, meta.history + 1,
-                    sizeof meta.history[0] * (CNN_MAX_HISTORY - 1)),
-                meta.history_count--;
-        meta.history[meta.history_count++] = (cnn_epoch_record){
-            (float)tm.loss, (float)tm.accuracy, (float)vm.loss, (float)vm.accuracy,
-            (float)seconds};
-        meta.epochs = epoch + 1;
-        meta.accuracy = (float)vm.accuracy;
-        meta.loss = (float)vm.loss;
-        meta.created = (int64_t)time(NULL);
-        if (cnn_model_save(ckpt, net, &meta, opt, &err)) {
-            cli_error(EXIT_FAIL, "%s", err.msg);
-            goto done;
-        }
-        if (viz_curves_png(curves, meta.history, meta.history_count, &err)) {
-            cli_error(EXIT_FAIL, "%s", err.msg);
-            goto done;
-        }
-        if (!prog.quiet)
-            fprintf(log,
-                    "epoch %d/%d: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
-                    "%.0f img/s, %.1f s\n",
-                    epoch + 1, cfg.epochs, tm.loss, 100 * tm.accuracy, vm.loss, 100 * vm.accuracy,
-                    tm.count / seconds, seconds);
-        if (json)
-            printf("{\"epoch\":%d,\"train_loss\":%.6f,\"train_accuracy\":%.6f,\"test_loss\":%.6f,"
-                   "\"test_accuracy\":%.6f,\"images_per_second\":%.1f,\"seconds\":%.3f}\n",
-                   epoch + 1, tm.loss, tm.accuracy, vm.loss, vm.accuracy, tm.count / seconds,
-                   seconds);
-        fflush(stdout);
-    }
-    if (cnn_model_save(out, net, &meta, NULL, &err)) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
-        goto done;
-    }
-    if (!prog.quiet)
-        fprintf(log, "saved %s: test accuracy %.2f%% on %d images\n", out, 100 * meta.accuracy,
-                test.n);
-    rc = 0;
-done:
-    cnn_dataset_free(&train);
-    cnn_dataset_free(&test);
-    cnn_model_meta_free(&meta);
-    cnn_optim_free(opt);
-    cnn_net_free(net);
+    prog->start = prog->last_draw = cli_now();
+    int status = cnn_train_epoch(r->net, r->opt, &r->train, epoch, r->cfg.batch,
+                                 (uint64_t)r->seed, show_progress, prog, &tm, &err);
+    double seconds = cli_now() - prog->start;
+    if (prog->tty && !prog->quiet)
+        fputs("\r\033[K", stderr);
+    if (status == CNN_OK && !params_finite(r->net))
+        status = cnn_fail(&err, CNN_ENUMERIC, "a weight became NaN or infinite");
+    if (status)
+        return cli_error(EXIT_FAIL, "epoch %d: %s; the last good checkpoint is %s", epoch + 1,
+                         err.msg, epoch > r->first_epoch || r->first_epoch ? r->ckpt : "(none)");
+    if (cnn_evaluate(r->net, &r->test, &vm, NULL, &err))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
+    return record_epoch(r, epoch, &tm, &vm, seconds, log);
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_run r = {0};
+    int rc = read_options(argc, argv, &r);
+    if (rc == HELP_SHOWN)
+        return 0;
+    if (rc == 0)
+        rc = set_up(&r);
+    FILE *log = r.json ? stderr : stdout;
+    progress_state prog = {isatty(2), r.quiet, r.cfg.epochs, 0, 0};
+    cnn_shape in = r.net ? cnn_net_input_shape(r.net) : (cnn_shape){0, 0, 0};
+    if (rc == 0 && !r.quiet)
+        fprintf(log, "training on %d images of %dx%dx%d, testing on %d; %zu parameters; %s\n",
+                r.train.n, in.h, in.w, in.c, r.test.n, cnn_net_param_count(r.net),
+                r.first_epoch ? "resumed" : "new run");
+    for (int epoch = r.first_epoch; rc == 0 && epoch < r.cfg.epochs; epoch++)
+        rc = run_epoch(&r, epoch, &prog, log);
+    cnn_error err;
+    if (rc == 0 && cnn_model_save(r.out, r.net, &r.meta, NULL, &err))
+        rc = cli_error(EXIT_FAIL, "%s", err.msg);
+    if (rc == 0 && !r.quiet)
+        fprintf(log, "saved %s: test accuracy %.2f%% on %d images\n", r.out,
+                100 * r.meta.accuracy, r.test.n);
+    cnn_dataset_free(&r.train);
+    cnn_dataset_free(&r.test);
+    cnn_model_meta_free(&r.meta);
+    cnn_optim_free(r.opt);
+    cnn_net_free(r.net);
     return rc;
 }
