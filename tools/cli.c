@@ -338,3 +338,24 @@ double cli_now(void)
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
+
+const char *const cli_optimizers[3] = {"sgd", "momentum", "adam"};
+const char *const cli_schedules[3] = {"constant", "step", "cosine"};
+
+int cli_load_splits(const char *arg, size_t train_limit, size_t test_limit, cnn_shape want,
+                    cnn_dataset *train, cnn_dataset *test)
+{
+    if (cli_load_data(arg, "train", train_limit, want, train))
+        return EXIT_FAIL;
+    return cli_load_data(arg, "test", test_limit, want, test);
+}
+
+void cli_json_prediction(int best, const char *name, const float *p, int k)
+{
+    printf("\"class\":%d,\"name\":", best);
+    cli_json_string(name);
+    printf(",\"probabilities\":[");
+    for (int j = 0; j < k; j++)
+        printf("%s%.6f", j ? "," : "", p[j]);
+    printf("]");
+}

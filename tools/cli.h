@@ -60,6 +60,19 @@ void cli_class_name(const cnn_model_meta *meta, int k, char *out, size_t n);
 const char *cli_model_data(const char *given, const cnn_model_meta *meta, const char *cmd);
 /* One line on stderr when d's class names are not the model's. */
 void cli_check_classes(const cnn_model_meta *meta, const cnn_dataset *d);
+/* The words of cnn_optimizer and cnn_schedule, in their enums' order: what
+ * --optimizer and --schedule take, and what the outputs print. */
+extern const char *const cli_optimizers[3];
+extern const char *const cli_schedules[3];
+
+/* Both splits of DATA (as cli_load_data), each to its own limit.  On failure
+ * (reported) either may be loaded: the caller frees both as ever. */
+int cli_load_splits(const char *arg, size_t train_limit, size_t test_limit, cnn_shape want,
+                    cnn_dataset *train, cnn_dataset *test);
+/* A prediction's JSON fields on stdout, "class":..,"name":..,"probabilities":
+ * [..]: the class, its name and the k probabilities p. */
+void cli_json_prediction(int best, const char *name, const float *p, int k);
+
 /* Seconds on a monotonic clock, for timing. */
 double cli_now(void);
 /* s as a JSON string, quoted and escaped, on stdout. */

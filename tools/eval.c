@@ -25,6 +25,77 @@ static cnn_net *load_model(const char *path, cnn_model_meta *meta)
     return net;
 }
 
+static void print_json(const cnn_metrics *m, const int *confusion, int k,
+                       const cnn_model_meta *meta)
+{
+    printf("{\"accuracy\":%.6f,\"loss\":%.6f,\"count\":%d,\"confusion\":[", m->accuracy, m->loss,
+           m->count);
+    for (int i = 0; i < k; i++) {
+        printf("%s[", i ? "," : "");
+        for (int j = 0; j < k; j++)
+            printf("%s%d", j ? "," : "", confusion[i * k + j]);
+        printf("]");
+    }
+    printf("],\"classes\":[");
+    for (int i = 0; i < k; i++) {
+        char name[64];
+        cli_class_name(meta, i, name, sizeof name);
+        printf("%s", i ? "," : "");
+        cli_json_string(name);
+    }
+    printf("]}\n");
+}
+
+static void print_text(const cnn_metrics *m, const int *confusion, int k,
+                       const cnn_model_meta *meta)
+{
+    printf("accuracy %.2f%% (%d of %d), loss %.4f\n\nconfusion (rows: true, columns: "
+           "predicted)\n     ",
+           100 * m->accuracy, (int)(m->accuracy * m->count + 0.5), m->count, m->loss);
+    for (int j = 0; j < k; j++)
+        printf("%6d", j);
+    printf("\n");
+    for (int i = 0; i < k; i++) {
+        printf("%4d ", i);
+        for (int j = 0; j < k; j++)
+            printf("%6d", confusion[i * k + j]);
+        printf("\n");
+    }
+    if (meta->class_names)
+        for (int i = 0; i < k; i++) {
+            char name[64];
+            cli_class_name(meta, i, name, sizeof name);
+            printf("%s%d %s%s", i ? ", " : "\nclasses: ", i, name, i == k - 1 ? "\n" : "");
+        }
+}
+
+/* The model on the test split of data (its first limit images, 0: all). */
+static int evaluate(cnn_net *net, const cnn_model_meta *meta, const char *data, size_t limit,
+                    int json)
+{
+    int rc = EXIT_FAIL, k = cnn_net_classes(net);
+    cnn_error err;
+    cnn_dataset test = {0};
+    int *confusion = calloc((size_t)k * k, sizeof(int));
+    cnn_metrics m;
+    if (!confusion || cli_load_data(data, "test", limit, cnn_net_input_shape(net), &test))
+        goto done;
+    if (cnn_net_init(net, 256, 0, &err) || cnn_evaluate(net, &test, &m, confusion, &err)) {
+        cli_error(EXIT_FAIL, "%s", err.msg);
+        goto done;
+    }
+    cli_check_classes(meta, &test);
+    if (json)
+        print_json(&m, confusion, k, meta);
+    else
+        print_text(&m, confusion, k, meta);
+    rc = 0;
+done:
+    free(confusion);
+    cnn_dataset_free(&test);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     cli_option opts[] = {{"data", 1, NULL},    {"limit", 1, NULL},
@@ -46,64 +117,8 @@ int cmd_eval(int argc, char **argv)
         return EXIT_FAIL;
     cnn_net_set_threads(net, (int)threads); /* 0: OpenMP's default */
     const char *data = cli_model_data(cli_value(opts, nopts, "data"), &meta, "eval");
-    if (!data) {
-        cnn_model_meta_free(&meta);
-        cnn_net_free(net);
-        return EXIT_USAGE;
-    }
-    int rc = EXIT_FAIL, k = cnn_net_classes(net);
-    cnn_error err;
-    cnn_dataset test = {0};
-    int *confusion = calloc((size_t)k * k, sizeof(int));
-    cnn_metrics m;
-    if (!confusion || cli_load_data(data, "test", (size_t)limit, cnn_net_input_shape(net), &test))
-        goto done;
-    if (cnn_net_init(net, 256, 0, &err) || cnn_evaluate(net, &test, &m, confusion, &err)) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
-        goto done;
-    }
-    cli_check_classes(&meta, &test);
-    if (cli_flag(opts, nopts, "json")) {
-        printf("{\"accuracy\":%.6f,\"loss\":%.6f,\"count\":%d,\"confusion\":[", m.accuracy,
-               m.loss, m.count);
-        for (int i = 0; i < k; i++) {
-            printf("%s[", i ? "," : "");
-            for (int j = 0; j < k; j++)
-                printf("%s%d", j ? "," : "", confusion[i * k + j]);
-            printf("]");
-        }
-        printf("],\"classes\":[");
-        for (int i = 0; i < k; i++) {
-            char name[64];
-            cli_class_name(&meta, i, name, sizeof name);
-            printf("%s", i ? "," : "");
-            cli_json_string(name);
-        }
-        printf("]}\n");
-    } else {
-        printf("accuracy %.2f%% (%d of %d), loss %.4f\n\nconfusion (rows: true, columns: "
-               "predicted)\n     ",
-               100 * m.accuracy, (int)(m.accuracy * m.count + 0.5), m.count, m.loss);
-        for (int j = 0; j < k; j++)
-            printf("%6d", j);
-        printf("\n");
-        for (int i = 0; i < k; i++) {
-            printf("%4d ", i);
-            for (int j = 0; j < k; j++)
-                printf("%6d", confusion[i * k + j]);
-            printf("\n");
-        }
-        if (meta.class_names)
-            for (int i = 0; i < k; i++) {
-                char name[64];
-                cli_class_name(&meta, i, name, sizeof name);
-                printf("%s%d %s%s", i ? ", " : "\nclasses: ", i, name, i == k - 1 ? "\n" : "");
-            }
-    }
-    rc = 0;
-done:
-    free(confusion);
-    cnn_dataset_free(&test);
+    int rc = data ? evaluate(net, &meta, data, (size_t)limit, cli_flag(opts, nopts, "json"))
+                  : EXIT_USAGE;
     cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
@@ -161,12 +176,9 @@ int cmd_predict(int argc, char **argv)
         if (json) {
             printf("%s{\"file\":", f > 1 ? "," : "");
             cli_json_string(pos[f]);
-            printf(",\"class\":%d,\"name\":", best);
-            cli_json_string(name);
-            printf(",\"probabilities\":[");
-            for (int j = 0; j < k; j++)
-                printf("%s%.6f", j ? "," : "", p[j]);
-            printf("]}");
+            printf(",");
+            cli_json_prediction(best, name, p, k);
+            printf("}");
         } else {
             printf("%s: %s (%.1f%%)  ", pos[f], name, 100 * p[best]);
             for (int j = 0; j < k; j++) {

@@ -102,12 +102,9 @@ int cmd_show(int argc, char **argv)
         cli_json_string(pos[1]);
         printf(",\"out\":");
         cli_json_string(dir);
-        printf(",\"class\":%d,\"name\":", best);
-        cli_json_string(name);
-        printf(",\"probabilities\":[");
-        for (int j = 0; j < k; j++)
-            printf("%s%.6f", j ? "," : "", p[j]);
-        printf("],\"layers\":[");
+        printf(",");
+        cli_json_prediction(best, name, p, k);
+        printf(",\"layers\":[");
         for (int i = -1; i < layers; i++)
             json_layer(net, i);
         printf("]}\n");
