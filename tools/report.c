@@ -195,11 +195,6 @@ static const char CHECK[] =
     "});\n"
     "</script>\n";
 
-static const char *optimizer(cnn_optimizer o)
-{
-    return o == CNN_ADAM ? "adam" : o == CNN_MOMENTUM ? "momentum" : "sgd";
-}
-
 static void head(FILE *f, const char *model, const cnn_model_meta *m, const char *data,
                  const results *r)
 {
@@ -211,8 +206,9 @@ static void head(FILE *f, const char *model, const cnn_model_meta *m, const char
     if (m->epochs > 0) {
         fprintf(f, "Trained %d epoch%s on ", m->epochs, m->epochs == 1 ? "" : "s");
         text(f, m->dataset);
-        fprintf(f, " (%s, learning rate %g, batch %d, seed %llu)", optimizer(m->train.optimizer),
-                m->train.lr, m->train.batch, (unsigned long long)m->seed);
+        fprintf(f, " (%s, learning rate %g, batch %d, seed %llu)",
+                cli_optimizers[m->train.optimizer], m->train.lr, m->train.batch,
+                (unsigned long long)m->seed);
         if (m->created > 0) {
             time_t t = (time_t)m->created;
             struct tm tm;
@@ -410,6 +406,69 @@ static int mistakes(FILE *f, const results *r, const cnn_dataset *d, const char 
     return 0;
 }
 
+/* What the page is about. */
+typedef struct {
+    const char *model, *data; /* as the command line names them */
+    cnn_net *net;
+    cnn_model_meta meta;
+    cnn_dataset test;
+    results r;
+    char *names; /* NAME bytes a class */
+} report;
+
+/* The test images (the first limit, 0: all) through the network. */
+static int measure(report *p, size_t limit)
+{
+    cnn_error err;
+    int k = cnn_net_classes(p->net);
+    p->r.k = k;
+    if (cli_load_data(p->data, "test", limit, cnn_net_input_shape(p->net), &p->test))
+        return EXIT_FAIL;
+    if (p->test.classes > k || p->test.n < 1)
+        return cli_error(EXIT_FAIL, "%s: %d classes but the network has %d outputs", p->data,
+                         p->test.classes, k);
+    cli_check_classes(&p->meta, &p->test);
+    p->r.confusion = calloc((size_t)k * k, sizeof(int));
+    p->names = class_names(&p->meta, &p->test, k);
+    if (!p->r.confusion || !p->names)
+        return cli_error(EXIT_FAIL, "out of memory");
+    cnn_net_keep_activations(p->net, 1); /* feature maps of every layer */
+    if (cnn_net_init(p->net, BATCH, 0, &err))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
+    return scan(p->net, &p->test, &p->r);
+}
+
+/* DIR/report.html, and a line on stdout that says so. */
+static int write_page(report *p, const char *dir)
+{
+    char path[4096];
+    if (mkdir(dir, 0777) && errno != EEXIST)
+        return cli_error(EXIT_FAIL, "%s: cannot create the folder: %s", dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return cli_error(EXIT_FAIL, "%s: %s", path, strerror(errno));
+    int rc = EXIT_FAIL;
+    head(f, p->model, &p->meta, p->data, &p->r);
+    layers_table(f, p->net);
+    if (training(f, &p->meta) || filters(f, p->net) ||
+        feature_maps(f, p->net, &p->test, p->names) || confusion(f, &p->r, p->names) ||
+        mistakes(f, &p->r, &p->test, p->names))
+        goto done;
+    fprintf(f, "<div id=check>not checked (scripts are off)</div>\n%s</body></html>\n", CHECK);
+    if (ferror(f)) {
+        cli_error(EXIT_FAIL, "%s: write error", path);
+        goto done;
+    }
+    printf("wrote %s: accuracy %.2f%% on %d test images\n", path,
+           100.0 * p->r.correct / p->r.count, p->r.count);
+    rc = 0;
+done:
+    if (fclose(f) && rc == 0)
+        rc = cli_error(EXIT_FAIL, "%s: write error", path);
+    return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
     cli_option opts[] = {{"data", 1, NULL}, {"out", 1, NULL},
@@ -424,73 +483,17 @@ int cmd_report(int argc, char **argv)
         return EXIT_USAGE;
     if (npos != 1)
         return cli_error(EXIT_USAGE, "report: which model? (cnn report MODEL --data DIR)");
-    const char *data = cli_value(opts, nopts, "data"), *dir = cli_value(opts, nopts, "out");
-    dir = dir ? dir : ".";
-    cnn_model_meta meta = {0};
-    cnn_net *net = cli_load_net(pos[0], NULL, &meta, NULL);
-    if (!net)
+    const char *dir = cli_value(opts, nopts, "out");
+    report p = {.model = pos[0]};
+    if (!(p.net = cli_load_net(p.model, NULL, &p.meta, NULL)))
         return EXIT_FAIL;
-    if (!(data = cli_model_data(data, &meta, "report"))) {
-        cnn_model_meta_free(&meta);
-        cnn_net_free(net);
-        return EXIT_USAGE;
-    }
-    int rc = EXIT_FAIL, k = cnn_net_classes(net);
-    cnn_error err;
-    cnn_dataset test = {0};
-    results r = {.k = k};
-    char *names = NULL, path[4096];
-    FILE *f = NULL;
-    if (cli_load_data(data, "test", (size_t)limit, cnn_net_input_shape(net), &test))
-        goto done;
-    if (test.classes > k || test.n < 1) {
-        cli_error(EXIT_FAIL, "%s: %d classes but the network has %d outputs", data, test.classes,
-                  k);
-        goto done;
-    }
-    cli_check_classes(&meta, &test);
-    r.confusion = calloc((size_t)k * k, sizeof(int));
-    names = class_names(&meta, &test, k);
-    if (!r.confusion || !names) {
-        cli_error(EXIT_FAIL, "out of memory");
-        goto done;
-    }
-    cnn_net_keep_activations(net, 1); /* feature maps of every layer */
-    if (cnn_net_init(net, BATCH, 0, &err)) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
-        goto done;
-    }
-    if (scan(net, &test, &r))
-        goto done;
-    if (mkdir(dir, 0777) && errno != EEXIST) {
-        cli_error(EXIT_FAIL, "%s: cannot create the folder: %s", dir, strerror(errno));
-        goto done;
-    }
-    snprintf(path, sizeof path, "%s/report.html", dir);
-    if (!(f = fopen(path, "w"))) {
-        cli_error(EXIT_FAIL, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    head(f, pos[0], &meta, data, &r);
-    layers_table(f, net);
-    if (training(f, &meta) || filters(f, net) || feature_maps(f, net, &test, names) ||
-        confusion(f, &r, names) || mistakes(f, &r, &test, names))
-        goto done;
-    fprintf(f, "<div id=check>not checked (scripts are off)</div>\n%s</body></html>\n", CHECK);
-    if (ferror(f)) {
-        cli_error(EXIT_FAIL, "%s: write error", path);
-        goto done;
-    }
-    printf("wrote %s: accuracy %.2f%% on %d test images\n", path, 100.0 * r.correct / r.count,
-           r.count);
-    rc = 0;
-done:
-    if (f && fclose(f) && rc == 0)
-        rc = cli_error(EXIT_FAIL, "%s: write error", path);
-    free(r.confusion);
-    free(names);
-    cnn_dataset_free(&test);
-    cnn_model_meta_free(&meta);
-    cnn_net_free(net);
+    int rc = EXIT_USAGE;
+    if ((p.data = cli_model_data(cli_value(opts, nopts, "data"), &p.meta, "report")))
+        rc = measure(&p, (size_t)limit) ? EXIT_FAIL : write_page(&p, dir ? dir : ".");
+    free(p.r.confusion);
+    free(p.names);
+    cnn_dataset_free(&p.test);
+    cnn_model_meta_free(&p.meta);
+    cnn_net_free(p.net);
     return rc;
 }
