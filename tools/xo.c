@@ -177,7 +177,7 @@ static int train_preset(long seed, long images, const viz_xo walk[3], cnn_net **
     cnn_dataset train = {0}, test = {0};
     cnn_shape in = cnn_net_input_shape(net);
     int rc = EXIT_FAIL;
-    if (cli_load_data("xo", "train", (size_t)images, in, &train) || cli_load_data("xo", "test", 0, in, &test))
+    if (cli_load_splits("xo", (size_t)images, 0, in, &train, &test))
         goto done;
     if (cnn_net_init(net, cfg.batch > 256 ? cfg.batch : 256, (uint64_t)seed, &err) ||
         cnn_fit(net, &train, &test, &cfg, (uint64_t)seed, &t->test, &err)) {
@@ -208,93 +208,120 @@ done:
     return rc;
 }
 
+/* What cnn xo shows. */
+typedef struct {
+    viz_xo walk[3];       /* the canonical X, O and deformed X */
+    float weights[2][12]; /* the vote's, for X and for O */
+    long seed;
+    cnn_net *net; /* the xo preset, trained */
+    trained t;
+} walkthrough;
+
+static void print_json(const walkthrough *w)
+{
+    const trained *t = &w->t;
+    printf("{\"features\":");
+    json_maps(&viz_xo_features[0][0], 3, 3, 3);
+    printf(",\"vote_weights\":{\"x\":");
+    json_list(w->weights[0], 12);
+    printf(",\"o\":");
+    json_list(w->weights[1], 12);
+    printf("}");
+    for (int n = 0; n < 3; n++) {
+        printf(",\"%s\":", NAMES[n]);
+        json_walk(&w->walk[n]);
+    }
+    printf(",\"trained\":{\"preset\":\"xo\",\"seed\":%ld,\"epochs\":%d,\"train_images\":%d,"
+           "\"test_images\":%d,\"test_in_train\":%d,\"accuracy\":%.6f,\"loss\":%.6f,"
+           "\"filters\":",
+           w->seed, t->epochs, t->train_n, t->test_n, t->duplicates, t->test.accuracy,
+           t->test.loss);
+    json_maps(cnn_net_layer_weights(w->net, 0), cnn_net_layer(w->net, 0).filters, 3, 3);
+    printf(",\"canonical\":{");
+    for (int n = 0; n < 3; n++)
+        printf("%s\"%s\":[%.6f,%.6f]", n ? "," : "", NAMES[n], t->canonical[n][0],
+               t->canonical[n][1]);
+    printf("}}}\n");
+}
+
+static void print_text(const walkthrough *w)
+{
+    const trained *t = &w->t;
+    printf("features \\ X / (3x3, +1 white, -1 black), as filters feature/9:\n");
+    text_maps("", &viz_xo_features[0][0], 3, 3, 3);
+    printf("vote weights (the canonical X's and O's own 12 values / their sum):\n  X:");
+    for (int i = 0; i < 12; i++)
+        printf(" %.3f", w->weights[0][i]);
+    printf("\n  O:");
+    for (int i = 0; i < 12; i++)
+        printf(" %.3f", w->weights[1][i]);
+    printf("\n\n");
+    for (int n = 0; n < 3; n++)
+        text_walk(n, &w->walk[n]);
+    printf("== the xo preset, trained (seed %ld, %d epochs) ==\n"
+           "held-out accuracy %.2f%% on %d generated images (loss %.4f; trained on %d, "
+           "%d of the test images also occur in training)\n",
+           w->seed, t->epochs, 100 * t->test.accuracy, t->test_n, t->test.loss, t->train_n,
+           t->duplicates);
+    for (int n = 0; n < 3; n++)
+        printf("  %s: X %.2f%%, O %.2f%%\n", TITLES[n], 100 * t->canonical[n][0],
+               100 * t->canonical[n][1]);
+    const float *filters = cnn_net_layer_weights(w->net, 0);
+    int nf = cnn_net_layer(w->net, 0).filters;
+    text_maps("its learned first-layer filters (3x3):", filters, nf < 4 ? nf : 4, 3, 3);
+    if (nf > 4)
+        text_maps("", filters + 36, nf - 4 < 4 ? nf - 4 : 4, 3, 3);
+}
+
+/* Every stage's picture, the features and the trained filters into dir. */
+static int save_pictures(const walkthrough *w, const char *dir)
+{
+    cnn_error err;
+    int rc = 0;
+    for (int n = 0; n < 3 && rc == 0; n++)
+        rc = save_walk(dir, n, &w->walk[n]);
+    if (rc == 0)
+        rc = save_grid(dir, "xo-features.png", "features \\ X /", &viz_xo_features[0][0], 3, 3,
+                       3);
+    viz_image im = {0};
+    if (rc == 0 && (viz_filters(&im, w->net, 0, &err) == CNN_OK)) {
+        if (viz_png_save_in(&im, dir, "xo-trained-filters.png", &err))
+            rc = cli_error(EXIT_FAIL, "%s", err.msg);
+        viz_image_free(&im);
+    }
+    return rc;
+}
+
 int cmd_xo(int argc, char **argv)
 {
     cli_option opts[] = {{"json", 0, NULL}, {"out", 1, NULL},
                          {"seed", 1, NULL}, {"train", 1, NULL}};
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
-    long seed = 1, images = 2000;
+    walkthrough w = {.seed = 1};
+    long images = 2000;
     int parsed = cli_parse("xo", HELP, argc, argv, opts, nopts, pos, 0, &npos);
     if (parsed)
         return CLI_PARSE_EXIT(parsed);
-    if (cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed) ||
+    if (cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &w.seed) ||
         cli_int(opts, nopts, "train", 10, 1000000, &images))
         return EXIT_USAGE;
     const char *dir = cli_value(opts, nopts, "out");
-    int json = cli_flag(opts, nopts, "json");
-    viz_xo walk[3];
-    float weights[2][12];
+    int json = cli_flag(opts, nopts, "json"), rc = 0;
     cnn_error err;
-    if (viz_xo_run(walk, weights, &err))
+    if (viz_xo_run(w.walk, w.weights, &err))
         return cli_error(EXIT_FAIL, "xo walkthrough: %s", err.msg);
-    cnn_net *net = NULL;
-    trained t;
-    if (train_preset(seed, images, walk, &net, &t))
+    if (train_preset(w.seed, images, w.walk, &w.net, &w.t))
         return EXIT_FAIL;
-    const float *filters = cnn_net_layer_weights(net, 0);
-    int nf = cnn_net_layer(net, 0).filters, rc = 0;
-    if (json) {
-        printf("{\"features\":");
-        json_maps(&viz_xo_features[0][0], 3, 3, 3);
-        printf(",\"vote_weights\":{\"x\":");
-        json_list(weights[0], 12);
-        printf(",\"o\":");
-        json_list(weights[1], 12);
-        printf("}");
-        for (int n = 0; n < 3; n++) {
-            printf(",\"%s\":", NAMES[n]);
-            json_walk(&walk[n]);
-        }
-        printf(",\"trained\":{\"preset\":\"xo\",\"seed\":%ld,\"epochs\":%d,\"train_images\":%d,"
-               "\"test_images\":%d,\"test_in_train\":%d,\"accuracy\":%.6f,\"loss\":%.6f,"
-               "\"filters\":",
-               seed, t.epochs, t.train_n, t.test_n, t.duplicates, t.test.accuracy, t.test.loss);
-        json_maps(filters, nf, 3, 3);
-        printf(",\"canonical\":{");
-        for (int n = 0; n < 3; n++)
-            printf("%s\"%s\":[%.6f,%.6f]", n ? "," : "", NAMES[n], t.canonical[n][0],
-                   t.canonical[n][1]);
-        printf("}}}\n");
-    } else {
-        printf("features \\ X / (3x3, +1 white, -1 black), as filters feature/9:\n");
-        text_maps("", &viz_xo_features[0][0], 3, 3, 3);
-        printf("vote weights (the canonical X's and O's own 12 values / their sum):\n  X:");
-        for (int i = 0; i < 12; i++)
-            printf(" %.3f", weights[0][i]);
-        printf("\n  O:");
-        for (int i = 0; i < 12; i++)
-            printf(" %.3f", weights[1][i]);
-        printf("\n\n");
-        for (int n = 0; n < 3; n++)
-            text_walk(n, &walk[n]);
-        printf("== the xo preset, trained (seed %ld, %d epochs) ==\n"
-               "held-out accuracy %.2f%% on %d generated images (loss %.4f; trained on %d, "
-               "%d of the test images also occur in training)\n",
-               seed, t.epochs, 100 * t.test.accuracy, t.test_n, t.test.loss, t.train_n,
-               t.duplicates);
-        for (int n = 0; n < 3; n++)
-            printf("  %s: X %.2f%%, O %.2f%%\n", TITLES[n], 100 * t.canonical[n][0],
-                   100 * t.canonical[n][1]);
-        text_maps("its learned first-layer filters (3x3):", filters, nf < 4 ? nf : 4, 3, 3);
-        if (nf > 4)
-            text_maps("", filters + 36, nf - 4 < 4 ? nf - 4 : 4, 3, 3);
-    }
+    if (json)
+        print_json(&w);
+    else
+        print_text(&w);
     if (dir) {
-        for (int n = 0; n < 3 && rc == 0; n++)
-            rc = save_walk(dir, n, &walk[n]);
-        if (rc == 0)
-            rc = save_grid(dir, "xo-features.png", "features \\ X /", &viz_xo_features[0][0], 3,
-                           3, 3);
-        viz_image im = {0};
-        if (rc == 0 && (viz_filters(&im, net, 0, &err) == CNN_OK)) {
-            if (viz_png_save_in(&im, dir, "xo-trained-filters.png", &err))
-                rc = cli_error(EXIT_FAIL, "%s", err.msg);
-            viz_image_free(&im);
-        }
+        rc = save_pictures(&w, dir);
         if (rc == 0 && !json)
             printf("\npictures written to %s/xo-*.png\n", dir);
     }
-    cnn_net_free(net);
+    cnn_net_free(w.net);
     return rc ? EXIT_FAIL : 0;
 }
