@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char HELP[] =
@@ -154,11 +153,6 @@ typedef struct {
     int have_prof;
 } bench_result;
 
-static const char *opt_name(cnn_optimizer o)
-{
-    return o == CNN_SGD ? "sgd" : o == CNN_MOMENTUM ? "momentum" : "adam";
-}
-
 /* conv layers during training: forward + weight gradient + (but for the first
  * layer) input gradient, per the profile at the training batch. */
 static double conv_train_gflops(const profile *p, const cnn_net *net)
@@ -183,7 +177,7 @@ static void print_json(const bench_opts *o, const bench_result *r, const cnn_net
            "\"infer_b256_ips_median\":%.1f,\"lat_b1_us_median\":%.2f,\"lat_b1_us_p90\":%.2f,"
            "\"rss_kb\":%ld,\"rss_all_kb\":%ld,\"train_gflops\":%.3f,\"infer_gflops\":%.3f,\"peak_gflops\":%.1f,"
            "\"train_peak_pct\":%.2f,\"infer_peak_pct\":%.2f,\"load1\":%.2f",
-           o->net, o->threads, cnn_simd_path(), o->data, r->batch, opt_name(r->cfg.optimizer),
+           o->net, o->threads, cnn_simd_path(), o->data, r->batch, cli_optimizers[r->cfg.optimizer],
            r->cfg.lr, r->train_images, r->train_s, r->train_ips, r->acc, r->infer_best,
            r->infer_med, r->lat_med, r->lat_p90, r->rss_kb, r->rss_all_kb, train_gf, infer_gf, r->peak,
            100 * train_gf / r->peak, 100 * infer_gf / r->peak, r->load1);
@@ -216,8 +210,8 @@ static void print_text(const bench_opts *o, const bench_result *r, const cnn_net
            r->test_images);
     printf("  training       %.0f img/s (%s lr %g, batch %d; %.2f s)  %.2f GFLOP/s = %.1f%% of "
            "peak\n",
-           r->train_ips, opt_name(r->cfg.optimizer), r->cfg.lr, r->batch, r->train_s, train_gf,
-           100 * train_gf / r->peak);
+           r->train_ips, cli_optimizers[r->cfg.optimizer], r->cfg.lr, r->batch, r->train_s,
+           train_gf, 100 * train_gf / r->peak);
     printf("  test accuracy  %.2f%%\n", 100 * r->acc);
     printf("  inference b256 best %.0f img/s, median %.0f img/s  %.2f GFLOP/s = %.1f%% of peak\n",
            r->infer_best, r->infer_med, infer_gf, 100 * infer_gf / r->peak);
@@ -265,6 +259,180 @@ static void print_text(const bench_opts *o, const bench_result *r, const cnn_net
     fflush(stdout);
 }
 
+/* One measurement under way. */
+typedef struct {
+    cnn_net *net;
+    cnn_optim *opt;
+    cnn_dataset train, test;
+} bench_run;
+
+/* The network, its data and its optimiser, for training at its own batch. */
+static int set_up(const bench_opts *o, bench_run *b, bench_result *r)
+{
+    cnn_error err;
+    cnn_train_config cfg;
+    if (!(b->net = cli_load_net(o->net, &cfg, NULL, NULL)))
+        return EXIT_FAIL;
+    cnn_net_set_threads(b->net, o->threads);
+    /* one epoch at the preset's learning rate, as the peer runs it */
+    cfg.schedule = CNN_CONSTANT;
+    r->cfg = cfg;
+    r->batch = cfg.batch;
+    cnn_shape in = cnn_net_input_shape(b->net);
+    if (cli_load_splits(o->data, (size_t)o->train_n, 0, in, &b->train, &b->test))
+        return EXIT_FAIL;
+    /* the workspace for the training batch; inference at batch 256 gets
+     * its own after the training figures, memory included, are taken */
+    if (cnn_net_init(b->net, cfg.batch, o->seed, &err) ||
+        !(b->opt = cnn_optim_new(b->net, &cfg, &err)))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
+    for (int i = 0; i < cnn_net_layers(b->net); i++) {
+        cnn_layer_kind k = cnn_net_layer(b->net, i).kind;
+        if (k == CNN_CONV || k == CNN_DENSE)
+            r->fwd_flops += cnn_net_layer_flops(b->net, i);
+    }
+    r->train_images = b->train.n;
+    r->test_images = b->test.n;
+    return 0;
+}
+
+/* One epoch timed, the test accuracy, the memory of both; then the
+ * workspace for inference. */
+static int time_training(const bench_opts *o, bench_run *b, bench_result *r)
+{
+    cnn_error err;
+    cnn_metrics tm, vm;
+    double t0 = cli_now();
+    if (cnn_train_epoch(b->net, b->opt, &b->train, 0, r->batch, o->seed, NULL, NULL, &tm, &err))
+        return cli_error(EXIT_FAIL, "training: %s", err.msg);
+    r->train_s = cli_now() - t0;
+    r->train_ips = b->train.n / r->train_s;
+    if (cnn_evaluate(b->net, &b->test, &vm, NULL, &err))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
+    r->acc = vm.accuracy;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->rss_kb = ru.ru_maxrss; /* the peak of training and its evaluation */
+    if (r->batch < INFER_BATCH && cnn_net_init(b->net, INFER_BATCH, o->seed, &err))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
+    return 0;
+}
+
+/* Passes over the test set at batch 256, each one's seconds into t: forwards
+ * only are timed, the byte-to-float conversion of each batch is not (the
+ * peer converts the set up front). */
+static void time_batches(bench_run *b, int reps, float *x, cnn_label *labels, double *t)
+{
+    cnn_error err;
+    float mean, std;
+    cnn_net_normalization(b->net, &mean, &std);
+    const cnn_dataset *test = &b->test;
+    for (int pass = -1; pass < reps; pass++) { /* pass -1: warm-up */
+        double sum = 0;
+        for (int first = 0; first < test->n; first += INFER_BATCH) {
+            int n = test->n - first < INFER_BATCH ? test->n - first : INFER_BATCH;
+            cnn_dataset_batch(test, NULL, first, n, mean, std, x, labels);
+            double s = cli_now();
+            cnn_forward(b->net, x, n, 0, &err);
+            sum += cli_now() - s;
+        }
+        if (pass >= 0)
+            t[pass] = sum;
+    }
+}
+
+/* count single-image forwards after a warm-up, each one's microseconds into t. */
+static void time_singles(bench_run *b, int count, float *x, cnn_label *labels, double *t)
+{
+    cnn_error err;
+    float mean, std;
+    cnn_net_normalization(b->net, &mean, &std);
+    for (int i = 0; i < WARM_LAT + count; i++) {
+        int j = (i < WARM_LAT ? i : i - WARM_LAT) % b->test.n;
+        cnn_dataset_batch(&b->test, NULL, j, 1, mean, std, x, labels);
+        double s = cli_now();
+        cnn_forward(b->net, x, 1, 0, &err);
+        if (i >= WARM_LAT)
+            t[i - WARM_LAT] = (cli_now() - s) * 1e6;
+    }
+}
+
+/* Throughput at batch 256, then the latency of one image. */
+static int time_inference(const bench_opts *o, bench_run *b, bench_result *r)
+{
+    size_t in_size = cnn_shape_size(cnn_net_input_shape(b->net));
+    int reps = o->infer_reps;
+    float *x = malloc(sizeof(float) * in_size * INFER_BATCH);
+    cnn_label *labels = malloc(sizeof *labels * INFER_BATCH);
+    double *t = malloc(sizeof(double) * (size_t)(o->lat_n > reps ? o->lat_n : reps));
+    int rc = 0;
+    if (!x || !labels || !t) {
+        rc = cli_error(EXIT_FAIL, "out of memory");
+    } else {
+        time_batches(b, reps, x, labels, t);
+        r->infer_med = b->test.n / median(t, reps);
+        r->infer_best = b->test.n / t[0];
+        time_singles(b, o->lat_n, x, labels, t);
+        qsort(t, (size_t)o->lat_n, sizeof *t, cmp_double);
+        r->lat_med = t[o->lat_n / 2];
+        r->lat_p90 = t[(int)(o->lat_n * 0.9)];
+    }
+    free(x), free(labels), free(t);
+    return rc;
+}
+
+/* Microseconds of one optimiser step, over about 0.1 s. */
+static double time_step(bench_run *b)
+{
+    int n = 0;
+    double s = cli_now();
+    do {
+        cnn_optim_step(b->opt, b->net, 0);
+        n++;
+    } while (cli_now() - s < 0.1);
+    return (cli_now() - s) * 1e6 / n;
+}
+
+/* Microseconds of one training batch's conversion (bytes to floats, in a
+ * shuffled order), over about 0.05 s; 0 if out of memory. */
+static double time_conversion(bench_run *b, int batch)
+{
+    const cnn_dataset *train = &b->train;
+    float mean, std;
+    cnn_net_normalization(b->net, &mean, &std);
+    size_t in_size = cnn_shape_size(cnn_net_input_shape(b->net));
+    float *bx = malloc(sizeof(float) * in_size * (size_t)batch);
+    cnn_label *bl = malloc(sizeof *bl * (size_t)batch);
+    int *order = malloc(sizeof(int) * (size_t)train->n);
+    double us = 0;
+    if (bx && bl && order) {
+        for (int i = 0; i < train->n; i++)
+            order[i] = (int)(((uint64_t)i * 7919) % (uint64_t)train->n);
+        int m = batch < train->n ? batch : train->n, n = 0;
+        double s = cli_now();
+        do {
+            cnn_dataset_batch(train, order, (n * m) % (train->n - m + 1), m, mean, std, bx, bl);
+            n++;
+        } while (cli_now() - s < 0.05);
+        us = (cli_now() - s) * 1e6 / n;
+    }
+    free(bx), free(bl), free(order);
+    return us;
+}
+
+/* Each layer at the training batch and at batch 1, and the rest of a
+ * training batch: the optimiser step and the conversion. */
+static int time_layers(bench_run *b, bench_result *r)
+{
+    if (profile_layers(b->net, &b->test, r->batch, 1, 0.5, &r->train_prof) ||
+        profile_layers(b->net, &b->test, 1, 0, 0.2, &r->lat_prof))
+        return cli_error(EXIT_FAIL, "the per-layer profile could not be set up");
+    r->step_us = time_step(b);
+    r->data_us = time_conversion(b, r->batch);
+    r->have_prof = 1;
+    return 0;
+}
+
 static int run_one(const bench_opts *o)
 {
     bench_result r;
@@ -272,153 +440,28 @@ static int run_one(const bench_opts *o)
     double load[1] = {0};
     if (getloadavg(load, 1) == 1)
         r.load1 = load[0];
-    cnn_train_config cfg;
-    cnn_net *net = cli_load_net(o->net, &cfg, NULL, NULL);
-    if (!net)
-        return EXIT_FAIL;
-    cnn_net_set_threads(net, o->threads);
-    /* one epoch at the preset's learning rate, as the peer runs it */
-    cfg.schedule = CNN_CONSTANT;
-    r.cfg = cfg;
-    r.batch = cfg.batch;
-    int rc = EXIT_FAIL;
-    cnn_error err;
-    cnn_optim *opt = NULL;
-    cnn_dataset train = {0}, test = {0};
-    float *x = NULL;
-    cnn_label *labels = NULL;
-    double *lat = NULL;
-    cnn_shape in = cnn_net_input_shape(net);
-    size_t in_size = cnn_shape_size(in);
-    if (cli_load_data(o->data, "train", (size_t)o->train_n, in, &train) ||
-        cli_load_data(o->data, "test", 0, in, &test))
-        goto done;
-    /* the workspace for the training batch; inference at batch 256 gets
-     * its own after the training figures, memory included, are taken */
-    if (cnn_net_init(net, cfg.batch, o->seed, &err) || !(opt = cnn_optim_new(net, &cfg, &err))) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
-        goto done;
+    bench_run b = {0};
+    int rc = set_up(o, &b, &r);
+    if (rc == 0)
+        rc = time_training(o, &b, &r);
+    if (rc == 0)
+        rc = time_inference(o, &b, &r);
+    if (rc == 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        r.rss_all_kb = ru.ru_maxrss; /* with inference, before the profile's own buffers */
+        r.peak = cnn_fp32_peak_gflops(o->threads);
+        if (o->layers)
+            rc = time_layers(&b, &r);
     }
-    for (int i = 0; i < cnn_net_layers(net); i++) {
-        cnn_layer_kind k = cnn_net_layer(net, i).kind;
-        if (k == CNN_CONV || k == CNN_DENSE)
-            r.fwd_flops += cnn_net_layer_flops(net, i);
-    }
-    r.train_images = train.n;
-    r.test_images = test.n;
-
-    /* training: one epoch */
-    cnn_metrics tm;
-    double t0 = cli_now();
-    if (cnn_train_epoch(net, opt, &train, 0, cfg.batch, o->seed, NULL, NULL, &tm, &err)) {
-        cli_error(EXIT_FAIL, "training: %s", err.msg);
-        goto done;
-    }
-    r.train_s = cli_now() - t0;
-    r.train_ips = train.n / r.train_s;
-    cnn_metrics vm;
-    if (cnn_evaluate(net, &test, &vm, NULL, &err)) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
-        goto done;
-    }
-    r.acc = vm.accuracy;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    r.rss_kb = ru.ru_maxrss; /* the peak of training and its evaluation */
-    if (cfg.batch < INFER_BATCH && cnn_net_init(net, INFER_BATCH, o->seed, &err)) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
-        goto done;
-    }
-
-    /* inference at batch 256: forwards only are timed, the byte-to-float
-     * conversion of each batch is not (the peer converts the set up front) */
-    float mean, std;
-    cnn_net_normalization(net, &mean, &std);
-    x = malloc(sizeof(float) * in_size * INFER_BATCH);
-    labels = malloc(sizeof *labels * INFER_BATCH);
-    int reps = o->infer_reps;
-    lat = malloc(sizeof(double) * (size_t)(o->lat_n > reps ? o->lat_n : reps));
-    if (!x || !labels || !lat) {
-        cli_error(EXIT_FAIL, "out of memory");
-        goto done;
-    }
-    for (int pass = -1; pass < reps; pass++) { /* pass -1: warm-up */
-        double t = 0;
-        for (int first = 0; first < test.n; first += INFER_BATCH) {
-            int n = test.n - first < INFER_BATCH ? test.n - first : INFER_BATCH;
-            cnn_dataset_batch(&test, NULL, first, n, mean, std, x, labels);
-            double s = cli_now();
-            cnn_forward(net, x, n, 0, &err);
-            t += cli_now() - s;
-        }
-        if (pass >= 0)
-            lat[pass] = t;
-    }
-    r.infer_med = test.n / median(lat, reps);
-    r.infer_best = test.n / lat[0];
-
-    /* latency: single images, after a warm-up */
-    for (int i = 0; i < WARM_LAT + o->lat_n; i++) {
-        int j = (i < WARM_LAT ? i : i - WARM_LAT) % test.n;
-        cnn_dataset_batch(&test, NULL, j, 1, mean, std, x, labels);
-        double s = cli_now();
-        cnn_forward(net, x, 1, 0, &err);
-        if (i >= WARM_LAT)
-            lat[i - WARM_LAT] = (cli_now() - s) * 1e6;
-    }
-    qsort(lat, (size_t)o->lat_n, sizeof *lat, cmp_double);
-    r.lat_med = lat[o->lat_n / 2];
-    r.lat_p90 = lat[(int)(o->lat_n * 0.9)];
-
-    getrusage(RUSAGE_SELF, &ru);
-    r.rss_all_kb = ru.ru_maxrss; /* with inference, before the profile's own buffers */
-    r.peak = cnn_fp32_peak_gflops(o->threads);
-
-    if (o->layers) {
-        double budget = 0.5;
-        if (profile_layers(net, &test, cfg.batch, 1, budget, &r.train_prof) ||
-            profile_layers(net, &test, 1, 0, 0.2, &r.lat_prof)) {
-            cli_error(EXIT_FAIL, "the per-layer profile could not be set up");
-            goto done;
-        }
-        /* the optimiser step and the batch conversion, the rest of a batch */
-        int n = 0;
-        double s = cli_now();
-        do {
-            cnn_optim_step(opt, net, 0);
-            n++;
-        } while (cli_now() - s < 0.1);
-        r.step_us = (cli_now() - s) * 1e6 / n;
-        float *bx = malloc(sizeof(float) * in_size * (size_t)cfg.batch);
-        cnn_label *bl = malloc(sizeof *bl * (size_t)cfg.batch);
-        int *order = malloc(sizeof(int) * (size_t)train.n);
-        if (bx && bl && order) {
-            for (int i = 0; i < train.n; i++)
-                order[i] = (int)(((uint64_t)i * 7919) % (uint64_t)train.n);
-            int b = cfg.batch < train.n ? cfg.batch : train.n;
-            n = 0;
-            s = cli_now();
-            do {
-                cnn_dataset_batch(&train, order, (n * b) % (train.n - b + 1), b, mean, std, bx,
-                                  bl);
-                n++;
-            } while (cli_now() - s < 0.05);
-            r.data_us = (cli_now() - s) * 1e6 / n;
-        }
-        free(bx), free(bl), free(order);
-        r.have_prof = 1;
-    }
-    if (o->json)
-        print_json(o, &r, net);
-    else
-        print_text(o, &r, net);
-    rc = 0;
-done:
-    free(x), free(labels), free(lat);
-    cnn_dataset_free(&train);
-    cnn_dataset_free(&test);
-    cnn_optim_free(opt);
-    cnn_net_free(net);
+    if (rc == 0 && o->json)
+        print_json(o, &r, b.net);
+    else if (rc == 0)
+        print_text(o, &r, b.net);
+    cnn_dataset_free(&b.train);
+    cnn_dataset_free(&b.test);
+    cnn_optim_free(b.opt);
+    cnn_net_free(b.net);
     return rc;
 }
 
@@ -456,6 +499,77 @@ static int spawn(char **args)
     return WEXITSTATUS(status);
 }
 
+/* What cnn bench was asked: the networks and thread counts, and the rest
+ * of each child's command line. */
+typedef struct {
+    const char *nets[3];
+    int nnets, threads[MAX_THREAD_LIST], nthreads, child;
+    bench_opts each; /* but for its net and threads */
+    char data[4096]; /* the default data's path, when it is built */
+} bench_plan;
+
+static int read_options(const cli_option *opts, int nopts, bench_plan *p)
+{
+    long train_n = 60000, lat_n = 2000, infer_reps = 5, seed = 1;
+    if (cli_int(opts, nopts, "train-n", 1, 1L << 30, &train_n) ||
+        cli_int(opts, nopts, "lat-n", 1, 10000000, &lat_n) ||
+        cli_int(opts, nopts, "infer-reps", 1, 1000, &infer_reps) ||
+        cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed))
+        return EXIT_USAGE;
+    const char *net = cli_value(opts, nopts, "net");
+    net = net ? net : "all";
+    *p = (bench_plan){.nets = {"seed", "lenet", "convnet"}, .nnets = 3, .nthreads = 1};
+    if (strcmp(net, "all") != 0) {
+        if (strcmp(net, "seed") && strcmp(net, "lenet") && strcmp(net, "convnet"))
+            return cli_error(EXIT_USAGE, "--net: expected seed, lenet, convnet or all, got '%s'",
+                             net);
+        p->nets[0] = net;
+        p->nnets = 1;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    p->threads[0] = cpus > 0 ? (int)cpus : 1;
+    const char *tv = cli_value(opts, nopts, "threads");
+    if (tv && (p->nthreads = parse_threads(tv, p->threads, MAX_THREAD_LIST)) < 1)
+        return cli_error(EXIT_USAGE, "--threads: expected N or a list such as 1,2, got '%s'",
+                         tv);
+    const char *data = cli_value(opts, nopts, "data");
+    p->each = (bench_opts){NULL, data ? data : default_data(p->data, sizeof p->data), 0,
+                           (int)train_n, (int)lat_n, (int)infer_reps,
+                           !cli_flag(opts, nopts, "no-layers"), cli_flag(opts, nopts, "json"),
+                           (uint64_t)seed};
+    p->child = cli_flag(opts, nopts, "child");
+    return 0;
+}
+
+/* This program again, with --child, to measure o's network and thread count. */
+static int spawn_child(const bench_opts *o)
+{
+    char tbuf[16], nbuf[16], lbuf[16], rbuf[16], sbuf[16];
+    snprintf(tbuf, sizeof tbuf, "%d", o->threads);
+    snprintf(nbuf, sizeof nbuf, "%d", o->train_n);
+    snprintf(lbuf, sizeof lbuf, "%d", o->lat_n);
+    snprintf(rbuf, sizeof rbuf, "%d", o->infer_reps);
+    snprintf(sbuf, sizeof sbuf, "%llu", (unsigned long long)o->seed);
+    char *args[24];
+    int a = 0;
+    args[a++] = "cnn";
+    args[a++] = "bench";
+    args[a++] = "--child";
+    args[a++] = "--net", args[a++] = (char *)o->net;
+    args[a++] = "--threads", args[a++] = tbuf;
+    args[a++] = "--data", args[a++] = (char *)o->data;
+    args[a++] = "--train-n", args[a++] = nbuf;
+    args[a++] = "--lat-n", args[a++] = lbuf;
+    args[a++] = "--infer-reps", args[a++] = rbuf;
+    args[a++] = "--seed", args[a++] = sbuf;
+    if (o->json)
+        args[a++] = "--json";
+    if (!o->layers)
+        args[a++] = "--no-layers";
+    args[a] = NULL;
+    return spawn(args);
+}
+
 int cmd_bench(int argc, char **argv)
 {
     cli_option opts[] = {
@@ -469,71 +583,23 @@ int cmd_bench(int argc, char **argv)
     int parsed = cli_parse("bench", HELP, argc, argv, opts, nopts, pos, 0, &npos);
     if (parsed)
         return CLI_PARSE_EXIT(parsed);
-    long train_n = 60000, lat_n = 2000, infer_reps = 5, seed = 1;
-    if (cli_int(opts, nopts, "train-n", 1, 1L << 30, &train_n) ||
-        cli_int(opts, nopts, "lat-n", 1, 10000000, &lat_n) ||
-        cli_int(opts, nopts, "infer-reps", 1, 1000, &infer_reps) ||
-        cli_int(opts, nopts, "seed", 0, 0x7fffffffL, &seed))
-        return EXIT_USAGE;
-    const char *net = cli_value(opts, nopts, "net");
-    net = net ? net : "all";
-    const char *nets[3] = {"seed", "lenet", "convnet"};
-    int nnets = 3;
-    if (strcmp(net, "all") != 0) {
-        if (strcmp(net, "seed") && strcmp(net, "lenet") && strcmp(net, "convnet"))
-            return cli_error(EXIT_USAGE, "--net: expected seed, lenet, convnet or all, got '%s'",
-                             net);
-        nets[0] = net;
-        nnets = 1;
-    }
-    int threads[MAX_THREAD_LIST], nthreads = 1;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    threads[0] = cpus > 0 ? (int)cpus : 1;
-    const char *tv = cli_value(opts, nopts, "threads");
-    if (tv && (nthreads = parse_threads(tv, threads, MAX_THREAD_LIST)) < 1)
-        return cli_error(EXIT_USAGE, "--threads: expected N or a list such as 1,2, got '%s'",
-                         tv);
-    char data_buf[4096];
-    const char *data = cli_value(opts, nopts, "data");
-    data = data ? data : default_data(data_buf, sizeof data_buf);
-
-    if (cli_flag(opts, nopts, "child")) {
-        if (nnets != 1 || nthreads != 1)
+    bench_plan p;
+    int rc = read_options(opts, nopts, &p);
+    if (rc)
+        return rc;
+    if (p.child) {
+        if (p.nnets != 1 || p.nthreads != 1)
             return cli_error(EXIT_USAGE, "bench --child: one --net and one --threads");
-        bench_opts o = {nets[0], data, threads[0], (int)train_n, (int)lat_n, (int)infer_reps,
-                        !cli_flag(opts, nopts, "no-layers"), cli_flag(opts, nopts, "json"),
-                        (uint64_t)seed};
+        bench_opts o = p.each;
+        o.net = p.nets[0], o.threads = p.threads[0];
         return run_one(&o);
     }
-    int rc = 0;
-    for (int i = 0; i < nnets; i++)
-        for (int t = 0; t < nthreads; t++) {
-            char tbuf[16], nbuf[16], lbuf[16], rbuf[16], sbuf[16];
-            snprintf(tbuf, sizeof tbuf, "%d", threads[t]);
-            snprintf(nbuf, sizeof nbuf, "%ld", train_n);
-            snprintf(lbuf, sizeof lbuf, "%ld", lat_n);
-            snprintf(rbuf, sizeof rbuf, "%ld", infer_reps);
-            snprintf(sbuf, sizeof sbuf, "%ld", seed);
-            char *args[24];
-            int a = 0;
-            args[a++] = "cnn";
-            args[a++] = "bench";
-            args[a++] = "--child";
-            args[a++] = "--net", args[a++] = (char *)nets[i];
-            args[a++] = "--threads", args[a++] = tbuf;
-            args[a++] = "--data", args[a++] = (char *)data;
-            args[a++] = "--train-n", args[a++] = nbuf;
-            args[a++] = "--lat-n", args[a++] = lbuf;
-            args[a++] = "--infer-reps", args[a++] = rbuf;
-            args[a++] = "--seed", args[a++] = sbuf;
-            if (cli_flag(opts, nopts, "json"))
-                args[a++] = "--json";
-            if (cli_flag(opts, nopts, "no-layers"))
-                args[a++] = "--no-layers";
-            args[a] = NULL;
-            int child = spawn(args);
-            if (child) {
-                cli_error(EXIT_FAIL, "bench: %s on %d thread(s) failed", nets[i], threads[t]);
+    for (int i = 0; i < p.nnets; i++)
+        for (int t = 0; t < p.nthreads; t++) {
+            bench_opts o = p.each;
+            o.net = p.nets[i], o.threads = p.threads[t];
+            if (spawn_child(&o)) {
+                cli_error(EXIT_FAIL, "bench: %s on %d thread(s) failed", o.net, o.threads);
                 rc = EXIT_FAIL;
             }
         }
