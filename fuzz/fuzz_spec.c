@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             if (last.kind == CNN_SOFTMAX) {
                 int k = cnn_net_classes(net);
-                uint8_t labels[BATCH] = {0, (uint8_t)(k > 1 ? 1 : 0)};
+                cnn_label labels[BATCH] = {0, (cnn_label)(k > 1 ? 1 : 0)};
                 if (k <= 256) {
                     cnn_net_want_input_grad(net, 1);
                     if (cnn_backward(net, labels, BATCH, &err))
