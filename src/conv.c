@@ -588,21 +588,22 @@ static void backward_range(const layer *l, const float *x, const float *y, const
 static void conv_backward(const layer *l, const float *x, const float *y, const float *dy,
                           float *dx, const layer_call *c)
 {
-    int n = c->n, groups = grad_groups(n);
+    int n = c->n;
     buffers b = buffers_of(l, c);
     if (geom(l).winograd && dx && c->last > c->first)
         winograd_filters(l->w, l->in.c, l->spec.filters, 1, b.ut);
     void (*range)(const layer *, const float *, const float *, const float *, float *, float *,
                   float *, int, int, buffers, int) =
         geom(l).winograd ? backward_winograd : geom(l).shifted ? backward_shifted : backward_range;
-    if (groups == 1) {
-        range(l, x, y, dy, dx, l->dw, l->db, 0, n, b, c->threads);
+    if (n == 1) {
+        if (c->last > c->first)
+            range(l, x, y, dy, dx, l->dw, l->db, 0, n, b, c->threads);
         return;
     }
     size_t stride = partial_stride(l);
-    for (int gi = 0; gi < groups; gi++) {
+    for (int gi = 0; gi < GRAD_GROUPS; gi++) {
         int first = group_first(n, gi), last = group_first(n, gi + 1);
-        if (first < c->first || last > c->last)
+        if (first == last || first < c->first || last > c->last)
             continue;
         float *gw = (float *)c->shared + gi * stride;
         range(l, x, y, dy, dx, gw, l->db ? gw + l->nweights : NULL, first, last, b, 1);
@@ -610,26 +611,19 @@ static void conv_backward(const layer *l, const float *x, const float *y, const 
 }
 
 /* dw and db (adjacent in the gradient buffer, as in the partials): this
- * part's whole lines of them, each the groups' partials added in order (a
- * batch of one image has its gradient from the backward already). */
+ * part's whole lines of them, each the tree sum of this process's groups'
+ * partials (a batch of one image has its gradient from the backward
+ * already). */
 static int conv_grads(const layer *l, const float *x, const float *dy, const layer_call *c,
                       int part, int parts, param_range done[2])
 {
     (void)x, (void)dy;
-    int groups = grad_groups(c->n);
-    size_t np = l->nweights + l->nbias, stride = partial_stride(l), lines = (np + 15) / 16;
+    size_t np = l->nweights + l->nbias, lines = (np + 15) / 16;
     size_t p0 = lines * part / parts * 16, p1 = lines * (part + 1) / parts * 16;
     if (p1 > np)
         p1 = np;
-    const float *partial = c->shared;
-    float *grad = l->dw;
-    if (groups > 1)
-        for (size_t p = p0; p < p1; p++) {
-            float sum = partial[p];
-            for (int gi = 1; gi < groups; gi++)
-                sum += partial[gi * stride + p];
-            grad[p] = sum;
-        }
+    if (c->n > 1)
+        group_tree(c->shared, partial_stride(l), c->groups, p0, p1, l->dw);
     done[0] = (param_range){p0, p1};
     return p1 > p0;
 }

@@ -12,16 +12,32 @@
 typedef struct layer layer;
 
 /* Weight gradients of a batch are summed per fixed group of images, then
- * the groups are added in order: the result does not depend on how many
- * threads share the batch (at most this many do in a backward pass). */
+ * the groups are added as a fixed pairwise tree,
+ *     ((g0 + g1) + (g2 + g3)) + ((g4 + g5) + (g6 + g7)),
+ * so the result does not depend on how many threads share the batch (at
+ * most this many do in a backward pass), nor on how many processes: a
+ * process of a team of 2, 4 or 8 (cnn_team) computes one aligned subtree,
+ * and the team adds the subtrees along the same tree (groups.c). */
 enum { GRAD_GROUPS = 8 };
 
-/* The gradient groups of a batch of n: GRAD_GROUPS, or one per image. */
-static inline int grad_groups(int n) { return n < GRAD_GROUPS ? n : GRAD_GROUPS; }
-
 /* The first image of gradient group g of a batch of n: the one definition
- * of the groups, whose sums fix every result. */
-static inline int group_first(int n, int g) { return (int)((long)n * g / grad_groups(n)); }
+ * of the groups, whose sums fix every result.  A batch of fewer than
+ * GRAD_GROUPS images leaves some groups empty: they are absent from the
+ * tree (a sum with one absent side is the other side, unchanged). */
+static inline int group_first(int n, int g) { return (int)((long)n * g / GRAD_GROUPS); }
+
+/* The groups of a batch of n that hold images, as bits (bit g: group g). */
+unsigned groups_present(int n);
+/* The groups whose images lie in [first, last) of a batch of n, as bits. */
+unsigned groups_within(int n, int first, int last);
+
+/* out[p] for p in [from, to): the tree sum of the groups in `mask` (each at
+ * partials + g * stride + p; the groups outside it are absent).  Returns 0,
+ * leaving out alone, when the mask is empty. */
+int group_tree(const float *partials, size_t stride, unsigned mask, size_t from, size_t to,
+               float *out);
+/* The same tree over one double per group (the loss). */
+double group_tree_double(const double *value, unsigned mask);
 
 /* What a convolution does after its product, as the plan decides: the
  * bias always; then perhaps the ReLU that follows it and the 2x2 stride-2
@@ -41,6 +57,7 @@ typedef struct {
 typedef struct {
     int n;           /* images in the batch                              */
     int first, last; /* this call's images                               */
+    unsigned groups; /* the gradient groups this process sums (grads)    */
     int threads;     /* threads its products may use (a batch of 1 image) */
     int training;    /* forward: dropout is on                           */
     uint64_t step;   /* training forwards so far: dropout's masks        */

@@ -48,6 +48,7 @@ cnn_net *cnn_net_new(cnn_shape input, cnn_error *err)
         return NULL;
     }
     net->input = input;
+    net->ranks = 1;
     net->mean = 0.0f;
     net->std = 1.0f;
     return net;

@@ -70,6 +70,7 @@ struct cnn_net {
     int keep_activations; /* an unfused plan: every output kept    */
     int seeded;           /* the layers' random streams are set    */
     uint64_t step;        /* training forwards so far (dropout)    */
+    int rank, ranks;      /* this process in its team: 0 of 1 alone */
 };
 
 /* ---- the executor (run.c) ----------------------------------------------- */
@@ -105,11 +106,14 @@ void run_forward(cnn_net *net, const image_batch *b, int training);
 void run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u);
 /* u over parameters [from, to), on the network's threads if it pays. */
 void run_update(const cnn_net *net, const optim_update *u, size_t from, size_t to);
-/* The images [first, last) that thread t of `threads` carries through a
- * batch of n: whole gradient groups when there are no more threads than
+/* The images [first, last) that thread t of `threads` carries through the
+ * groups [g0, g1) of a batch of n: whole gradient groups when there are no more threads than
  * groups, so that forward and backward give a thread the same images (and
  * it finds them in its own cache); else an even share. */
-void image_share(int n, int t, int threads, int *first, int *last);
+void image_share(int n, int g0, int g1, int t, int threads, int *first, int *last);
+/* The gradient groups [g0, g1) this process computes: all of them, or its
+ * share as a member of a team (cnn_net_set_team). */
+void team_groups(const cnn_net *net, int *g0, int *g1);
 /* The threads the network runs on. */
 int run_threads(const cnn_net *net);
 

@@ -31,15 +31,22 @@ int run_threads(const cnn_net *net)
 #endif
 }
 
-void image_share(int n, int t, int threads, int *first, int *last)
+void team_groups(const cnn_net *net, int *g0, int *g1)
 {
-    int groups = grad_groups(n);
+    *g0 = GRAD_GROUPS * net->rank / net->ranks;
+    *g1 = GRAD_GROUPS * (net->rank + 1) / net->ranks;
+}
+
+void image_share(int n, int g0, int g1, int t, int threads, int *first, int *last)
+{
+    int groups = g1 - g0;
     if (threads <= groups) {
-        *first = group_first(n, (int)((long)groups * t / threads));
-        *last = group_first(n, (int)((long)groups * (t + 1) / threads));
+        *first = group_first(n, g0 + (int)((long)groups * t / threads));
+        *last = group_first(n, g0 + (int)((long)groups * (t + 1) / threads));
     } else {
-        *first = (int)((long)n * t / threads);
-        *last = (int)((long)n * (t + 1) / threads);
+        int from = group_first(n, g0), count = group_first(n, g1) - from;
+        *first = from + (int)((long)count * t / threads);
+        *last = from + (int)((long)count * (t + 1) / threads);
     }
 }
 
@@ -62,23 +69,28 @@ static int team_size(void)
 }
 
 /* A thread's part of a pass: images [first, last) of n, as thread `thread`,
- * with `threads` for the products of a single image. */
+ * with `threads` for the products of a single image; `groups`: the
+ * gradient groups of this process. */
 typedef struct {
     int n, first, last, thread, threads;
+    unsigned groups;
 } share;
 
-/* each(ctx, share) on every thread with its images; then, once all are
- * done, after(ctx, part, parts) on each (if given: such a pass has no more
- * threads than gradient groups, so each takes whole groups).  With one
- * thread no parallel region is opened: a region inside it would be a
- * nested one, whose threads OpenMP makes anew every time. */
-static void run_pass(int n, int threads, void (*each)(void *ctx, share s),
+/* each(ctx, share) on every thread with its images of this process's
+ * groups [g0, g1); then, once all are done, after(ctx, part, parts) on
+ * each (if given: such a pass has no more threads than gradient groups, so
+ * each takes whole groups).  With one thread no parallel region is opened:
+ * a region inside it would be a nested one, whose threads OpenMP makes anew
+ * every time. */
+static void run_pass(int n, int g0, int g1, int threads, void (*each)(void *ctx, share s),
                      void (*after)(void *ctx, int part, int parts), void *ctx)
 {
-    int most = after ? grad_groups(n) : n;
-    int team = n == 1 ? 1 : threads < most ? threads : most;
+    int from = group_first(n, g0), to = group_first(n, g1);
+    unsigned groups = groups_within(n, from, to);
+    int most = after ? g1 - g0 : to - from;
+    int team = n == 1 || most < 1 ? 1 : threads < most ? threads : most;
     if (team == 1) {
-        each(ctx, (share){n, 0, n, 0, n == 1 ? threads : 1});
+        each(ctx, (share){n, from, to, 0, n == 1 ? threads : 1, groups});
         if (after)
             after(ctx, 0, 1);
         return;
@@ -87,8 +99,8 @@ static void run_pass(int n, int threads, void (*each)(void *ctx, share s),
     {
         /* the team may be smaller than asked (inside another region) */
         int size = team_size();
-        share s = {n, 0, n, thread_num(), 1};
-        image_share(n, s.thread, size, &s.first, &s.last);
+        share s = {n, 0, n, thread_num(), 1, groups};
+        image_share(n, g0, g1, s.thread, size, &s.first, &s.last);
         each(ctx, s);
         if (after) {
 #pragma omp barrier
@@ -110,8 +122,8 @@ typedef struct {
 /* What layer `s` gets for a call on this share of the batch. */
 static layer_call call_of(const cnn_net *net, const plan_step *s, share sh, int training)
 {
-    return (layer_call){.n = sh.n, .first = sh.first, .last = sh.last, .threads = sh.threads,
-                        .training = training, .step = net->step,
+    return (layer_call){.n = sh.n, .first = sh.first, .last = sh.last, .groups = sh.groups,
+                        .threads = sh.threads, .training = training, .step = net->step,
                         .scratch = s->scratch ? s->scratch + (size_t)sh.thread * s->scratch_stride
                                               : NULL,
                         .shared = s->shared, .argmax = s->argmax, .ep = s->ep};
@@ -139,7 +151,9 @@ static void forward_share(void *ctx, share sh)
 void run_forward(cnn_net *net, const image_batch *b, int training)
 {
     pass w = {.net = net, .b = b, .training = training};
-    run_pass(b->n, run_threads(net), forward_share, NULL, &w);
+    int g0, g1;
+    team_groups(net, &g0, &g1);
+    run_pass(b->n, g0, g1, run_threads(net), forward_share, NULL, &w);
 }
 
 /* Where the gradient of step s's input goes: the step below's dy, or for
@@ -178,7 +192,10 @@ static void weight_grads(void *ctx, int part, int parts)
     const pass *w = ctx;
     cnn_net *net = w->net;
     const plan *p = &net->plan;
-    share whole = {net->batch, 0, net->batch, part, 1};
+    int n = net->batch, g0, g1;
+    team_groups(net, &g0, &g1);
+    int first = group_first(n, g0), last = group_first(n, g1);
+    share whole = {n, first, last, part, 1, groups_within(n, first, last)};
     for (int s = p->count - 2; s >= 0; s--) {
         const plan_step *st = &p->steps[s];
         const layer *l = &net->layers[st->layer];
@@ -200,7 +217,9 @@ static void weight_grads(void *ctx, int part, int parts)
 void run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u)
 {
     pass w = {.net = net, .labels = labels, .u = u, .training = 1};
-    run_pass(net->batch, run_threads(net), backward_share, weight_grads, &w);
+    int g0, g1;
+    team_groups(net, &g0, &g1);
+    run_pass(net->batch, g0, g1, run_threads(net), backward_share, weight_grads, &w);
 }
 
 void run_update(const cnn_net *net, const optim_update *u, size_t from, size_t to)
@@ -229,8 +248,9 @@ typedef struct {
 static layer_call lone_call(const lone_layer *t, share sh, int training)
 {
     char *scratch = t->scratch ? (char *)t->scratch + (size_t)sh.thread * t->scratch_stride : NULL;
-    return (layer_call){.n = sh.n, .first = sh.first, .last = sh.last, .threads = sh.threads,
-                        .training = training, .step = t->step, .scratch = scratch,
+    return (layer_call){.n = sh.n, .first = sh.first, .last = sh.last, .groups = sh.groups,
+                        .threads = sh.threads, .training = training, .step = t->step,
+                        .scratch = scratch,
                         .shared = t->shared, .argmax = t->argmax, .ep = {.out = t->l.out}};
 }
 
@@ -252,19 +272,19 @@ static void lone_grads(void *ctx, int part, int parts)
 {
     lone_pass *a = ctx;
     param_range done[2];
-    layer_call c = lone_call(a->t, (share){a->n, 0, a->n, part, 1}, 1);
+    layer_call c = lone_call(a->t, (share){a->n, 0, a->n, part, 1, groups_present(a->n)}, 1);
     a->t->l.ops->grads(&a->t->l, a->x, a->dy, &c, part, parts, done);
 }
 
 void layer_forward(lone_layer *t, const float *x, float *y, int n, int training)
 {
     lone_pass a = {t, x, NULL, NULL, y, n, training};
-    run_pass(n, t->threads, lone_forward, NULL, &a);
+    run_pass(n, 0, GRAD_GROUPS, t->threads, lone_forward, NULL, &a);
 }
 
 void layer_backward(lone_layer *t, const float *x, const float *y, const float *dy, float *dx,
                     int n)
 {
     lone_pass a = {t, x, y, dy, dx, n, 1};
-    run_pass(n, t->threads, lone_backward, t->l.ops->grads ? lone_grads : NULL, &a);
+    run_pass(n, 0, GRAD_GROUPS, t->threads, lone_backward, t->l.ops->grads ? lone_grads : NULL, &a);
 }

@@ -52,22 +52,22 @@ static const float *scores(const cnn_net *net)
     return net->count > 1 ? cnn_net_activation(net, net->count - 2) : net->x;
 }
 
-/* Each gradient group's sum, added in order: the same bits however the
- * batch was shared. */
+/* Each gradient group's sum, added along the groups' tree: the same bits
+ * however the batch was shared. */
 double loss_sum(const cnn_net *net, const cnn_label *labels, int n, int *correct)
 {
-    double sum = 0.0;
+    double sums[GRAD_GROUPS] = {0};
     int right = 0;
-    for (int g = 0; g < grad_groups(n); g++) {
+    for (int g = 0; g < GRAD_GROUPS; g++) {
         int hit;
-        sum += softmax_cross_entropy_sum(scores(net), labels, group_first(n, g),
-                                         group_first(n, g + 1), cnn_net_classes(net),
-                                         cnn_net_output(net), &hit);
+        sums[g] = softmax_cross_entropy_sum(scores(net), labels, group_first(n, g),
+                                            group_first(n, g + 1), cnn_net_classes(net),
+                                            cnn_net_output(net), &hit);
         right += hit;
     }
     if (correct)
         *correct = right;
-    return sum;
+    return group_tree_double(sums, groups_present(n));
 }
 
 float cnn_loss(const cnn_net *net, const cnn_label *labels, int n, int *correct)

@@ -628,28 +628,71 @@ TEST(the_one_pass_training_step_equals_forward_backward_and_step_apart)
             }
 }
 
-/* How a batch is shared: every image once, in contiguous runs in thread
- * order, whole gradient groups while there are no more threads than
- * groups. */
+/* How a batch is shared: every image of the process's groups once, in
+ * contiguous runs in thread order, whole gradient groups while there are
+ * no more threads than groups. */
 TEST(image_share_covers_the_batch_in_whole_groups)
 {
     for (int n = 1; n <= 70; n++)
-        for (int threads = 1; threads <= 12; threads++) {
-            int groups = grad_groups(n), next = 0;
-            for (int t = 0; t < threads; t++) {
-                int first, last;
-                image_share(n, t, threads, &first, &last);
-                CHECK(first == next && last >= first);
-                next = last;
-                if (threads <= groups) /* a group boundary: g * n / groups */
-                    for (int g = 0; g <= groups; g++)
-                        if (g * n / groups >= first) {
-                            CHECK(g * n / groups == first);
-                            break;
+        for (int ranks = 1; ranks <= GRAD_GROUPS; ranks *= 2)
+            for (int rank = 0; rank < ranks; rank++)
+                for (int threads = 1; threads <= 12; threads++) {
+                    int g0 = GRAD_GROUPS * rank / ranks, g1 = GRAD_GROUPS * (rank + 1) / ranks;
+                    int next = group_first(n, g0);
+                    for (int t = 0; t < threads; t++) {
+                        int first, last;
+                        image_share(n, g0, g1, t, threads, &first, &last);
+                        CHECK(first == next && last >= first);
+                        next = last;
+                        if (threads <= g1 - g0) { /* a group boundary */
+                            int boundary = 0;
+                            for (int g = g0; g <= g1; g++)
+                                boundary |= group_first(n, g) == first;
+                            CHECK(boundary);
                         }
-            }
-            CHECK(next == n);
+                    }
+                    CHECK(next == group_first(n, g1));
+                }
+}
+
+/* The groups' tree: ((g0 + g1) + (g2 + g3)) + ((g4 + g5) + (g6 + g7)), an
+ * absent group leaving its partner as it is; a team's halves and quarters
+ * added along it give the same bits as the whole. */
+TEST(group_tree_adds_in_the_fixed_pairwise_order)
+{
+    enum { N = 1000 };
+    float *p = malloc(sizeof(float) * GRAD_GROUPS * N), out[N], half[2][N], want;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 5);
+    for (int i = 0; i < GRAD_GROUPS * N; i++)
+        p[i] = (cnn_rng_uniform(&rng) - 0.5f) * (float)(1 << (i % 20));
+    for (unsigned mask = 1; mask < 256; mask++) {
+        CHECK(group_tree(p, N, mask, 0, N, out));
+        for (int i = 0; i < N; i++) {
+            float v[GRAD_GROUPS];
+            int has[GRAD_GROUPS];
+            for (int g = 0; g < GRAD_GROUPS; g++)
+                v[g] = p[g * N + i], has[g] = mask >> g & 1;
+            for (int width = 1; width < GRAD_GROUPS; width *= 2) /* one level of pairs */
+                for (int g = 0; g < GRAD_GROUPS; g += 2 * width) {
+                    v[g] = has[g] && has[g + width] ? v[g] + v[g + width]
+                           : has[g]                  ? v[g]
+                                                     : v[g + width];
+                    has[g] |= has[g + width];
+                }
+            want = v[0];
+            CHECK(memcmp(&out[i], &want, sizeof want) == 0);
         }
+        /* the two halves, then their sum */
+        int l = group_tree(p, N, mask & 0x0F, 0, N, half[0]);
+        int r = group_tree(p, N, mask & 0xF0, 0, N, half[1]);
+        for (int i = 0; i < N; i++) {
+            float sum = l && r ? half[0][i] + half[1][i] : l ? half[0][i] : half[1][i];
+            CHECK(memcmp(&out[i], &sum, sizeof sum) == 0);
+        }
+    }
+    CHECK(group_tree(p, N, 0, 0, N, out) == 0);
+    free(p);
 }
 
 /* A caller that is itself inside a parallel region (here, one thread of
