@@ -1,5 +1,7 @@
 # cnn: build the library (static + shared), the tool, the tests.
 #   make                 library and tools/cnn
+#   make MPI=1           the same with MPI (in build-mpi/): cnn train and cnn
+#                        eval run as a team under mpirun (docs/distributed.md)
 #   make test            the whole test suite (unit + command line)
 #   make sanitize        the suite under AddressSanitizer + UBSan
 #   make install PREFIX=/usr/local
@@ -11,6 +13,11 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wno-unknown-pragmas
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc $(shell pkg-config --cflags stb 2>/dev/null)
 OMP     ?= -fopenmp
 LIBS    := -lz -lpng -ljpeg $(shell pkg-config --libs stb 2>/dev/null || echo -lstb) -lm
+ifeq ($(MPI),1)
+  CC    := mpicc
+  CPPFLAGS += -DCNN_MPI
+  BUILD ?= build-mpi
+endif
 BUILD   ?= build
 
 ARCH := $(shell $(CC) -dumpmachine)
@@ -25,7 +32,8 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tools/*.c)
 
-all: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn cnn
+# ./cnn is the plain build's (the MPI build's is build-mpi/cnn)
+all: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn $(if $(filter 1,$(MPI)),,cnn)
 
 $(BUILD)/%.o: %.c include/cnn.h $(wildcard src/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -52,7 +60,7 @@ cnn: $(BUILD)/cnn
 	ln -sf $(BUILD)/cnn cnn
 
 $(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libcnn.a
-	$(CC) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
 test: deps-test $(BUILD)/unit $(BUILD)/cnn
 	tests/run.sh $(BUILD)
@@ -83,6 +91,6 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
-	rm -rf build build-san cnn
+	rm -rf build build-san build-mpi cnn
 
 .PHONY: all deps-test test sanitize leakcheck install clean cnn

@@ -63,7 +63,8 @@ typedef enum {
     CNN_EIO = -3,      /* a file could not be read or written       */
     CNN_EFORMAT = -4,  /* a file is truncated, corrupt or not ours  */
     CNN_ESHAPE = -5,   /* shapes do not fit together                */
-    CNN_ENUMERIC = -6  /* NaN or infinity in the loss or parameters */
+    CNN_ENUMERIC = -6, /* NaN or infinity in the loss or parameters */
+    CNN_ETEAM = -7     /* another member of a team could not be reached */
 } cnn_status;
 
 typedef struct {
@@ -308,6 +309,35 @@ void cnn_optim_set_steps(cnn_optim *opt, int64_t steps);
  * state are then left untouched). */
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const cnn_label *labels,
                     int n, int epoch, float *loss, int *correct, cnn_error *err);
+
+/* ---- a team: one network trained by several processes ------------------ */
+
+/* Data-parallel training.  Each member of a team holds the whole network
+ * and computes the gradient of its share of every batch: the batch's 8
+ * fixed gradient groups, 8 / ranks of them each.  The library sums the
+ * shares itself, along the groups' fixed pairwise tree, moving bytes
+ * between pairs of members only through these two calls (an MPI program
+ * fills them with MPI_Isend and MPI_Irecv: tools/team.c), so every member
+ * ends each step with the same parameters, the same bits as one process
+ * trained on the whole batch, whatever the threads of each. */
+typedef struct {
+    int rank, ranks; /* this member, and how many there are: 1, 2, 4 or 8 */
+    /* Starts sending `bytes` at send to member `peer` and receiving as
+     * many from it into recv; a handle >= 0, or < 0 if it cannot. */
+    int (*start)(void *ctx, int peer, const void *send, void *recv, size_t bytes);
+    /* Waits until exchange `handle` is done: 0, or < 0 if it failed. */
+    int (*finish)(void *ctx, int handle);
+    void *ctx;
+} cnn_team;
+
+/* Makes net a member of a team, after cnn_net_init (and after loading any
+ * checkpoint): every member takes rank 0's parameters now.  From here on
+ * each forward, loss, backward and training step computes this member's
+ * share of the batch only, and cnn_loss, cnn_train_batch,
+ * cnn_train_epoch and cnn_evaluate give the whole batch's figures.  Every
+ * member must make the same calls, with the same batches (the same data,
+ * seed and options). */
+int cnn_net_set_team(cnn_net *net, const cnn_team *team, cnn_error *err);
 
 /* ---- datasets ---------------------------------------------------------- */
 

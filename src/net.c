@@ -259,6 +259,7 @@ void cnn_net_free(cnn_net *net)
 {
     if (!net)
         return;
+    team_free(net);
     free(net->layers);
     free(net->params);
     free(net->grads);

@@ -54,6 +54,8 @@ float *plan_dy(const plan *p, const plan_step *s, int first);
 
 /* ---- the network -------------------------------------------------------- */
 
+typedef struct team_state team_state;
+
 struct cnn_net {
     cnn_shape input;
     float mean, std; /* x = (pixel / 255 - mean) / std */
@@ -71,6 +73,7 @@ struct cnn_net {
     int seeded;           /* the layers' random streams are set    */
     uint64_t step;        /* training forwards so far (dropout)    */
     int rank, ranks;      /* this process in its team: 0 of 1 alone */
+    team_state *team;     /* its links and gradients on their way  */
 };
 
 /* ---- the executor (run.c) ----------------------------------------------- */
@@ -102,8 +105,9 @@ void optim_apply(const optim_update *u, size_t from, size_t to);
 void run_forward(cnn_net *net, const image_batch *b, int training);
 /* The gradients down the steps from the loss, each thread its own images;
  * then, once all are through, every weight gradient, summed in a fixed
- * order, and (u not NULL) its parameters updated at once. */
-void run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u);
+ * order (in a team, over the team), and (u not NULL) its parameters
+ * updated at once.  Fails only when a team's member cannot be reached. */
+int run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u, cnn_error *err);
 /* u over parameters [from, to), on the network's threads if it pays. */
 void run_update(const cnn_net *net, const optim_update *u, size_t from, size_t to);
 /* The images [first, last) that thread t of `threads` carries through the
@@ -116,6 +120,23 @@ void image_share(int n, int g0, int g1, int t, int threads, int *first, int *las
 void team_groups(const cnn_net *net, int *g0, int *g1);
 /* The threads the network runs on. */
 int run_threads(const cnn_net *net);
+
+/* ---- a team of processes (team.c) -------------------------------------- */
+
+/* A training step's gradient sums, as the backward finishes each layer's
+ * (the range of the gradient buffer it holds): begin, post each, finish
+ * (the gradients are then the team's). */
+void team_begin_step(cnn_net *net);
+void team_post(cnn_net *net, size_t from, size_t to);
+int team_finish_step(cnn_net *net, cnn_error *err);
+/* Slot g (of GRAD_GROUPS, `size` bytes each, at most 64) of every member
+ * to all: each fills in its own groups' slots. */
+int team_gather(const cnn_net *net, void *slots, size_t size, cnn_error *err);
+/* counts[] summed over the team. */
+int team_add_counts(const cnn_net *net, int *counts, size_t count, cnn_error *err);
+/* Whether an exchange with another member has failed. */
+int team_failed(const cnn_net *net);
+void team_free(cnn_net *net);
 
 /* ---- steps (step.c) ----------------------------------------------------- */
 

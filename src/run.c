@@ -186,7 +186,9 @@ static void backward_share(void *ctx, share sh)
 
 /* Part `part` of `parts` of every weight gradient, top layer first; each
  * range is updated as soon as it is summed, while it is in this core's
- * cache. */
+ * cache.  In a team, each layer's sum instead sets off to the other
+ * members once every part of it is done (from this thread, the one that
+ * talks to them), while the layers below are summed. */
 static void weight_grads(void *ctx, int part, int parts)
 {
     const pass *w = ctx;
@@ -204,8 +206,13 @@ static void weight_grads(void *ctx, int part, int parts)
         layer_call c = call_of(net, st, whole, 1);
         param_range done[2];
         int ranges = l->ops->grads(l, input_of(net, s), st->dy, &c, part, parts, done);
-        /* (a distributed run would sum each range across processes here) */
         size_t at = (size_t)(l->dw - net->grads);
+        if (net->team) {
+#pragma omp barrier
+#pragma omp master
+            team_post(net, at, at + l->nweights + l->nbias);
+            continue;
+        }
         for (int r = 0; w->u && r < ranges; r++)
             if (parts > 1)
                 optim_apply(w->u, at + done[r].from, at + done[r].to);
@@ -214,12 +221,19 @@ static void weight_grads(void *ctx, int part, int parts)
     }
 }
 
-void run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u)
+int run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u, cnn_error *err)
 {
     pass w = {.net = net, .labels = labels, .u = u, .training = 1};
     int g0, g1;
     team_groups(net, &g0, &g1);
+    team_begin_step(net);
     run_pass(net->batch, g0, g1, run_threads(net), backward_share, weight_grads, &w);
+    if (!net->team)
+        return CNN_OK;
+    int rc = team_finish_step(net, err);
+    if (rc == CNN_OK && u)
+        run_update(net, u, 0, net->nparams);
+    return rc;
 }
 
 void run_update(const cnn_net *net, const optim_update *u, size_t from, size_t to)

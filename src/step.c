@@ -53,18 +53,26 @@ static const float *scores(const cnn_net *net)
 }
 
 /* Each gradient group's sum, added along the groups' tree: the same bits
- * however the batch was shared. */
+ * however the batch was shared.  In a team, each member has its own
+ * groups' sums and the team gathers them all. */
 double loss_sum(const cnn_net *net, const cnn_label *labels, int n, int *correct)
 {
-    double sums[GRAD_GROUPS] = {0};
+    struct {
+        double loss;
+        int right;
+    } slot[GRAD_GROUPS] = {{0}};
+    int g0, g1;
+    team_groups(net, &g0, &g1);
+    for (int g = g0; g < g1; g++)
+        slot[g].loss = softmax_cross_entropy_sum(scores(net), labels, group_first(n, g),
+                                                 group_first(n, g + 1), cnn_net_classes(net),
+                                                 cnn_net_output(net), &slot[g].right);
+    if (net->team && team_gather(net, slot, sizeof slot[0], NULL))
+        return NAN; /* a member is gone: the step stops as on a diverged loss */
+    double sums[GRAD_GROUPS];
     int right = 0;
-    for (int g = 0; g < GRAD_GROUPS; g++) {
-        int hit;
-        sums[g] = softmax_cross_entropy_sum(scores(net), labels, group_first(n, g),
-                                            group_first(n, g + 1), cnn_net_classes(net),
-                                            cnn_net_output(net), &hit);
-        right += hit;
-    }
+    for (int g = 0; g < GRAD_GROUPS; g++)
+        sums[g] = slot[g].loss, right += slot[g].right;
     if (correct)
         *correct = right;
     return group_tree_double(sums, groups_present(n));
@@ -88,8 +96,7 @@ int cnn_backward(cnn_net *net, const cnn_label *labels, int n, cnn_error *err)
     int rc = trainable(net, err);
     if (rc || (rc = labels_in_classes(net, labels, n, err)))
         return rc;
-    run_backward(net, labels, NULL);
-    return CNN_OK;
+    return run_backward(net, labels, NULL, err);
 }
 
 /* The training step: fill the batch and forward it, the loss, backward,
@@ -108,13 +115,17 @@ int train_step(cnn_net *net, cnn_optim *opt, const image_batch *b, int epoch, fl
     float l = cnn_loss(net, b->labels, b->n, correct);
     if (loss)
         *loss = l;
+    if (net->team && team_failed(net))
+        return cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team",
+                        net->rank);
     if (!isfinite(l))
         return cnn_fail(err, CNN_ENUMERIC,
                         "the loss is %g: training diverged (try a smaller learning rate)", l);
     optim_update u = optim_prepare(opt, net, epoch);
-    run_backward(net, b->labels, &u);
-    optim_count_step(opt);
-    return CNN_OK;
+    rc = run_backward(net, b->labels, &u, err);
+    if (rc == CNN_OK)
+        optim_count_step(opt);
+    return rc;
 }
 
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const cnn_label *labels, int n,

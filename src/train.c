@@ -130,18 +130,25 @@ int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *conf
     double loss_sum = 0;
     long right = 0;
     for (int done = 0; done < d->n && rc == CNN_OK; done += batch) {
-        int n = d->n - done < batch ? d->n - done : batch;
-        cnn_dataset_batch(d, NULL, done, n, mean, std, x, labels);
+        int n = d->n - done < batch ? d->n - done : batch, g0, g1;
+        team_groups(net, &g0, &g1); /* in a team, this member's share only */
+        int first = group_first(n, g0), last = group_first(n, g1);
+        cnn_dataset_batch(d, NULL, done + first, last - first, mean, std, x + per * first,
+                          labels + first);
         if ((rc = cnn_forward(net, x, n, 0, err)))
             break;
         int correct;
         loss_sum += (double)cnn_loss(net, labels, n, &correct) * n;
         right += correct;
         if (confusion) {
-            for (int i = 0; i < n; i++)
+            for (int i = first; i < last; i++)
                 confusion[labels[i] * classes + cnn_net_predicted(net, i)]++;
         }
     }
+    if (rc == CNN_OK && net->team && team_failed(net))
+        rc = cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team", net->rank);
+    if (rc == CNN_OK && confusion && net->team)
+        rc = team_add_counts(net, confusion, (size_t)classes * classes, err);
     if (out)
         *out = (cnn_metrics){loss_sum / d->n, (double)right / d->n, d->n};
     free(x), free(labels);

@@ -1,5 +1,6 @@
 /* Options, networks and datasets as the command line names them. */
 #include "cli.h"
+#include "team.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,11 +10,19 @@
 #include <time.h>
 #include <sys/stat.h>
 
+/* In a team, the message names the member; a wrong command line is every
+ * member's (they share it), so member 0 alone says it. */
 int cli_error(int code, const char *fmt, ...)
 {
+    int rank = cli_team_rank();
+    if (rank > 0 && code == EXIT_USAGE)
+        return code;
     va_list ap;
     va_start(ap, fmt);
-    fputs("cnn: ", stderr);
+    if (rank >= 0)
+        fprintf(stderr, "cnn: rank %d: ", rank);
+    else
+        fputs("cnn: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

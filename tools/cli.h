@@ -33,7 +33,8 @@ int cli_int(const cli_option *opts, int nopts, const char *name, long lo, long h
 int cli_float(const cli_option *opts, int nopts, const char *name, double lo, double hi,
               float *out);
 
-/* Prints "cnn: message" to stderr and returns code. */
+/* Prints "cnn: message" to stderr ("cnn: rank R: message" in a team) and
+ * returns code. */
 int cli_error(int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

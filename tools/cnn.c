@@ -1,5 +1,6 @@
 /* cnn: train, evaluate and look inside convolutional networks. */
 #include "cli.h"
+#include "team.h"
 
 #include <string.h>
 
@@ -42,7 +43,12 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 2, argv + 2);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = cli_team_start(&argc, &argv, argv[1]);
+            if (rc == 0)
+                rc = commands[i].run(argc - 2, argv + 2);
+            cli_team_stop(rc);
+            return rc;
+        }
     return cli_error(EXIT_USAGE, "unknown command '%s' (see cnn --help)", argv[1]);
 }

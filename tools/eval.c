@@ -1,5 +1,6 @@
 /* cnn eval and cnn predict: a model on test data, or on image files. */
 #include "cli.h"
+#include "team.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,22 +75,29 @@ static int evaluate(cnn_net *net, const cnn_model_meta *meta, const char *data, 
                     int json)
 {
     int rc = EXIT_FAIL, k = cnn_net_classes(net);
-    cnn_error err;
+    cnn_error err = {0};
     cnn_dataset test = {0};
     int *confusion = calloc((size_t)k * k, sizeof(int));
     cnn_metrics m;
     if (!confusion || cli_load_data(data, "test", limit, cnn_net_input_shape(net), &test))
         goto done;
-    if (cnn_net_init(net, 256, 0, &err) || cnn_evaluate(net, &test, &m, confusion, &err)) {
-        cli_error(EXIT_FAIL, "%s", err.msg);
+    cli_team *team = NULL; /* under mpirun, each member a share of the images */
+    if (cnn_net_init(net, 256, 0, &err) || cli_team_join(net, &team) ||
+        cnn_evaluate(net, &test, &m, confusion, &err)) {
+        if (err.status)
+            cli_error(EXIT_FAIL, "%s", err.msg);
+        cli_team_free(team);
         goto done;
     }
+    cli_team_free(team);
+    rc = 0;
+    if (cli_team_rank() > 0)
+        goto done;
     cli_check_classes(meta, &test);
     if (json)
         print_json(&m, confusion, k, meta);
     else
         print_text(&m, confusion, k, meta);
-    rc = 0;
 done:
     free(confusion);
     cnn_dataset_free(&test);

@@ -2,6 +2,7 @@
  * end.  A run stopped at any moment resumes (--resume) to the same weights as
  * an uninterrupted one. */
 #include "cli.h"
+#include "team.h"
 #include "viz.h"
 
 #include <libgen.h>
@@ -149,6 +150,8 @@ typedef struct {
     cnn_dataset train, test;
     cnn_model_meta meta;
     int first_epoch, eval_batch;
+    int rank;       /* in a team (mpirun): only member 0 prints and saves */
+    cli_team *team;
 } train_run;
 
 /* The network named by --net (a model file: training goes on from its
@@ -270,6 +273,8 @@ static int set_up(train_run *r)
     if (cnn_evaluate(r->net, &r->test, NULL, NULL, &err)) /* shapes and classes fit? */
         return cli_error(EXIT_FAIL, "%s: %s", r->data, err.msg);
     int rc = r->resume ? resume_run(r) : 0;
+    if (rc == 0)
+        rc = cli_team_join(r->net, &r->team);
     return rc ? rc : describe_run(r);
 }
 
@@ -290,8 +295,8 @@ static int record_epoch(train_run *r, int epoch, const cnn_metrics *tm, const cn
     m->accuracy = (float)vm->accuracy;
     m->loss = (float)vm->loss;
     m->created = (int64_t)time(NULL);
-    if (cnn_model_save(r->ckpt, r->net, m, r->opt, &err) ||
-        viz_curves_png(r->curves, m->history, m->history_count, &err))
+    if (r->rank == 0 && (cnn_model_save(r->ckpt, r->net, m, r->opt, &err) ||
+                         viz_curves_png(r->curves, m->history, m->history_count, &err)))
         return cli_error(EXIT_FAIL, "%s", err.msg);
     if (!r->quiet)
         fprintf(log,
@@ -321,6 +326,8 @@ static int run_epoch(train_run *r, int epoch, progress_state *prog, FILE *log)
         fputs("\r\033[K", stderr);
     if (status == CNN_OK && !params_finite(r->net))
         status = cnn_fail(&err, CNN_ENUMERIC, "a weight became NaN or infinite");
+    if (status && r->rank > 0 && status != CNN_ETEAM)
+        return EXIT_FAIL; /* the team's members all see it: member 0 says it */
     if (status)
         return cli_error(EXIT_FAIL, "epoch %d: %s; the last good checkpoint is %s", epoch + 1,
                          err.msg, epoch > r->first_epoch || r->first_epoch ? r->ckpt : "(none)");
@@ -335,6 +342,9 @@ int cmd_train(int argc, char **argv)
     int rc = read_options(argc, argv, &r);
     if (rc == HELP_SHOWN)
         return 0;
+    r.rank = cli_team_rank() > 0 ? cli_team_rank() : 0;
+    if (r.rank > 0)
+        r.quiet = 1, r.json = 0;
     if (rc == 0)
         rc = set_up(&r);
     FILE *log = r.json ? stderr : stdout;
@@ -347,7 +357,7 @@ int cmd_train(int argc, char **argv)
     for (int epoch = r.first_epoch; rc == 0 && epoch < r.cfg.epochs; epoch++)
         rc = run_epoch(&r, epoch, &prog, log);
     cnn_error err;
-    if (rc == 0 && cnn_model_save(r.out, r.net, &r.meta, NULL, &err))
+    if (rc == 0 && r.rank == 0 && cnn_model_save(r.out, r.net, &r.meta, NULL, &err))
         rc = cli_error(EXIT_FAIL, "%s", err.msg);
     if (rc == 0 && !r.quiet)
         fprintf(log, "saved %s: test accuracy %.2f%% on %d images\n", r.out,
@@ -357,5 +367,6 @@ int cmd_train(int argc, char **argv)
     cnn_model_meta_free(&r.meta);
     cnn_optim_free(r.opt);
     cnn_net_free(r.net);
+    cli_team_free(r.team);
     return rc;
 }
