@@ -35,7 +35,7 @@ TOOL_SRC := $(wildcard tools/*.c)
 # ./cnn is the plain build's (the MPI build's is build-mpi/cnn)
 all: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn $(if $(filter 1,$(MPI)),,cnn)
 
-$(BUILD)/%.o: %.c include/cnn.h $(wildcard src/*.h src/*/*.h)
+$(BUILD)/%.o: %.c include/cnn.h $(wildcard src/*.h src/*/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -fPIC $(XFLAGS) -c $< -o $@
@@ -62,7 +62,13 @@ cnn: $(BUILD)/cnn
 $(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libcnn.a
 	$(CC) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
+# with the MPI build beside it (BUILD-mpi), for the tests of teams, when
+# mpicc is there (scripts/deps.sh test installs it); not under the
+# sanitizers (MPI_TESTS=0), whose runtime OpenMPI's own allocations trip
+MPI_TESTS ?= 1
 test: deps-test $(BUILD)/unit $(BUILD)/cnn
+	@if [ "$(MPI_TESTS)" = 1 ] && command -v mpicc >/dev/null; then \
+	    $(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)-mpi $(BUILD)-mpi/cnn; fi
 	tests/run.sh $(BUILD)
 
 # what the suite needs besides the build (python3, chromium), when missing
@@ -71,7 +77,7 @@ deps-test:
 
 # (the kill test does 6 kills here instead of 24: each restart is slower)
 sanitize:
-	KILLS=6 $(MAKE) BUILD=build-san OPT=-O1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
+	KILLS=6 $(MAKE) MPI_TESTS=0 BUILD=build-san OPT=-O1 CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
 
 # leaks: the unit tests and CLI error paths under LeakSanitizer, some commands
 # under valgrind memcheck
@@ -91,6 +97,6 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
-	rm -rf build build-san build-mpi cnn
+	rm -rf build build-san build-mpi build-san-mpi cnn
 
 .PHONY: all deps-test test sanitize leakcheck install clean cnn

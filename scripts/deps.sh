@@ -4,8 +4,9 @@
 #   scripts/deps.sh            build + run: compiler, zlib, libpng, libjpeg, stb,
 #                              Fashion-MNIST (the default data)
 #   scripts/deps.sh test       also what `make test` needs: python3 (the
-#                              command-line tests check JSON with it) and
-#                              chromium (the report page is opened in it)
+#                              command-line tests check JSON with it),
+#                              chromium (the report page is opened in it) and
+#                              OpenMPI (the tests of teams of processes)
 #   scripts/deps.sh ci         also clang (fuzzing) and valgrind (leak checks)
 #   scripts/deps.sh bench      also the PyTorch peer for bench/run.sh
 # As root it runs apt-get itself; otherwise through sudo when there is one,
@@ -15,8 +16,9 @@ pkgs="build-essential pkg-config zlib1g-dev libpng-dev libjpeg-dev libstb-dev da
 why="to build cnn and train on Fashion-MNIST"
 case "${1:-}" in
     "") ;;
-    test) pkgs="$pkgs python3 chromium"; why="$why, and for the test suite (python3, chromium)" ;;
-    ci) pkgs="$pkgs python3 chromium clang libclang-rt-14-dev valgrind"
+    test) pkgs="$pkgs python3 chromium openmpi-bin libopenmpi-dev"
+        why="$why, and for the test suite (python3, chromium, OpenMPI)" ;;
+    ci) pkgs="$pkgs python3 chromium openmpi-bin libopenmpi-dev clang libclang-rt-14-dev valgrind"
         why="$why, and for CI (the suite, clang's fuzzers, valgrind)" ;;
     bench) pkgs="$pkgs python3 python3-torch python3-numpy libopenblas0-pthread"
         why="$why, and PyTorch for the benchmarks" ;;

@@ -7,6 +7,11 @@ build=${1:-build}
 filter=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 export CNN="$(cd "$build" && pwd)/cnn"
+# the MPI build beside it (make test makes it when mpicc is there): the
+# tests/cli/mpi_*.sh teams run it
+if [ -x "$build-mpi/cnn" ]; then
+    export CNN_MPI="$(cd "$build-mpi" && pwd)/cnn"
+fi
 . "$here/test_data.sh"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 passed=0 failed=0
@@ -20,6 +25,10 @@ for t in "$here"/cli/*.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .sh)
     [ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+    if [[ "$name" == mpi_* && -z "${CNN_MPI:-}" ]]; then
+        echo "skip cli/$name (no MPI build: $build-mpi/cnn)"
+        continue
+    fi
     tmp=$(mktemp -d)
     if (cd "$tmp" && bash "$t") > "$tmp.log" 2>&1; then
         echo "ok   cli/$name"; passed=$((passed + 1))

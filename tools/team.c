@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef CNN_MPI
 #include <mpi.h>
@@ -63,10 +64,17 @@ void cli_team_stop(int rc)
     MPI_Finalized(&off);
     if (!on || off)
         return;
-    /* A member that failed (its message said why) takes the others down at
-     * once, rather than leave them waiting for its next message. */
-    if (rc)
+    /* A member that failed (its message said why) takes the others down,
+     * rather than leave them waiting for its next message.  A failure that
+     * every member has (a wrong option, a diverged loss) member 0 reports
+     * and ends; the others give it a second to, so that one says it. */
+    if (rc) {
+        int rank;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        if (rank > 0)
+            sleep(1);
         MPI_Abort(MPI_COMM_WORLD, rc);
+    }
     MPI_Finalize();
 #else
     (void)rc;
