@@ -19,15 +19,30 @@ unsigned groups_within(int n, int first, int last)
     return mask;
 }
 
-/* All eight present, the case of every batch of 8 or more images in one
- * process: one pass, the tree in registers. */
-static void tree_of_eight(const float *p, size_t stride, size_t from, size_t to, float *out)
+/* A whole aligned subtree present (every group of one process's batch of 8
+ * or more: all eight alone, four or two in a team of 2 or 4, one in a team
+ * of 8): one pass, the tree in registers. */
+static int whole_subtree(const float *p, size_t stride, unsigned mask, size_t from, size_t to,
+                         float *out)
 {
-    const float *g0 = p, *g1 = p + stride, *g2 = p + 2 * stride, *g3 = p + 3 * stride,
-                *g4 = p + 4 * stride, *g5 = p + 5 * stride, *g6 = p + 6 * stride,
-                *g7 = p + 7 * stride;
-    for (size_t i = from; i < to; i++)
-        out[i] = ((g0[i] + g1[i]) + (g2[i] + g3[i])) + ((g4[i] + g5[i]) + (g6[i] + g7[i]));
+    int first = __builtin_ctz(mask), width = __builtin_popcount(mask);
+    if ((width & (width - 1)) || first % width || mask != ((1u << width) - 1) << first)
+        return 0;
+    const float *g0 = p + (size_t)first * stride, *g1 = g0 + stride, *g2 = g1 + stride,
+                *g3 = g2 + stride, *g4 = g3 + stride, *g5 = g4 + stride, *g6 = g5 + stride,
+                *g7 = g6 + stride;
+    if (width == 8)
+        for (size_t i = from; i < to; i++)
+            out[i] = ((g0[i] + g1[i]) + (g2[i] + g3[i])) + ((g4[i] + g5[i]) + (g6[i] + g7[i]));
+    else if (width == 4)
+        for (size_t i = from; i < to; i++)
+            out[i] = (g0[i] + g1[i]) + (g2[i] + g3[i]);
+    else if (width == 2)
+        for (size_t i = from; i < to; i++)
+            out[i] = g0[i] + g1[i];
+    else
+        memcpy(out + from, g0 + from, sizeof(float) * (to - from));
+    return 1;
 }
 
 enum { CHUNK = 512 };
@@ -60,10 +75,8 @@ int group_tree(const float *partials, size_t stride, unsigned mask, size_t from,
 {
     if (!mask)
         return 0;
-    if (mask == (1u << GRAD_GROUPS) - 1) {
-        tree_of_eight(partials, stride, from, to, out);
+    if (whole_subtree(partials, stride, mask, from, to, out))
         return 1;
-    }
     float levels[4][CHUNK]; /* log2(GRAD_GROUPS) + 1 */
     for (size_t at = from; at < to; at += CHUNK) {
         size_t len = to - at < CHUNK ? to - at : CHUNK;

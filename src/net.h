@@ -123,10 +123,11 @@ int run_threads(const cnn_net *net);
 
 /* ---- a team of processes (team.c) -------------------------------------- */
 
-/* A training step's gradient sums, as the backward finishes each layer's
- * (the range of the gradient buffer it holds): begin, post each, finish
- * (the gradients are then the team's). */
-void team_begin_step(cnn_net *net);
+/* A training step's gradient sums, as the backward finishes each range of
+ * the gradient buffer: begin, post each, finish (the gradients are then
+ * the team's, and u, if not NULL, has been applied to each range as its
+ * sum came in). */
+void team_begin_step(cnn_net *net, const optim_update *u);
 void team_post(cnn_net *net, size_t from, size_t to);
 int team_finish_step(cnn_net *net, cnn_error *err);
 /* Slot g (of GRAD_GROUPS, `size` bytes each, at most 64) of every member

@@ -59,7 +59,7 @@ static int thread_num(void)
 #endif
 }
 
-static int team_size(void)
+static int region_size(void)
 {
 #ifdef _OPENMP
     return omp_get_num_threads();
@@ -88,17 +88,17 @@ static void run_pass(int n, int g0, int g1, int threads, void (*each)(void *ctx,
     int from = group_first(n, g0), to = group_first(n, g1);
     unsigned groups = groups_within(n, from, to);
     int most = after ? g1 - g0 : to - from;
-    int team = n == 1 || most < 1 ? 1 : threads < most ? threads : most;
-    if (team == 1) {
+    int crew = n == 1 || most < 1 ? 1 : threads < most ? threads : most;
+    if (crew == 1) {
         each(ctx, (share){n, from, to, 0, n == 1 ? threads : 1, groups});
         if (after)
             after(ctx, 0, 1);
         return;
     }
-#pragma omp parallel num_threads(team)
+#pragma omp parallel num_threads(crew)
     {
-        /* the team may be smaller than asked (inside another region) */
-        int size = team_size();
+        /* the crew may be smaller than asked (inside another region) */
+        int size = region_size();
         share s = {n, 0, n, thread_num(), 1, groups};
         image_share(n, g0, g1, s.thread, size, &s.first, &s.last);
         each(ctx, s);
@@ -184,6 +184,34 @@ static void backward_share(void *ctx, share sh)
     }
 }
 
+/* A team member's part of layer l's weight gradient, posted to the team:
+ * alone on its core, a big layer in pieces as each is summed (one travels
+ * while the next is summed; a message costs microseconds, so a piece is
+ * at least PIECE_MIN floats); else the layer whole, once all threads are
+ * done, from the thread that talks to the team. */
+enum { TEAM_PIECES = 8, PIECE_MIN = 1 << 17 };
+
+static void team_layer(cnn_net *net, const layer *l, const layer_call *c, const float *x,
+                       const float *dy, int part, int parts)
+{
+    size_t at = (size_t)(l->dw - net->grads);
+    param_range done[2];
+    if (parts == 1) {
+        size_t np = l->nweights + l->nbias;
+        int pieces = np / PIECE_MIN < TEAM_PIECES ? (int)(np / PIECE_MIN) + 1 : TEAM_PIECES;
+        for (int piece = 0; piece < pieces; piece++) {
+            int ranges = l->ops->grads(l, x, dy, c, piece, pieces, done);
+            for (int r = 0; r < ranges; r++)
+                team_post(net, at + done[r].from, at + done[r].to);
+        }
+        return;
+    }
+    l->ops->grads(l, x, dy, c, part, parts, done);
+#pragma omp barrier
+#pragma omp master
+    team_post(net, at, at + l->nweights + l->nbias);
+}
+
 /* Part `part` of `parts` of every weight gradient, top layer first; each
  * range is updated as soon as it is summed, while it is in this core's
  * cache.  In a team, each layer's sum instead sets off to the other
@@ -204,15 +232,13 @@ static void weight_grads(void *ctx, int part, int parts)
         if (!l->ops->grads)
             continue;
         layer_call c = call_of(net, st, whole, 1);
+        if (net->team) {
+            team_layer(net, l, &c, input_of(net, s), st->dy, part, parts);
+            continue;
+        }
         param_range done[2];
         int ranges = l->ops->grads(l, input_of(net, s), st->dy, &c, part, parts, done);
         size_t at = (size_t)(l->dw - net->grads);
-        if (net->team) {
-#pragma omp barrier
-#pragma omp master
-            team_post(net, at, at + l->nweights + l->nbias);
-            continue;
-        }
         for (int r = 0; w->u && r < ranges; r++)
             if (parts > 1)
                 optim_apply(w->u, at + done[r].from, at + done[r].to);
@@ -226,12 +252,15 @@ int run_backward(cnn_net *net, const cnn_label *labels, const optim_update *u, c
     pass w = {.net = net, .labels = labels, .u = u, .training = 1};
     int g0, g1;
     team_groups(net, &g0, &g1);
-    team_begin_step(net);
+    /* a member alone on its core updates each range as the team's sum of
+     * it arrives; one with threads, all at once on them */
+    int alone = run_threads(net) == 1;
+    team_begin_step(net, alone ? u : NULL);
     run_pass(net->batch, g0, g1, run_threads(net), backward_share, weight_grads, &w);
     if (!net->team)
         return CNN_OK;
     int rc = team_finish_step(net, err);
-    if (rc == CNN_OK && u)
+    if (rc == CNN_OK && u && !alone)
         run_update(net, u, 0, net->nparams);
     return rc;
 }
@@ -245,7 +274,7 @@ void run_update(const cnn_net *net, const optim_update *u, size_t from, size_t t
     }
 #pragma omp parallel num_threads(threads)
     {
-        size_t t = (size_t)thread_num(), size = (size_t)team_size(), count = to - from;
+        size_t t = (size_t)thread_num(), size = (size_t)region_size(), count = to - from;
         optim_apply(u, from + count * t / size, from + count * (t + 1) / size);
     }
 }

@@ -24,8 +24,14 @@ struct team_state {
         int distance, handle; /* the round under way; 0: done */
     } *flying;
     int count, done; /* ranges posted this step, and how many finished */
+    int capacity;
+    const optim_update *update; /* applied to each range as it is summed */
     int failed;
 };
+
+/* At most this many exchanges travel at once (the transport's limit is
+ * higher): beyond it, the oldest range finishes before another sets off. */
+enum { MAX_FLYING = 64 };
 
 static int start(team_state *t, int peer, const void *send, void *recv, size_t bytes)
 {
@@ -38,6 +44,14 @@ static void finish(team_state *t, int handle)
 {
     if (!t->failed && handle >= 0 && t->link.finish(t->link.ctx, handle) < 0)
         t->failed = 1;
+}
+
+/* g += r: my partner adds the same two floats the other way round, which
+ * is the same sum. */
+static void add_floats(float *restrict g, const float *restrict r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] += r[i];
 }
 
 /* Whether the members [first, first + count) hold any image of a batch of
@@ -68,6 +82,8 @@ static void start_round(cnn_net *net, int i, int distance)
     t->flying[i].distance = distance < net->ranks ? distance : 0;
     if (!t->flying[i].distance) {
         t->done++;
+        if (t->update && !t->failed)
+            optim_apply(t->update, t->flying[i].from, t->flying[i].to);
         return;
     }
     size_t from = t->flying[i].from, bytes = sizeof(float) * (t->flying[i].to - from);
@@ -82,27 +98,43 @@ static void finish_round(cnn_net *net, int i)
     finish(t, t->flying[i].handle);
     round_has_images(net, net->batch, distance, &mine, &theirs);
     float *g = net->grads, *r = t->recv;
-    for (size_t p = t->flying[i].from; !t->failed && p < t->flying[i].to; p++)
-        g[p] = mine && theirs ? g[p] + r[p] : mine ? g[p] : r[p];
+    size_t from = t->flying[i].from, to = t->flying[i].to;
+    if (!t->failed && mine && theirs)
+        add_floats(g + from, r + from, to - from);
+    else if (!t->failed && theirs)
+        memcpy(g + from, r + from, sizeof(float) * (to - from));
     start_round(net, i, distance * 2);
 }
 
-void team_begin_step(cnn_net *net)
+void team_begin_step(cnn_net *net, const optim_update *u)
 {
     if (net->team)
-        net->team->count = net->team->done = 0;
+        net->team->count = net->team->done = 0, net->team->update = u;
 }
 
 void team_post(cnn_net *net, size_t from, size_t to)
 {
     team_state *t = net->team;
+    if (from == to)
+        return;
+    if (t->count == t->capacity) { /* more pieces than foreseen: finish all */
+        while (t->done < t->count)
+            for (int j = 0; j < t->count; j++)
+                if (t->flying[j].distance)
+                    finish_round(net, j);
+        t->count = t->done = 0;
+    }
     int i = t->count++;
     t->flying[i].from = from, t->flying[i].to = to;
-    start_round(net, i, 1);
-    /* the ranges before it move on a round while this one travels */
-    for (int j = 0; j < i; j++)
+    /* the ranges before it move on a round while this one travels (and the
+     * oldest finish, when too many are on their way) */
+    for (int j = 0; j < i; j++) {
         if (t->flying[j].distance)
             finish_round(net, j);
+        while (t->flying[j].distance && i - t->done > MAX_FLYING)
+            finish_round(net, j);
+    }
+    start_round(net, i, 1);
 }
 
 int team_finish_step(cnn_net *net, cnn_error *err)
@@ -195,7 +227,8 @@ int cnn_net_set_team(cnn_net *net, const cnn_team *team, cnn_error *err)
     team_state *t = calloc(1, sizeof *t);
     if (t) {
         t->recv = malloc(sizeof(float) * net->nparams + 1);
-        t->flying = calloc((size_t)net->count + 1, sizeof *t->flying);
+        t->capacity = 16 * net->count + 16; /* two ranges a piece, 8 pieces a layer */
+        t->flying = calloc((size_t)t->capacity, sizeof *t->flying);
     }
     if (!t || !t->recv || !t->flying) {
         if (t)
