@@ -22,12 +22,25 @@ BUILD   ?= build
 
 ARCH := $(shell $(CC) -dumpmachine)
 SRC := $(wildcard src/*.c src/data/*.c src/kernels/*.c)
+
+# ONNX export and import (src/onnx/), on protobuf-c: the C code for
+# Debian's onnx.proto is generated into $(BUILD)/gen.  make ONNX=0 leaves
+# them out, and the library then needs nothing of protobuf.
+ONNX ?= 1
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+ifeq ($(ONNX),1)
+  SRC := $(filter-out src/onnx_none.c,$(SRC)) $(wildcard src/onnx/*.c)
+  GEN := $(BUILD)/gen/onnx.pb-c.c
+  CPPFLAGS += -DCNN_ONNX -I$(BUILD)/gen
+  LIBS_ONNX := -lprotobuf-c
+endif
 ifneq (,$(findstring x86_64,$(ARCH)))
   CPPFLAGS += -DCNN_HAVE_X86_KERNELS
 else
   SRC := $(filter-out %_avx2.c %_avx512.c,$(SRC))
 endif
-OBJ := $(SRC:%.c=$(BUILD)/%.o)
+OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:%.c=%.o)
+LIBS += $(LIBS_ONNX)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC := $(wildcard tools/*.c)
@@ -39,6 +52,16 @@ $(BUILD)/%.o: %.c include/cnn.h $(wildcard src/*.h src/*/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -fPIC $(XFLAGS) -c $< -o $@
+
+# protoc-c's output, compiled without the house warnings (it is not ours)
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	@echo "  GEN $@"
+	@cp $< $(BUILD)/gen/onnx.proto && cd $(BUILD)/gen && protoc-c --c_out=. onnx.proto
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -fPIC -w -I$(BUILD)/gen -c $< -o $@
+$(patsubst %.c,$(BUILD)/%.o,$(wildcard src/onnx/*.c)): $(BUILD)/gen/onnx.pb-c.h
 
 # the drawing tests read tools/viz.c's layout constants: they include it
 $(BUILD)/tests/test_viz.o: tools/viz.c tools/viz.h

@@ -310,6 +310,16 @@ void cnn_optim_set_steps(cnn_optim *opt, int64_t steps);
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const cnn_label *labels,
                     int n, int epoch, float *loss, int *correct, cnn_error *err);
 
+/* ---- ONNX ------------------------------------------------------------- */
+
+/* The network as an ONNX model (opset 13) at path, written atomically: its
+ * input is pixels 0..255 (N x C x H x W, the normalisation in the graph),
+ * its output what the network outputs (probabilities, N x classes), and
+ * every layer maps to operators computing exactly what it computes
+ * (src/onnx/export.c lists them).  A library built with make ONNX=0 has no
+ * ONNX: this then fails with CNN_EINVAL. */
+int cnn_model_export_onnx(const char *path, cnn_net *net, cnn_error *err);
+
 /* ---- a team: one network trained by several processes ------------------ */
 
 /* Data-parallel training.  Each member of a team holds the whole network

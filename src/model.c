@@ -21,6 +21,7 @@
  * and renames it over the target: a crash leaves the old file or the new one,
  * never half of one. */
 #include "cnn.h"
+#include "file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,58 +151,6 @@ static void put_meta(buf *b, const cnn_model_meta *m)
     }
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w, n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Writes bytes to path atomically: temporary file, fsync, rename, fsync of
- * the folder so the rename itself is durable. */
-static int write_atomic(const char *path, const uint8_t *p, size_t n, cnn_error *err)
-{
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16), *dir = strdup(path);
-    if (!tmp || !dir) {
-        free(tmp), free(dir);
-        return cnn_fail(err, CNN_ENOMEM, "out of memory");
-    }
-    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp), free(dir);
-        return cnn_fail(err, CNN_EIO, "%s: cannot write: %s", path, strerror(e));
-    }
-    int rc = CNN_OK;
-    if (write_all(fd, p, n) || fsync(fd)) {
-        rc = cnn_fail(err, CNN_EIO, "%s: write failed: %s", path, strerror(errno));
-        close(fd);
-    } else if (close(fd)) {
-        rc = cnn_fail(err, CNN_EIO, "%s: write failed: %s", path, strerror(errno));
-    } else if (chmod(tmp, 0644), rename(tmp, path)) {
-        rc = cnn_fail(err, CNN_EIO, "%s: cannot replace: %s", path, strerror(errno));
-    }
-    if (rc) {
-        unlink(tmp);
-    } else {
-        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    free(tmp), free(dir);
-    return rc;
-}
-
 int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, cnn_optim *opt,
                    cnn_error *err)
 {
@@ -244,7 +193,7 @@ int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, c
     if (!b.oom)
         patch_u64(&b, 12, b.len + 4);
     put_u32(&b, b.oom ? 0 : (uint32_t)crc32_z(0L, b.p, b.len));
-    int rc = b.oom ? cnn_fail(err, CNN_ENOMEM, "out of memory") : write_atomic(path, b.p, b.len, err);
+    int rc = b.oom ? cnn_fail(err, CNN_ENOMEM, "out of memory") : file_write_atomic(path, b.p, b.len, err);
     free(b.p);
     return rc;
 }
@@ -538,35 +487,14 @@ cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
 cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_state,
                         size_t *opt_count, int64_t *steps, cnn_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cnn_fail(err, CNN_EIO, "%s: %s", path, strerror(errno));
+    size_t len;
+    uint8_t *bytes = file_read_all(path, (size_t)1 << 32, &len, err);
+    if (!bytes)
         return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size > ((off_t)1 << 32)) {
-        fclose(f);
-        cnn_fail(err, CNN_EIO, "%s: not a regular file of at most 4 GiB", path);
-        return NULL;
-    }
-    size_t len = (size_t)st.st_size;
-    uint8_t *bytes = malloc(len ? len : 1);
-    if (!bytes) {
-        fclose(f);
-        cnn_fail(err, CNN_ENOMEM, "%s: out of memory", path);
-        return NULL;
-    }
-    size_t got = fread(bytes, 1, len, f);
-    fclose(f);
-    cnn_net *net = NULL;
-    if (got != len) {
-        cnn_fail(err, CNN_EIO, "%s: read error", path);
-    } else {
-        cnn_error inner;
-        net = cnn_model_parse(bytes, len, meta, opt_state, opt_count, steps, &inner);
-        if (!net)
-            cnn_fail(err, inner.status, "%s: %s", path, inner.msg);
-    }
+    cnn_error inner;
+    cnn_net *net = cnn_model_parse(bytes, len, meta, opt_state, opt_count, steps, &inner);
+    if (!net)
+        cnn_fail(err, inner.status, "%s: %s", path, inner.msg);
     free(bytes);
     return net;
 }

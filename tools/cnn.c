@@ -17,6 +17,7 @@ static const struct {
     {"report", cmd_report, "one HTML page: layers, curves, filters, maps, confusion, mistakes"},
     {"xo", cmd_xo, "the X-or-O walkthrough of how a CNN sees, by the real layers"},
     {"bench", cmd_bench, "training and inference speed, latency, memory of the reference nets"},
+    {"export", cmd_export, "a model as an ONNX file (opset 13)"},
 };
 
 static int usage(FILE *to)

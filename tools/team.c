@@ -58,6 +58,12 @@ int cli_team_start(int *argc, char ***argv, const char *command)
 
 void cli_team_stop(int rc)
 {
+    /* A failure that every member has (a wrong option, a diverged loss)
+     * member 0 reports; the others give it a second to, so that one says
+     * it before mpirun takes the job down at the first exit. */
+    int rank;
+    if (rc && launched(&rank) > 1 && rank > 0)
+        sleep(1);
 #ifdef CNN_MPI
     int on = 0, off = 0;
     MPI_Initialized(&on);
@@ -65,19 +71,10 @@ void cli_team_stop(int rc)
     if (!on || off)
         return;
     /* A member that failed (its message said why) takes the others down,
-     * rather than leave them waiting for its next message.  A failure that
-     * every member has (a wrong option, a diverged loss) member 0 reports
-     * and ends; the others give it a second to, so that one says it. */
-    if (rc) {
-        int rank;
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-        if (rank > 0)
-            sleep(1);
+     * rather than leave them waiting for its next message. */
+    if (rc)
         MPI_Abort(MPI_COMM_WORLD, rc);
-    }
     MPI_Finalize();
-#else
-    (void)rc;
 #endif
 }
 

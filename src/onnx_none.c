@@ -1,0 +1,9 @@
+/* The ONNX calls of a library built without ONNX (make ONNX=0): they say
+ * so.  src/onnx/ has the real ones. */
+#include "cnn.h"
+
+int cnn_model_export_onnx(const char *path, cnn_net *net, cnn_error *err)
+{
+    (void)path, (void)net;
+    return cnn_fail(err, CNN_EINVAL, "this cnn was built without ONNX (make ONNX=0)");
+}
