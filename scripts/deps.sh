@@ -2,7 +2,8 @@
 # Installs the Debian packages cnn needs, only those missing, with one line
 # saying what and why.
 #   scripts/deps.sh            build + run: compiler, zlib, libpng, libjpeg, stb,
-#                              Fashion-MNIST (the default data)
+#                              protobuf-c and onnx.proto (ONNX export and
+#                              import), Fashion-MNIST (the default data)
 #   scripts/deps.sh test       also what `make test` needs: python3 (the
 #                              command-line tests check JSON with it),
 #                              chromium (the report page is opened in it) and
@@ -13,7 +14,8 @@
 # else it names the packages to install and stops.
 set -eu
 pkgs="build-essential pkg-config zlib1g-dev libpng-dev libjpeg-dev libstb-dev dataset-fashion-mnist"
-why="to build cnn and train on Fashion-MNIST"
+pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
+why="to build cnn (with ONNX: protobuf-c and Debian's onnx.proto) and train on Fashion-MNIST"
 case "${1:-}" in
     "") ;;
     test) pkgs="$pkgs python3 chromium openmpi-bin libopenmpi-dev"
