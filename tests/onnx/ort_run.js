@@ -84,6 +84,7 @@ async function main() {
     } catch (e) {
         fail(`onnxruntime-node is not installed in ${__dirname} (scripts/deps.sh onnx): ${e.message}`);
     }
+    ort.env.logLevel = 'fatal';
     if (!fs.existsSync(args.model)) fail(`${args.model}: no such file`);
     const x = readInput(args.input, args.dims);
     let session;
@@ -91,6 +92,7 @@ async function main() {
         session = await ort.InferenceSession.create(args.model, {
             executionProviders: ['cpu'], graphOptimizationLevel: 'all',
             intraOpNumThreads: args.threads, interOpNumThreads: 1, executionMode: 'sequential',
+            logSeverityLevel: 4,  // fatal only: its errors come back to us, to say once
         });
     } catch (e) {
         fail(`${args.model} is not a model onnxruntime can load: ${e.message}`);

@@ -41,7 +41,7 @@ sys.exit(0 if a.shape == b.shape and np.abs(a - b).max() <= 1e-5 else
 }
 
 $py "$here/tiny_model.py" "$tmp" || { echo "tiny_model.py failed"; exit 1; }
-ort="node $here/ort_run.js"
+ort() { node "$here/ort_run.js" "$@"; }
 m=$tmp/tiny.onnx x=$tmp/input.bin
 
 $py "$here/check_model.py" "$m" >"$tmp/out" 2>"$tmp/err" &&
@@ -54,26 +54,29 @@ expect "check_model rejects a Gemm of 12 outputs declared 10" 1 \
 printf 'not a model' >"$tmp/junk.onnx"
 expect "check_model rejects a file that is not ONNX" 1 "DecodeError" $py "$here/check_model.py" "$tmp/junk.onnx"
 
-$ort "$m" "$x" 2 1 8 8 >"$tmp/y.bin" 2>"$tmp/err" && close "$tmp/y.bin" "$tmp/expected.bin" &&
+ort "$m" "$x" 2 1 8 8 >"$tmp/y.bin" 2>"$tmp/err" && close "$tmp/y.bin" "$tmp/expected.bin" &&
     ok "ort_run gives numpy's output" || no "ort_run gives numpy's output"
-$ort "$m" "$x" 2 1 8 8 --threads 2 >"$tmp/y2.bin" 2>"$tmp/err" && cmp -s "$tmp/y.bin" "$tmp/y2.bin" &&
+ort "$m" "$x" 2 1 8 8 --threads 2 >"$tmp/y2.bin" 2>"$tmp/err" && cmp -s "$tmp/y.bin" "$tmp/y2.bin" &&
     ok "ort_run --threads 2 gives the same bits" || no "ort_run --threads 2 gives the same bits"
-$ort "$m" "$x" 2 1 8 8 --json 2>"$tmp/err" | $py -c 'import sys, json
+ort "$m" "$x" 2 1 8 8 --json 2>"$tmp/err" | $py -c 'import sys, json
 o = json.load(sys.stdin); assert o["dims"] == [2, 10] and len(o["data"]) == 20' 2>>"$tmp/err" &&
     ok "ort_run --json" || no "ort_run --json"
-$ort "$m" "$x" 2 1 8 8 --bench 3 2>"$tmp/err" | $py -c 'import sys, json
+ort "$m" "$x" 2 1 8 8 --bench 3 2>"$tmp/err" | $py -c 'import sys, json
 o = json.load(sys.stdin); assert o["images_per_s"] > 0 and o["median_ms"] > 0 and o["batch"] == 2' 2>>"$tmp/err" &&
     ok "ort_run --bench" || no "ort_run --bench"
 expect "ort_run: input file of the wrong size" 1 "holds 512 bytes, but 3x1x8x8 float32 values take 768" \
-    $ort "$m" "$x" 3 1 8 8
+    ort "$m" "$x" 3 1 8 8
 expect "ort_run: data of the wrong shape" 1 "input 'x' is \[N,1,8,8\], the data given is \[1,2,8,8\]" \
-    $ort "$m" "$x" 1 2 8 8
+    ort "$m" "$x" 1 2 8 8
 expect "ort_run: a Gemm whose K does not match (ONNX 1.12's checker lets it by)" 1 \
-    "not a model onnxruntime can load: .*Gemm.*63 and 64" $ort "$tmp/broken-k.onnx" "$x" 2 1 8 8
+    "not a model onnxruntime can load: .*Gemm.*63 and 64" ort "$tmp/broken-k.onnx" "$x" 2 1 8 8
+expect "ort_run: a Conv whose channels do not match (it loads, and fails as it runs)" 1 \
+    "running it on \[2,1,8,8\] failed: .*Input channels C is not equal to kernel channels" \
+    ort "$tmp/broken-c.onnx" "$x" 2 1 8 8
 expect "ort_run: a file that is not ONNX" 1 "not a model onnxruntime can load: .*Protobuf parsing failed" \
-    $ort "$tmp/junk.onnx" "$x" 2 1 8 8
-expect "ort_run: no model" 1 "nope.onnx: no such file" $ort "$tmp/nope.onnx" "$x" 2 1 8 8
-expect "ort_run: a bad dimension" 2 "W must be a positive integer, not '0'" $ort "$m" "$x" 2 1 8 0
+    ort "$tmp/junk.onnx" "$x" 2 1 8 8
+expect "ort_run: no model" 1 "nope.onnx: no such file" ort "$tmp/nope.onnx" "$x" 2 1 8 8
+expect "ort_run: a bad dimension" 2 "W must be a positive integer, not '0'" ort "$m" "$x" 2 1 8 0
 
 # the PyTorch fixtures: ONNX's checker passes them, onnxruntime reproduces them
 for meta in "$here"/fixtures/*.json; do
@@ -81,7 +84,7 @@ for meta in "$here"/fixtures/*.json; do
     name=$(basename "$meta" .json)
     read -r n c h w < <($py -c 'import sys, json; print(*json.load(open(sys.argv[1]))["input"]["shape"])' "$meta")
     $py "$here/check_model.py" "${meta%.json}.onnx" >/dev/null 2>"$tmp/err" &&
-        $ort "${meta%.json}.onnx" "${meta%.json}.input.bin" "$n" "$c" "$h" "$w" >"$tmp/f.bin" 2>"$tmp/err" &&
+        ort "${meta%.json}.onnx" "${meta%.json}.input.bin" "$n" "$c" "$h" "$w" >"$tmp/f.bin" 2>"$tmp/err" &&
         close "$tmp/f.bin" "${meta%.json}.output.bin" &&
         ok "fixture $name: checked, and onnxruntime gives PyTorch's output" ||
         no "fixture $name: checked, and onnxruntime gives PyTorch's output"

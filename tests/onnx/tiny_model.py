@@ -13,7 +13,10 @@ DIR/broken-out.onnx   the same with a Gemm of 12 outputs where y is declared
 DIR/broken-k.onnx     the same with a Gemm weight of [10,63] against 64
                       features: ONNX 1.12's checker lets it through (its Gemm
                       shape inference does not compare K), onnxruntime
-                      rejects it
+                      rejects it as it loads it
+DIR/broken-c.onnx     the same with a Conv weight of [4,2,3,3] on 1 channel:
+                      ONNX 1.12's checker and onnxruntime's loader let it
+                      through, running it fails
 DIR/input.bin         2x1x8x8 float32 little-endian, uniform in [0,1)
 DIR/expected.bin      y for that input, 2x10 float32 little-endian, by numpy
 """
@@ -24,9 +27,9 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper, save
 
 
-def build(gemm_out=10, gemm_in=64):
+def build(gemm_out=10, gemm_in=64, conv_in=1):
     rng = np.random.default_rng(1)
-    w = {"conv_w": rng.normal(0, 0.5, (4, 1, 3, 3)), "conv_b": rng.normal(0, 0.1, 4),
+    w = {"conv_w": rng.normal(0, 0.5, (4, conv_in, 3, 3)), "conv_b": rng.normal(0, 0.1, 4),
          "fc_w": rng.normal(0, 0.3, (gemm_out, gemm_in)), "fc_b": rng.normal(0, 0.1, gemm_out)}
     w = {k: v.astype(np.float32) for k, v in w.items()}
     nodes = [
@@ -68,6 +71,7 @@ def main(out):
     save(model, os.path.join(out, "tiny.onnx"))
     save(build(gemm_out=12)[0], os.path.join(out, "broken-out.onnx"))
     save(build(gemm_in=63)[0], os.path.join(out, "broken-k.onnx"))
+    save(build(conv_in=2)[0], os.path.join(out, "broken-c.onnx"))
     x = np.random.default_rng(2).random((2, 1, 8, 8), dtype=np.float32)
     x.astype("<f4").tofile(os.path.join(out, "input.bin"))
     forward(x, w).astype("<f4").tofile(os.path.join(out, "expected.bin"))
