@@ -10,6 +10,12 @@
 #                              OpenMPI (the tests of teams of processes)
 #   scripts/deps.sh ci         also clang (fuzzing) and valgrind (leak checks)
 #   scripts/deps.sh bench      also the PyTorch peer for bench/run.sh
+#   scripts/deps.sh onnx       also the ONNX part: protobuf-c (the C reader
+#                              and writer), Debian's ONNX (headers, its test
+#                              models, the Python checker), then
+#                              onnxruntime-node, pinned in tests/onnx's
+#                              package-lock.json, into tests/onnx/node_modules
+#                              (the reference runtime of the tests)
 # As root it runs apt-get itself; otherwise through sudo when there is one,
 # else it names the packages to install and stops.
 set -eu
@@ -24,22 +30,44 @@ case "${1:-}" in
         why="$why, and for CI (the suite, clang's fuzzers, valgrind)" ;;
     bench) pkgs="$pkgs python3 python3-torch python3-numpy libopenblas0-pthread"
         why="$why, and PyTorch for the benchmarks" ;;
-    *) echo "usage: scripts/deps.sh [test|ci|bench]" >&2; exit 2 ;;
+    onnx) pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata python3-onnx python3-numpy"
+        # node and npm from Debian only when there are none (NodeSource's
+        # nodejs carries its own npm, which Debian's npm would conflict with)
+        command -v node >/dev/null || pkgs="$pkgs nodejs"
+        command -v npm >/dev/null || pkgs="$pkgs npm"
+        why="$why, and for the ONNX export and import (protobuf-c, ONNX, node)" ;;
+    *) echo "usage: scripts/deps.sh [test|ci|bench|onnx]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo >/dev/null; then
-        echo "cnn needs these Debian packages$missing ($why);" >&2
-        echo "install them as root: apt-get install$missing" >&2
-        exit 1
+if [ -n "$missing" ]; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "cnn needs these Debian packages$missing ($why);" >&2
+            echo "install them as root: apt-get install$missing" >&2
+            exit 1
+        fi
+        sudo="sudo"
     fi
-    sudo="sudo"
+    echo "installing:$missing ($why)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "installing:$missing ($why)"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ "${1:-}" = onnx ] || exit 0
+
+# onnxruntime-node, at the version package-lock.json pins, unless that one is
+# there and loads.  ONNXRUNTIME_NODE_INSTALL=skip: its post-install step would
+# fetch the CUDA provider; the CPU one ships in the package, so once
+# installed it runs offline.
+dir=$(cd "$(dirname "$0")/../tests/onnx" && pwd)
+want=$(node -p "require('$dir/package-lock.json').packages['node_modules/onnxruntime-node'].version")
+have=$(cd "$dir" && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null) || have=""
+if [ "$have" != "$want" ] || ! (cd "$dir" && node -e "require('onnxruntime-node')" 2>/dev/null); then
+    echo "installing: onnxruntime-node $want into tests/onnx/node_modules (the reference runtime of the ONNX tests)"
+    (cd "$dir" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    (cd "$dir" && node -e "require('onnxruntime-node')") ||
+        { echo "onnxruntime-node $want installed in $dir but does not load" >&2; exit 1; }
+fi
