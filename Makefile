@@ -89,7 +89,11 @@ $(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libcnn.a
 # mpicc is there (scripts/deps.sh test installs it); not under the
 # sanitizers (MPI_TESTS=0), whose runtime OpenMPI's own allocations trip
 MPI_TESTS ?= 1
-test: deps-test $(BUILD)/unit $(BUILD)/cnn
+# the ONNX node tests' runner (tests/cli/onnx_*.sh)
+$(BUILD)/onnx_conformance: tests/onnx/conformance.c $(BUILD)/libcnn.a
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+test: deps-test $(BUILD)/unit $(BUILD)/cnn $(if $(filter 1,$(ONNX)),$(BUILD)/onnx_conformance)
 	@if [ "$(MPI_TESTS)" = 1 ] && command -v mpicc >/dev/null; then \
 	    $(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)-mpi $(BUILD)-mpi/cnn; fi
 	tests/run.sh $(BUILD)

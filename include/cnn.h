@@ -106,16 +106,25 @@ typedef enum {
     CNN_LAYER_KINDS
 } cnn_layer_kind;
 
-/* A layer as the user describes it; fields a kind does not use are 0. */
+/* A layer as the user describes it; fields a kind does not use are 0.
+ * Padding is zeros for a conv; a pool's never wins a max and adds nothing
+ * to a sum, and an average divides by the pixels it covers unless
+ * count_pad (ONNX's and PyTorch's count_include_pad).  A spec that sets
+ * only ph and pw is padded alike on both sides; cnn_net_layer's always
+ * has ph_end and pw_end filled in, and pad_asym set only where they
+ * differ from ph and pw. */
 typedef struct {
     cnn_layer_kind kind;
     int filters;       /* conv: number of filters = output depth; dense: outputs */
     int kh, kw;        /* conv and pooling window                               */
     int sh, sw;        /* stride (pooling: 0 means the window size)             */
-    int ph, pw;        /* zero padding                                          */
+    int ph, pw;        /* padding: top, left; bottom, right too unless pad_asym */
+    int ph_end, pw_end; /* bottom and right padding, when pad_asym              */
+    int pad_asym;      /* ph_end, pw_end are given (else they equal ph, pw)     */
     int same;          /* conv: pad so that the output is ceil(input / stride) */
     int no_bias;       /* conv, dense: no bias term                             */
     int ceil_mode;     /* pooling: keep partial windows at the right/bottom     */
+    int count_pad;     /* avgpool: the padding counts in the divisor            */
     float alpha;       /* leaky ReLU slope; dropout probability                 */
     float init_std;    /* conv, dense: if > 0, weights ~ N(0, init_std^2)        */
 } cnn_layer_spec;
@@ -319,6 +328,15 @@ int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const cnn_labe
  * (src/onnx/export.c lists them).  A library built with make ONNX=0 has no
  * ONNX: this then fails with CNN_EINVAL. */
 int cnn_model_export_onnx(const char *path, cnn_net *net, cnn_error *err);
+/* An ONNX model (opsets 7 to 17) as a network, not yet initialised (call
+ * cnn_net_init): its layers and weights, BatchNormalization folded in, and
+ * a leading Div 255 / Sub / Div as its normalisation.  The graph must be
+ * one path of the operators src/onnx/import.c lists; anything else is
+ * refused with a message naming the node, its op and what is supported.
+ * A graph without a final Softmax imports as a network that outputs what
+ * the graph outputs (for inference). */
+cnn_net *cnn_model_import_onnx(const char *path, cnn_error *err);
+cnn_net *cnn_model_parse_onnx(const uint8_t *bytes, size_t len, cnn_error *err);
 
 /* ---- a team: one network trained by several processes ------------------ */
 
@@ -483,6 +501,9 @@ void cnn_model_meta_free(cnn_model_meta *meta); /* its class names */
  * "model or network text?" that reads 8 bytes.  Only cnn_model_load tells
  * whether the rest of the file is sound. */
 int cnn_model_probe(const char *path);
+/* (A file named *.onnx is an ONNX model to both: cnn_model_load imports
+ * it with cnn_model_import_onnx, as a model without history or optimiser
+ * state.) */
 
 /* ---- randomness -------------------------------------------------------- */
 

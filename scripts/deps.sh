@@ -6,8 +6,9 @@
 #                              import), Fashion-MNIST (the default data)
 #   scripts/deps.sh test       also what `make test` needs: python3 (the
 #                              command-line tests check JSON with it),
-#                              chromium (the report page is opened in it) and
-#                              OpenMPI (the tests of teams of processes)
+#                              chromium (the report page is opened in it),
+#                              OpenMPI (the tests of teams of processes), and
+#                              what `onnx` installs (the ONNX tests)
 #   scripts/deps.sh ci         also clang (fuzzing) and valgrind (leak checks)
 #   scripts/deps.sh bench      also the PyTorch peer for bench/run.sh
 #   scripts/deps.sh onnx       also the ONNX part: protobuf-c (the C reader
@@ -24,10 +25,15 @@ pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev"
 why="to build cnn (with ONNX: protobuf-c and Debian's onnx.proto) and train on Fashion-MNIST"
 case "${1:-}" in
     "") ;;
-    test) pkgs="$pkgs python3 chromium openmpi-bin libopenmpi-dev"
-        why="$why, and for the test suite (python3, chromium, OpenMPI)" ;;
-    ci) pkgs="$pkgs python3 chromium openmpi-bin libopenmpi-dev clang libclang-rt-14-dev valgrind"
-        why="$why, and for CI (the suite, clang's fuzzers, valgrind)" ;;
+    test|ci) pkgs="$pkgs python3 chromium openmpi-bin libopenmpi-dev"
+        pkgs="$pkgs libonnx-testdata python3-onnx python3-numpy"
+        command -v node >/dev/null || pkgs="$pkgs nodejs"
+        command -v npm >/dev/null || pkgs="$pkgs npm"
+        why="$why, and for the test suite (python3, chromium, OpenMPI, ONNX's checker and tests, node)"
+        if [ "$1" = ci ]; then
+            pkgs="$pkgs clang libclang-rt-14-dev valgrind"
+            why="$why, and for CI (clang's fuzzers, valgrind)"
+        fi ;;
     bench) pkgs="$pkgs python3 python3-torch python3-numpy libopenblas0-pthread"
         why="$why, and PyTorch for the benchmarks" ;;
     onnx) pkgs="$pkgs libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata python3-onnx python3-numpy"
@@ -56,7 +62,7 @@ if [ -n "$missing" ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-[ "${1:-}" = onnx ] || exit 0
+case "${1:-}" in onnx|test|ci) ;; *) exit 0 ;; esac
 
 # onnxruntime-node, at the version package-lock.json pins, unless that one is
 # there and loads.  ONNXRUNTIME_NODE_INSTALL=skip: its post-install step would

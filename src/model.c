@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -484,9 +485,38 @@ cnn_net *cnn_model_parse(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
     return m.net;
 }
 
+/* An ONNX file is named so: it has no magic of its own to tell it by. */
+static int onnx_named(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 5 && strcasecmp(path + n - 5, ".onnx") == 0;
+}
+
+/* An ONNX model, as a model without history, optimiser state or seed. */
+static cnn_net *load_onnx(const char *path, cnn_model_meta *meta, float **opt_state,
+                          size_t *opt_count, int64_t *steps, cnn_error *err)
+{
+    cnn_net *net = cnn_model_import_onnx(path, err);
+    if (net && meta) {
+        memset(meta, 0, sizeof *meta);
+        meta->accuracy = -1.0f;
+        meta->train = cnn_train_defaults();
+        snprintf(meta->version, sizeof meta->version, "onnx");
+    }
+    if (opt_state)
+        *opt_state = NULL;
+    if (opt_count)
+        *opt_count = 0;
+    if (steps)
+        *steps = 0;
+    return net;
+}
+
 cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_state,
                         size_t *opt_count, int64_t *steps, cnn_error *err)
 {
+    if (onnx_named(path))
+        return load_onnx(path, meta, opt_state, opt_count, steps, err);
     size_t len;
     uint8_t *bytes = file_read_all(path, (size_t)1 << 32, &len, err);
     if (!bytes)
@@ -501,6 +531,8 @@ cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_stat
 
 int cnn_model_probe(const char *path)
 {
+    if (path && onnx_named(path) && access(path, R_OK) == 0)
+        return 1;
     char magic[sizeof MAGIC];
     FILE *f = path ? fopen(path, "rb") : NULL;
     if (!f)

@@ -7,3 +7,17 @@ int cnn_model_export_onnx(const char *path, cnn_net *net, cnn_error *err)
     (void)path, (void)net;
     return cnn_fail(err, CNN_EINVAL, "this cnn was built without ONNX (make ONNX=0)");
 }
+
+cnn_net *cnn_model_import_onnx(const char *path, cnn_error *err)
+{
+    (void)path;
+    cnn_fail(err, CNN_EINVAL, "this cnn was built without ONNX (make ONNX=0)");
+    return NULL;
+}
+
+cnn_net *cnn_model_parse_onnx(const uint8_t *bytes, size_t len, cnn_error *err)
+{
+    (void)bytes, (void)len;
+    cnn_fail(err, CNN_EINVAL, "this cnn was built without ONNX (make ONNX=0)");
+    return NULL;
+}

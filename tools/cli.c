@@ -365,6 +365,6 @@ void cli_json_prediction(int best, const char *name, const float *p, int k)
     cli_json_string(name);
     printf(",\"probabilities\":[");
     for (int j = 0; j < k; j++)
-        printf("%s%.6f", j ? "," : "", p[j]);
+        printf("%s%.9g", j ? "," : "", p[j]); /* every bit of the float */
     printf("]");
 }

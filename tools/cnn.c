@@ -18,6 +18,7 @@ static const struct {
     {"xo", cmd_xo, "the X-or-O walkthrough of how a CNN sees, by the real layers"},
     {"bench", cmd_bench, "training and inference speed, latency, memory of the reference nets"},
     {"export", cmd_export, "a model as an ONNX file (opset 13)"},
+    {"import", cmd_import, "an ONNX model as a cnn model"},
 };
 
 static int usage(FILE *to)
