@@ -14,9 +14,9 @@ src/kernels/             src/kernels/
 src/data/                src/data/ src/kernels/
 src/                     src/net.h src/layer.h src/kernels/ src/data/data.h
 src/model.c              src/file.h
-src/file.c               -
+src/file.c               src/file.h
 src/onnx_none.c          -
-src/onnx/                src/file.h
+src/onnx/                src/file.h src/onnx/ onnx.pb-c.h
 src/activation.c         src/layer.h src/kernels/
 src/conv.c               src/layer.h src/kernels/
 src/dense.c              src/layer.h src/kernels/

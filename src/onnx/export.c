@@ -9,7 +9,8 @@
  *   maxpool        MaxPool; a ceil-mode partial window becomes explicit end
  *                  pads (ONNX's ceil_mode rounds differently at the edge)
  *   avgpool        AveragePool with count_include_pad=0: the pads and the
- *                  partial windows' missing pixels do not count
+ *                  partial windows' missing pixels do not count (with
+ *                  countpad: a Pad of zeros first, which then count)
  *   sumpool        a depthwise Conv with all-ones weights (group = C):
  *                  AveragePool x k^2 is wrong at partial windows, and
  *                  LpPool(p=1) sums absolute values
@@ -190,6 +191,24 @@ static const char *add_init(graph *g, const char *name, const float *v, int ndim
     return name;
 }
 
+/* An int64 vector initializer (Pad's pads). */
+static const char *add_init_ints(graph *g, const char *name, const int64_t *v, int n)
+{
+    Onnx__TensorProto *t = grab(&g->mem, sizeof *t);
+    int64_t *dims = grab(&g->mem, sizeof *dims);
+    if (!t || !dims || g->ninits == g->max_inits) {
+        g->mem.failed = 1;
+        return name;
+    }
+    onnx__tensor_proto__init(t);
+    dims[0] = n;
+    t->name = (char *)name, t->n_dims = 1, t->dims = dims;
+    t->has_data_type = 1, t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    t->n_int64_data = (size_t)n, t->int64_data = (int64_t *)v;
+    g->inits[g->ninits++] = t;
+    return name;
+}
+
 static void flatten(graph *g)
 {
     if (g->flat)
@@ -214,8 +233,28 @@ static void window_attrs(graph *g, attrs *at, const cnn_layer_spec *s, cnn_shape
 {
     attr_ints(g, at, "kernel_shape", s->kh, s->kw, 0, 0, 2);
     attr_ints(g, at, "strides", s->sh, s->sw, 0, 0, 2);
-    attr_ints(g, at, "pads", s->ph, s->pw, end_pad(in.h, out.h, s->kh, s->sh, s->ph, s->ph),
-              end_pad(in.w, out.w, s->kw, s->sw, s->pw, s->pw), 4);
+    attr_ints(g, at, "pads", s->ph, s->pw, end_pad(in.h, out.h, s->kh, s->sh, s->ph, s->ph_end),
+              end_pad(in.w, out.w, s->kw, s->sw, s->pw, s->pw_end), 4);
+}
+
+/* An average that counts its zero padding: the padding as a Pad node of
+ * zeros, which then count as pixels, and the pool over the padded image
+ * (its own pads, if a ceil-mode window needs them, do not count). */
+static void counted_average(graph *g, attrs *at, const cnn_layer_spec *s, cnn_shape in,
+                            cnn_shape out)
+{
+    int64_t *pads = grab(&g->mem, 8 * sizeof *pads);
+    if (!pads)
+        return;
+    pads[2] = s->ph, pads[3] = s->pw, pads[6] = s->ph_end, pads[7] = s->pw_end;
+    const char *p = add_init_ints(g, text(&g->mem, "pad%zu", g->nnodes), pads, 8);
+    add_node(g, "Pad", p, NULL, NULL);
+    cnn_layer_spec unpadded = *s;
+    unpadded.ph = unpadded.pw = unpadded.ph_end = unpadded.pw_end = 0;
+    in.h += s->ph + s->ph_end, in.w += s->pw + s->pw_end;
+    window_attrs(g, at, &unpadded, in, out);
+    attr_int(g, at, "count_include_pad", 0);
+    add_node(g, "AveragePool", NULL, NULL, at);
 }
 
 static void conv_node(graph *g, cnn_net *net, int i, const cnn_layer_spec *s, cnn_shape in,
@@ -235,9 +274,12 @@ static void conv_node(graph *g, cnn_net *net, int i, const cnn_layer_spec *s, cn
 static void pool_node(graph *g, int i, const cnn_layer_spec *s, cnn_shape in, cnn_shape out)
 {
     attrs at = {0};
-    window_attrs(g, &at, s, in, out);
+    if (!(s->kind == CNN_AVGPOOL && s->count_pad))
+        window_attrs(g, &at, s, in, out);
     if (s->kind == CNN_MAXPOOL) {
         add_node(g, "MaxPool", NULL, NULL, &at);
+    } else if (s->kind == CNN_AVGPOOL && s->count_pad) {
+        counted_average(g, &(attrs){0}, s, in, out);
     } else if (s->kind == CNN_AVGPOOL) {
         attr_int(g, &at, "count_include_pad", 0);
         add_node(g, "AveragePool", NULL, NULL, &at);
