@@ -106,16 +106,25 @@ typedef enum {
     CNN_LAYER_KINDS
 } cnn_layer_kind;
 
-/* A layer as the user describes it; fields a kind does not use are 0. */
+/* A layer as the user describes it; fields a kind does not use are 0.
+ * Padding is zeros for a conv; a pool's never wins a max and adds nothing
+ * to a sum, and an average divides by the pixels it covers unless
+ * count_pad (ONNX's and PyTorch's count_include_pad).  A spec that sets
+ * only ph and pw is padded alike on both sides; cnn_net_layer's always
+ * has ph_end and pw_end filled in, and pad_asym set only where they
+ * differ from ph and pw. */
 typedef struct {
     cnn_layer_kind kind;
     int filters;       /* conv: number of filters = output depth; dense: outputs */
     int kh, kw;        /* conv and pooling window                               */
     int sh, sw;        /* stride (pooling: 0 means the window size)             */
-    int ph, pw;        /* zero padding                                          */
+    int ph, pw;        /* padding: top, left; bottom, right too unless pad_asym */
+    int ph_end, pw_end; /* bottom and right padding, when pad_asym              */
+    int pad_asym;      /* ph_end, pw_end are given (else they equal ph, pw)     */
     int same;          /* conv: pad so that the output is ceil(input / stride) */
     int no_bias;       /* conv, dense: no bias term                             */
     int ceil_mode;     /* pooling: keep partial windows at the right/bottom     */
+    int count_pad;     /* avgpool: the padding counts in the divisor            */
     float alpha;       /* leaky ReLU slope; dropout probability                 */
     float init_std;    /* conv, dense: if > 0, weights ~ N(0, init_std^2)        */
 } cnn_layer_spec;
