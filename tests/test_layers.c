@@ -738,6 +738,94 @@ TEST(one_large_image_split_between_threads_changes_no_bit)
     free(x), free(dy);
 }
 
+/* ---- against PyTorch ----------------------------------------------------- */
+
+enum { MAX_FIXTURE = 64 };
+
+/* The numbers of a fixture's line that starts with `key` (at most
+ * MAX_FIXTURE), or -1 when the next line is not that. */
+static int read_values(FILE *f, const char *key, float *v)
+{
+    char line[2048], *p = line, *end;
+    size_t k = strlen(key);
+    if (!fgets(line, sizeof line, f) || strncmp(line, key, k) != 0 || line[k] != ' ')
+        return -1;
+    int n = 0;
+    for (p += k; n < MAX_FIXTURE; p = end) {
+        float x = strtof(p, &end);
+        if (end == p)
+            break;
+        v[n++] = x;
+    }
+    return n;
+}
+
+/* One layer of the fixture (its line as cnn writes it): parsed, written back
+ * the same, and through forward and backward on x with its dy, against
+ * PyTorch's y and dx. */
+static int matches_pytorch(const char *text, cnn_shape in, const float *x, FILE *f)
+{
+    float dy[MAX_FIXTURE], want_y[MAX_FIXTURE], want_dx[MAX_FIXTURE];
+    float y[MAX_FIXTURE], dx[MAX_FIXTURE];
+    int ndy = read_values(f, "dy", dy), ny = read_values(f, "y", want_y);
+    int nx = read_values(f, "dx", want_dx);
+    char net_text[320], back[256];
+    snprintf(net_text, sizeof net_text, "input %dx%dx%d\n%s\n", in.h, in.w, in.c, text);
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(net_text, NULL, &err);
+    if (!net) {
+        printf("  %s: %s\n", text, err.msg);
+        return 0;
+    }
+    cnn_layer_spec spec = cnn_net_layer(net, 0);
+    cnn_net_free(net);
+    cnn_layer_text(&spec, 0, back, sizeof back);
+    lone_layer t;
+    if (strcmp(back, text) != 0 || make_layer(&t, spec, in, 1, 1))
+        return 0;
+    int ok = ndy == ny && ny == (int)cnn_shape_size(t.l.out) && nx == (int)cnn_shape_size(in);
+    if (ok) {
+        layer_forward(&t, x, y, 1, 0);
+        layer_backward(&t, x, y, dy, dx, 1);
+    }
+    for (int i = 0; ok && i < ny + nx; i++) {
+        float got = i < ny ? y[i] : dx[i - ny], want = i < ny ? want_y[i] : want_dx[i - ny];
+        if (!(fabsf(got - want) <= 1e-6f)) {
+            printf("  %s: %s[%d] = %.9g, PyTorch %.9g\n", text, i < ny ? "y" : "dx",
+                   i < ny ? i : i - ny, got, want);
+            ok = 0;
+        }
+    }
+    free_layer(&t);
+    return ok;
+}
+
+/* tests/data/pool_pad/pytorch.txt, written by make.py beside it: max,
+ * average (countpad and not) and sum pooling, padded alike and apart, with
+ * and without ceil, forward and backward as PyTorch computes them. */
+TEST(pools_with_padding_match_pytorch)
+{
+    FILE *f = fopen("tests/data/pool_pad/pytorch.txt", "r");
+    CHECK(f != NULL);
+    char line[256];
+    cnn_shape in = {0, 0, 0};
+    float x[MAX_FIXTURE];
+    int nx = 0, layers = 0, ok = 1;
+    while (ok && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "input %dx%dx%d", &in.h, &in.w, &in.c) == 3) {
+            nx = read_values(f, "x", x);
+            ok = nx == (int)cnn_shape_size(in);
+        } else if (strncmp(line, "layer ", 6) == 0) {
+            ok = nx > 0 && matches_pytorch(line + 6, in, x, f);
+            layers++;
+        }
+    }
+    fclose(f);
+    CHECK(ok);
+    CHECK(layers == 14);
+}
+
 TEST(window_out_follows_pytorch_rules)
 {
     CHECK(window_out(28, 3, 1, 0, 0, 0) == 26);
