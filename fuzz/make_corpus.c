@@ -126,6 +126,8 @@ static const char *specs[] = {
     "input 5\ndense 4\nsoftmax # comment\ntrain momentum 0.9 lr 0.1 decay 0.0001 schedule step "
     "step 2 gamma 0.5\n",
     "input 9x9\nconv 1 9x9\nsoftmax\ntrain sgd schedule cosine\n",
+    "input 7x8x2; conv 3 3x3 pad 1,0,2,1; relu; maxpool 3 stride 2 pad 1 ceil; "
+    "avgpool 2 pad 0,1,1,0 countpad; sumpool 2x3 pad 1x2; dense 2; softmax",
 };
 
 static void spec_seeds(void)

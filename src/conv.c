@@ -16,6 +16,10 @@
  * A 3x3 stride-1 layer with many channels takes its output, and its input
  * gradient, by Winograd's F(2x2, 3x3) instead (kernels/winograd.c): 2.25
  * times fewer multiplications, and its weight gradient the same way.
+ * The bottom and right padding may differ from the top and left (ONNX's
+ * pads): im2col needs only the top and left pads and the output's size,
+ * the shifted rows pad each side by its own, and Winograd takes equal
+ * pads only (geom).
  */
 #include "kernels/kernels.h"
 #include "layer.h"
@@ -56,12 +60,17 @@ static geometry geom(const layer *l)
     g.area = l->out.h * l->out.w;
     g.shifted = s->sh == 1 && s->sw == 1;
     g.group = 1;
-    g.hp = l->in.h + 2 * s->ph;
-    g.wp = l->in.w + 2 * s->pw;
+    g.hp = l->in.h + s->ph + s->ph_end;
+    g.wp = l->in.w + s->pw + s->pw_end;
     g.span = l->out.h * g.wp;
     g.padded = (size_t)l->in.c * g.hp * g.wp + (size_t)s->kw;
+    /* Winograd's planes of the input gradient hold dy 2 - pad in from their
+     * top and left edge, and the far border they leave is sized for the
+     * same pad at the bottom and right: an asymmetric conv takes the
+     * shifted rows instead, which pad each side by its own amount. */
     g.winograd = g.shifted && s->kh == 3 && s->kw == 3 && s->ph <= 2 && s->pw <= 2 &&
-                 l->in.c >= WINOGRAD_MIN_CHANNELS && s->filters >= WINOGRAD_MIN_CHANNELS;
+                 !s->pad_asym && l->in.c >= WINOGRAD_MIN_CHANNELS &&
+                 s->filters >= WINOGRAD_MIN_CHANNELS;
     g.th = (l->out.h + 1) / 2, g.tw = (l->out.w + 1) / 2;
     g.bh = (l->in.h + 1) / 2, g.bw = (l->in.w + 1) / 2;
     size_t per = (size_t)g.k * g.area;
@@ -156,8 +165,9 @@ static size_t partial_stride(const layer *l) { return whole_lines(l->nweights + 
 static int conv_setup(layer *l, cnn_error *err)
 {
     cnn_layer_spec *s = &l->spec;
+    settle_pads(s);
     if (s->filters < 1 || s->kh < 1 || s->kw < 1 || s->sh < 1 || s->sw < 1 || s->ph < 0 ||
-        s->pw < 0)
+        s->pw < 0 || s->ph_end < 0 || s->pw_end < 0)
         return cnn_fail(err, CNN_EINVAL, "conv needs filters >= 1, a window >= 1x1, stride >= 1 "
                                          "and padding >= 0");
     /* a window over more than 2^28 inputs would overflow the int sizes */
@@ -168,15 +178,18 @@ static int conv_setup(layer *l, cnn_error *err)
         if (s->kh % 2 == 0 || s->kw % 2 == 0)
             return cnn_fail(err, CNN_EINVAL, "conv: 'same' padding needs an odd window, not %dx%d",
                             s->kh, s->kw);
-        s->ph = (s->kh - 1) / 2;
-        s->pw = (s->kw - 1) / 2;
+        s->ph = s->ph_end = (s->kh - 1) / 2;
+        s->pw = s->pw_end = (s->kw - 1) / 2;
+        s->pad_asym = 0;
     }
-    int oh = window_out(l->in.h, s->kh, s->sh, s->ph, 0);
-    int ow = window_out(l->in.w, s->kw, s->sw, s->pw, 0);
-    if (oh < 1 || ow < 1)
-        return cnn_fail(err, CNN_ESHAPE,
-                        "conv %dx%d (pad %d,%d) does not fit its %dx%dx%d input",
-                        s->kh, s->kw, s->ph, s->pw, l->in.h, l->in.w, l->in.c);
+    int oh = window_out(l->in.h, s->kh, s->sh, s->ph, s->ph_end, 0);
+    int ow = window_out(l->in.w, s->kw, s->sw, s->pw, s->pw_end, 0);
+    if (oh < 1 || ow < 1) {
+        char pad[48];
+        pad_text(s, pad, sizeof pad);
+        return cnn_fail(err, CNN_ESHAPE, "conv %dx%d (pad %s) does not fit its %dx%dx%d input",
+                        s->kh, s->kw, pad, l->in.h, l->in.w, l->in.c);
+    }
     l->out = (cnn_shape){s->filters, oh, ow};
     l->nweights = (size_t)s->filters * l->in.c * s->kh * s->kw;
     l->nbias = s->no_bias ? 0 : (size_t)s->filters;
@@ -648,7 +661,7 @@ const layer_ops conv_ops = {
     .flops = conv_flops,
 };
 
-/* conv FILTERS KHxKW [stride S] [pad P | pad same] [nobias] [init STD] */
+/* conv FILTERS KHxKW [stride S] [pad P|PHxPW|T,L,B,R|same] [nobias] [init STD] */
 const layer_option conv_options[] = {
     {NULL, OPT_INT, "the number of filters", offsetof(cnn_layer_spec, filters), 1, 65536, 0, 0},
     {NULL, OPT_DIMS, "the filter size", offsetof(cnn_layer_spec, kh), 1, 1024, 0, 0},

@@ -119,7 +119,8 @@ typedef enum {
     OPT_INT,   /* a whole number in lo..hi                          */
     OPT_FLOAT, /* a number in lo..hi                                */
     OPT_DIMS,  /* "3" or "3x5": two ints, the second after the first */
-    OPT_PAD,   /* OPT_DIMS, or "same" (which sets spec.same)        */
+    OPT_PAD,   /* OPT_DIMS, "T,L,B,R" (sets ph_end, pw_end and pad_asym
+                * too) or "same" (which sets spec.same)              */
     OPT_FLAG,  /* the keyword alone sets an int to 1                */
 } option_type;
 
@@ -144,8 +145,8 @@ enum {
 
 extern const layer_ops conv_ops, activation_ops, pool_ops, dense_ops, dropout_ops,
     flatten_ops, softmax_ops;
-extern const layer_option conv_options[], pool_options[], dense_options[], dropout_options[],
-    leaky_options[]; /* each ends with an entry whose `what` is NULL */
+extern const layer_option conv_options[], pool_options[], avgpool_options[], dense_options[],
+    dropout_options[], leaky_options[]; /* each ends with an entry whose `what` is NULL */
 
 typedef struct {
     const char *name;     /* in network texts, and everywhere it is shown */
@@ -193,18 +194,36 @@ void layer_backward(lone_layer *t, const float *x, const float *y, const float *
 /* How a conv (set up) computes: "winograd", "shifted" or "im2col". */
 const char *conv_method(const layer *l);
 
-/* Whether a pooling layer has 2x2 windows moved by 2, every one whole. */
+/* Whether a pooling layer has 2x2 windows moved by 2, every one whole
+ * and unpadded (set up: the pads are settled).  The kernel for it and the
+ * conv's fused epilogue know no padding. */
 static inline int whole_2x2_max(const layer *l)
 {
     const cnn_layer_spec *s = &l->spec;
     return s->kind == CNN_MAXPOOL && s->kh == 2 && s->kw == 2 && s->sh == 2 && s->sw == 2 &&
-           2 * l->out.h <= l->in.h && 2 * l->out.w <= l->in.w;
+           (s->ph | s->pw | s->ph_end | s->pw_end) == 0 && 2 * l->out.h <= l->in.h &&
+           2 * l->out.w <= l->in.w;
 }
 
-/* Output size of a sliding window: floor((in + 2 pad - k) / s) + 1, or with
- * ceil_mode the ceiling, dropping a last window that would start in the
- * padding (PyTorch's rule).  Returns <= 0 when the window does not fit. */
-int window_out(int in, int k, int s, int pad, int ceil_mode);
+/* Output size of a sliding window over an input padded by `begin` before
+ * and `end` after: floor((in + begin + end - k) / s) + 1, or with ceil_mode
+ * the ceiling, dropping a last window that would start in the end padding
+ * (PyTorch's rule).  Returns <= 0 when the window does not fit. */
+int window_out(int in, int k, int s, int begin, int end, int ceil_mode);
+
+/* A layer's padding as its line says it (spec.c): "1x2", or "0,1,2,1" when
+ * the bottom and right differ (top, left, bottom, right).  As snprintf. */
+int pad_text(const cnn_layer_spec *s, char *out, size_t n);
+
+/* A spec's bottom and right pads settled, for setup: as given when
+ * pad_asym, else the top and left ones; pad_asym then stays set only
+ * where they differ, so that one padding has one spec (and one text). */
+static inline void settle_pads(cnn_layer_spec *s)
+{
+    if (!s->pad_asym)
+        s->ph_end = s->ph, s->pw_end = s->pw;
+    s->pad_asym = s->ph_end != s->ph || s->pw_end != s->pw;
+}
 
 /* The class of the highest of k probabilities (the first, on a tie): the
  * one definition of "the network's answer". */

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int window_out(int in, int k, int s, int pad, int ceil_mode)
+int window_out(int in, int k, int s, int begin, int end, int ceil_mode)
 {
-    int span = in + 2 * pad - k;
+    int span = in + begin + end - k;
     if (span < 0 || s < 1)
         return 0;
     int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    if (ceil_mode && (out - 1) * s >= in + pad) /* last window would start in the padding */
+    if (ceil_mode && (out - 1) * s >= in + begin) /* last window would start in the padding */
         out--;
     return out;
 }

@@ -174,6 +174,56 @@ static int parse_dims(cursor *c, const char *what, int parts, int lo, int max, i
     return CNN_OK;
 }
 
+/* A padding: "same", "P", "PHxPW" or "T,L,B,R" (top, left, bottom, right:
+ * ONNX's `pads` for 2-D), into s; `pad` is its top and left (ph, pw).  A
+ * later pad on the line replaces an earlier one whole. */
+static int parse_pad(cursor *c, const char *what, int lo, int hi, cnn_layer_spec *s, int *pad)
+{
+    int i = c->at;
+    const char *word = next_word(c);
+    if (!word)
+        return fail_at(c, i, "%s needs a padding such as 1, 1x2 or 0,1,1,0", what);
+    s->same = s->pad_asym = 0;
+    if (strcmp(word, "same") == 0) {
+        s->same = 1;
+        return CNN_OK;
+    }
+    int parts = 1;
+    for (const char *q = word; *q; q++)
+        parts += *q == ',';
+    char msg[256];
+    if (parts != 1 && parts != 4) {
+        snprintf(msg, sizeof msg, "%s: '%.20s' gives %d pads: give 1 (P), 2 (PHxPW) or 4 "
+                 "(T,L,B,R: top, left, bottom, right)", what, word, parts);
+        return fail_at(c, i, "%s", msg);
+    }
+    char sep = parts == 4 ? ',' : 'x';
+    const char *p = word;
+    int v[4], n = 0;
+    while (n < 4 && isdigit((unsigned char)*p)) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (errno || x < lo || x > hi)
+            break;
+        v[n++] = (int)x;
+        p = end;
+        if (*p != sep)
+            break;
+        p++;
+    }
+    if (*p != '\0' || n == 0 || (parts == 4 && n < 4) || (parts == 1 && n > 2)) {
+        snprintf(msg, sizeof msg, "%s: '%.20s' is not a padding such as 1, 1x2 or 0,1,1,0 "
+                 "(each %d..%d)", what, word, lo, hi);
+        return fail_at(c, i, "%s", msg);
+    }
+    pad[0] = v[0];
+    pad[1] = n > 1 ? v[1] : v[0];
+    if (n == 4)
+        s->ph_end = v[2], s->pw_end = v[3], s->pad_asym = 1;
+    return CNN_OK;
+}
+
 static int split_line(const char *line, size_t len, int lineno, words *w, cnn_error *err)
 {
     w->line = lineno;
@@ -233,13 +283,7 @@ static int parse_option(cursor *c, const char *kind, const layer_option *o, cnn_
     case OPT_INT: return parse_int(c, what, (int)o->lo, (int)o->hi, int_at(s, o));
     case OPT_FLOAT: return parse_float(c, what, o->lo, o->hi, float_at(s, o));
     case OPT_FLAG: *int_at(s, o) = 1; return CNN_OK;
-    case OPT_PAD:
-        if (c->at < c->w->count && strcmp(c->w->word[c->at], "same") == 0) {
-            c->at++;
-            s->same = 1;
-            return CNN_OK;
-        }
-        /* fall through */
+    case OPT_PAD: return parse_pad(c, what, (int)o->lo, (int)o->hi, s, int_at(s, o));
     case OPT_DIMS:
         if ((rc = parse_dims(c, what, 2, (int)o->lo, (int)o->hi, d)) == CNN_OK)
             int_at(s, o)[0] = d[0], int_at(s, o)[1] = d[1];
@@ -470,10 +514,15 @@ static int write_option(char *o, size_t room, const cnn_layer_spec *s, const lay
     case OPT_FLOAT:
         return given || f != p->def ? snprintf(o, room, " %s%s%.9g", key, gap, f) : 0;
     case OPT_FLAG: return d[0] ? snprintf(o, room, " %s", key) : 0;
-    case OPT_PAD:
+    case OPT_PAD: {
         if (s->same)
             return snprintf(o, room, " %s same", key);
-        /* fall through */
+        if (d[0] == 0 && d[1] == 0 && (!s->pad_asym || (s->ph_end == 0 && s->pw_end == 0)))
+            return 0;
+        char pad[48];
+        pad_text(s, pad, sizeof pad);
+        return snprintf(o, room, " %s %s", key, pad);
+    }
     case OPT_DIMS: {
         /* a pooling stride of 0 means "as the window", which it then is */
         int dh = p->def == 0 && p->at == offsetof(cnn_layer_spec, sh) ? s->kh : (int)p->def;
@@ -484,6 +533,13 @@ static int write_option(char *o, size_t room, const cnn_layer_spec *s, const lay
     }
     }
     return 0;
+}
+
+int pad_text(const cnn_layer_spec *s, char *out, size_t n)
+{
+    if (s->pad_asym && (s->ph_end != s->ph || s->pw_end != s->pw))
+        return snprintf(out, n, "%d,%d,%d,%d", s->ph, s->pw, s->ph_end, s->pw_end);
+    return snprintf(out, n, "%dx%d", s->ph, s->pw);
 }
 
 int cnn_layer_text(const cnn_layer_spec *s, int brief, char *out, size_t n)

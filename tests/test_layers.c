@@ -34,6 +34,16 @@ static cnn_layer_spec pool_spec(cnn_layer_kind kind, int k, int s, int ceil_mode
     return c;
 }
 
+/* A pool padded by t, l, b, r (top, left, bottom, right). */
+static cnn_layer_spec padded_pool(cnn_layer_kind kind, int kh, int kw, int sh, int sw, int t,
+                                  int l, int b, int r, int ceil_mode, int count_pad)
+{
+    cnn_layer_spec c = {.kind = kind, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .ph = t, .pw = l,
+                        .ph_end = b, .pw_end = r, .pad_asym = 1, .ceil_mode = ceil_mode,
+                        .count_pad = count_pad};
+    return c;
+}
+
 /* ---- known answers ------------------------------------------------------ */
 
 TEST(conv_tutorial_image_gives_149_top_left)
@@ -150,6 +160,107 @@ TEST(maxpool_routes_the_gradient_to_the_first_argmax)
     layer_backward(&t, x, y, dy, dx, 1);
     CHECK(dx[0] == 1 && dx[1] == 0 && dx[2] == 0 && dx[3] == 0);
     free_layer(&t);
+}
+
+TEST(padded_maxpool_never_lets_the_padding_win)
+{
+    /* every value negative: a zero from the padding would win each window */
+    float x[4] = {-1, -2, -3, -4}, dy[4] = {1, 2, 3, 4}, y[4], dx[4];
+    lone_layer t;
+    CHECK(make_layer(&t, padded_pool(CNN_MAXPOOL, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0),
+                     (cnn_shape){1, 2, 2}, 1, 1) == 0);
+    CHECK(t.l.out.h == 2 && t.l.out.w == 2); /* each window holds one pixel */
+    CHECK(!whole_2x2_max(&t.l));             /* nor the kernel that knows no padding */
+    layer_forward(&t, x, y, 1, 0);
+    layer_backward(&t, x, y, dy, dx, 1);
+    for (int i = 0; i < 4; i++)
+        CHECK(y[i] == x[i] && dx[i] == dy[i]);
+    free_layer(&t);
+}
+
+TEST(padded_avgpool_divides_by_its_pixels_or_with_countpad_by_the_window)
+{
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, y[9], dy[9] = {1}, dx[9];
+    float want[2][3] = {{3, 3.5f, 5}, {12.0f / 9, 21.0f / 9, 5}}; /* corner, edge, middle */
+    for (int count_pad = 0; count_pad < 2; count_pad++) {
+        lone_layer t;
+        CHECK(make_layer(&t, padded_pool(CNN_AVGPOOL, 3, 3, 1, 1, 1, 1, 1, 1, 0, count_pad),
+                         (cnn_shape){1, 3, 3}, 1, 1) == 0);
+        layer_forward(&t, x, y, 1, 0);
+        CHECK_NEAR(y[0], want[count_pad][0], 1e-6);
+        CHECK_NEAR(y[1], want[count_pad][1], 1e-6);
+        CHECK_NEAR(y[4], want[count_pad][2], 1e-6);
+        layer_backward(&t, x, y, dy, dx, 1); /* the corner's 1 over its 4 pixels, or 9 */
+        CHECK_NEAR(dx[0], count_pad ? 1.0 / 9 : 0.25, 1e-7);
+        CHECK_NEAR(dx[4], count_pad ? 1.0 / 9 : 0.25, 1e-7);
+        CHECK(dx[2] == 0);
+        free_layer(&t);
+    }
+    /* ceil: the last window, [3, 6), reaches past the padded input [-1, 5):
+     * PyTorch gives 1, 3, 2 counting the pad (the 2 over 2), 1.5, 3, 4 not */
+    float row[4] = {1, 2, 3, 4}, out[3];
+    float ceil_want[2][3] = {{1.5f, 3, 4}, {1, 3, 2}};
+    for (int count_pad = 0; count_pad < 2; count_pad++) {
+        lone_layer t;
+        CHECK(make_layer(&t, padded_pool(CNN_AVGPOOL, 1, 3, 1, 2, 0, 1, 0, 1, 1, count_pad),
+                         (cnn_shape){1, 1, 4}, 1, 1) == 0);
+        CHECK(t.l.out.w == 3);
+        layer_forward(&t, row, out, 1, 0);
+        for (int i = 0; i < 3; i++)
+            CHECK_NEAR(out[i], ceil_want[count_pad][i], 1e-6);
+        free_layer(&t);
+    }
+}
+
+TEST(padded_sumpool_adds_the_pixels_alone)
+{
+    float x[4] = {1, 2, 3, 4}, y[9], want[9] = {1, 3, 2, 4, 10, 6, 3, 7, 4};
+    lone_layer t;
+    CHECK(make_layer(&t, padded_pool(CNN_SUMPOOL, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0),
+                     (cnn_shape){1, 2, 2}, 1, 1) == 0);
+    CHECK(t.l.out.h == 3 && t.l.out.w == 3);
+    layer_forward(&t, x, y, 1, 0);
+    for (int i = 0; i < 9; i++)
+        CHECK(y[i] == want[i]);
+    free_layer(&t);
+}
+
+TEST(asymmetric_pads_go_top_left_bottom_right)
+{
+    /* 1 2 3 / 4 5 6 / 7 8 9 in 2x2 windows moved by 2: padded at the bottom
+     * and right the windows start at the top left pixel, padded at the top
+     * and left they end there */
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, y[4];
+    float want[2][4] = {{5, 6, 8, 9}, {1, 3, 7, 9}};
+    int pads[2][4] = {{0, 0, 1, 1}, {1, 1, 0, 0}};
+    for (int k = 0; k < 2; k++) {
+        const int *p = pads[k];
+        lone_layer t;
+        CHECK(make_layer(&t, padded_pool(CNN_MAXPOOL, 2, 2, 2, 2, p[0], p[1], p[2], p[3], 0, 0),
+                         (cnn_shape){1, 3, 3}, 1, 1) == 0);
+        CHECK(t.l.out.h == 2 && t.l.out.w == 2);
+        layer_forward(&t, x, y, 1, 0);
+        for (int i = 0; i < 4; i++)
+            CHECK(y[i] == want[k][i]);
+        free_layer(&t);
+    }
+}
+
+TEST(a_pool_refuses_a_pad_as_wide_as_its_window)
+{
+    lone_layer t;
+    cnn_error err;
+    cnn_layer_spec wide = padded_pool(CNN_MAXPOOL, 3, 2, 1, 1, 0, 1, 3, 0, 0, 0);
+    CHECK(layer_new(&t, wide, (cnn_shape){1, 6, 6}, 1, 1, &err) != 0);
+    CHECK(strstr(err.msg, "pad 0,1,3,0 must be smaller than the 3x2 window"));
+    cnn_layer_spec negative = pool_spec(CNN_AVGPOOL, 2, 2, 0);
+    negative.ph = -1;
+    CHECK(layer_new(&t, negative, (cnn_shape){1, 6, 6}, 1, 1, &err) != 0);
+    CHECK(strstr(err.msg, ">= 0"));
+    cnn_layer_spec count_max = pool_spec(CNN_MAXPOOL, 2, 2, 0);
+    count_max.count_pad = 1;
+    CHECK(layer_new(&t, count_max, (cnn_shape){1, 6, 6}, 1, 1, &err) != 0);
+    CHECK(strstr(err.msg, "countpad is for avgpool"));
 }
 
 TEST(relu_zeroes_the_negatives)
@@ -315,6 +426,39 @@ TEST(pool_gradients_match_finite_differences_for_every_kind_window_and_stride)
                 }
 }
 
+/* Every kind padded alike and not, with windows over the padding on every
+ * side, strides below, at and above the window, pads above half the window
+ * (ONNX allows them, PyTorch does not), with and without ceil. */
+TEST(padded_pool_gradients_match_finite_differences)
+{
+    static const int pads[][8] = {
+        /* kh kw sh sw  t  l  b  r */
+        {2, 2, 2, 2, 1, 1, 1, 1},
+        {3, 3, 2, 2, 1, 1, 1, 1},
+        {3, 3, 1, 1, 2, 2, 2, 2},
+        {2, 2, 2, 2, 0, 0, 1, 1},
+        {2, 2, 2, 2, 1, 1, 0, 0},
+        {3, 2, 2, 3, 2, 0, 1, 1},
+        {3, 3, 3, 2, 0, 2, 2, 1},
+        {2, 3, 1, 2, 1, 2, 0, 1},
+    };
+    cnn_layer_kind kinds[4] = {CNN_MAXPOOL, CNN_AVGPOOL, CNN_AVGPOOL, CNN_SUMPOOL};
+    int trial = 0;
+    for (int kind = 0; kind < 4; kind++)
+        for (size_t r = 0; r < sizeof pads / sizeof pads[0]; r++)
+            for (int ceil_mode = 0; ceil_mode < 2; ceil_mode++) {
+                const int *p = pads[r];
+                cnn_layer_spec spec = padded_pool(kinds[kind], p[0], p[1], p[2], p[3], p[4],
+                                                  p[5], p[6], p[7], ceil_mode, kind == 2);
+                cnn_shape in = {2, 5 + trial % 3, 4 + trial % 4};
+                double e = grad_check(spec, in, 2, 700 + trial++, 1, kind ? 0.5f : 1e-2f);
+                if (!(e >= 0 && e <= GRAD_TOL))
+                    printf("  %s row %zu ceil %d countpad %d: error %g\n",
+                           cnn_layer_name(kinds[kind]), r, ceil_mode, kind == 2, e);
+                CHECK(e >= 0 && e <= GRAD_TOL);
+            }
+}
+
 TEST(dense_gradients_match_finite_differences)
 {
     for (int trial = 0; trial < 6; trial++) {
@@ -378,7 +522,16 @@ TEST(gradient_check_catches_a_wrong_gradient)
 typedef struct {
     int filters, c, h, w, kh, kw, sh, sw, ph, pw, n, threads;
     int finite_differences; /* small enough to check by them too */
+    int asym, pb, pr;       /* padded pb at the bottom and pr at the right */
 } conv_case;
+
+static cnn_layer_spec case_spec(const conv_case *k)
+{
+    cnn_layer_spec s = {.kind = CNN_CONV, .filters = k->filters, .kh = k->kh, .kw = k->kw,
+                        .sh = k->sh, .sw = k->sw, .ph = k->ph, .pw = k->pw, .ph_end = k->pb,
+                        .pw_end = k->pr, .pad_asym = k->asym};
+    return s;
+}
 
 /* Within float rounding of a sum of `terms` products of values in [-1, 1]:
  * Winograd's transforms round a little more than the direct sum. */
@@ -397,11 +550,9 @@ static int near_all(const float *got, const float *want, size_t count, int terms
  * it took ("" if a check failed). */
 static const char *conv_matches_reference(const conv_case *k, uint64_t seed)
 {
-    cnn_layer_spec spec = {.kind = CNN_CONV, .filters = k->filters, .kh = k->kh, .kw = k->kw,
-                           .sh = k->sh, .sw = k->sw, .ph = k->ph, .pw = k->pw};
     cnn_shape in = {k->c, k->h, k->w};
     lone_layer t;
-    if (make_layer(&t, spec, in, k->n, k->threads))
+    if (make_layer(&t, case_spec(k), in, k->n, k->threads))
         return "";
     conv_dims d = {k->c, k->h, k->w, k->filters, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw,
                    t.l.out.h, t.l.out.w};
@@ -438,9 +589,12 @@ static const char *conv_matches_reference(const conv_case *k, uint64_t seed)
  * network: its output against the definition, then relu, then the pool. */
 static int fused_epilogue_matches_reference(const conv_case *k, uint64_t seed)
 {
-    char text[160];
-    snprintf(text, sizeof text, "input %dx%dx%d; conv %d %dx%d stride %dx%d pad %dx%d; relu; "
-             "maxpool 2", k->h, k->w, k->c, k->filters, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw);
+    char text[256], pad[48];
+    cnn_layer_spec spec = case_spec(k);
+    settle_pads(&spec);
+    pad_text(&spec, pad, sizeof pad);
+    snprintf(text, sizeof text, "input %dx%dx%d; conv %d %dx%d stride %dx%d pad %s; relu; "
+             "maxpool 2", k->h, k->w, k->c, k->filters, k->kh, k->kw, k->sh, k->sw, pad);
     cnn_error err;
     cnn_net *net = cnn_net_parse(text, NULL, &err);
     if (!net || cnn_net_init(net, k->n, 1, &err))
@@ -487,20 +641,26 @@ static int fused_epilogue_matches_reference(const conv_case *k, uint64_t seed)
 TEST(every_conv_method_matches_the_definition_and_finite_differences)
 {
     static const conv_case table[] = {
-        /* filters c  h   w  kh kw sh sw ph pw  n thr fd */
-        {3, 1, 7, 7, 3, 3, 2, 2, 0, 0, 2, 1, 1},   /* im2col */
-        {2, 3, 9, 8, 3, 2, 2, 3, 1, 2, 10, 2, 1},  /* im2col, uneven everything */
-        {4, 2, 6, 5, 1, 1, 3, 2, 0, 0, 3, 2, 1},   /* im2col, 1x1 */
-        {5, 2, 12, 12, 5, 5, 2, 2, 2, 2, 1, 2, 0}, /* im2col, one image, two threads */
-        {3, 2, 8, 8, 3, 3, 1, 1, 1, 1, 9, 2, 1},   /* shifted */
-        {2, 3, 7, 6, 4, 2, 1, 1, 0, 1, 2, 1, 1},   /* shifted, even window */
-        {6, 1, 28, 28, 5, 5, 1, 1, 2, 2, 1, 2, 0}, /* shifted: LeNet's first */
-        {3, 2, 6, 6, 1, 1, 1, 1, 0, 0, 4, 1, 1},   /* shifted, 1x1 */
-        {16, 16, 6, 6, 3, 3, 1, 1, 0, 0, 2, 2, 1}, /* winograd */
-        {16, 16, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1}, /* winograd, half a tile over */
-        {17, 16, 4, 7, 3, 3, 1, 1, 2, 2, 3, 2, 1}, /* winograd, pad 2 */
-        {16, 16, 19, 41, 3, 3, 1, 1, 1, 1, 2, 2, 0}, /* winograd, several blocks */
-        {20, 16, 17, 9, 3, 3, 1, 1, 2, 2, 10, 2, 0}, /* winograd, 10 images */
+        /* filters c  h   w  kh kw sh sw ph pw  n thr fd; apart: the bottom pb, right pr */
+        { 3,  1,  7,  7, 3, 3, 2, 2, 0, 0,  2, 1, 1, 0, 0, 0}, /* im2col */
+        { 2,  3,  9,  8, 3, 2, 2, 3, 1, 2, 10, 2, 1, 0, 0, 0}, /* im2col, uneven everything */
+        { 4,  2,  6,  5, 1, 1, 3, 2, 0, 0,  3, 2, 1, 0, 0, 0}, /* im2col, 1x1 */
+        { 5,  2, 12, 12, 5, 5, 2, 2, 2, 2,  1, 2, 0, 0, 0, 0}, /* im2col, one image, two threads */
+        { 3,  2,  8,  8, 3, 3, 1, 1, 1, 1,  9, 2, 1, 0, 0, 0}, /* shifted */
+        { 2,  3,  7,  6, 4, 2, 1, 1, 0, 1,  2, 1, 1, 0, 0, 0}, /* shifted, even window */
+        { 6,  1, 28, 28, 5, 5, 1, 1, 2, 2,  1, 2, 0, 0, 0, 0}, /* shifted: LeNet's first */
+        { 3,  2,  6,  6, 1, 1, 1, 1, 0, 0,  4, 1, 1, 0, 0, 0}, /* shifted, 1x1 */
+        {16, 16,  6,  6, 3, 3, 1, 1, 0, 0,  2, 2, 1, 0, 0, 0}, /* winograd */
+        {16, 16,  5,  6, 3, 3, 1, 1, 1, 1,  1, 1, 1, 0, 0, 0}, /* winograd, half a tile over */
+        {17, 16,  4,  7, 3, 3, 1, 1, 2, 2,  3, 2, 1, 0, 0, 0}, /* winograd, pad 2 */
+        {16, 16, 19, 41, 3, 3, 1, 1, 1, 1,  2, 2, 0, 0, 0, 0}, /* winograd, several blocks */
+        {20, 16, 17,  9, 3, 3, 1, 1, 2, 2, 10, 2, 0, 0, 0, 0}, /* winograd, 10 images */
+        { 2,  3,  9,  8, 3, 2, 2, 3, 1, 0,  3, 2, 1, 1, 2, 1}, /* im2col, padded apart */
+        { 2,  1,  5,  5, 3, 3, 2, 2, 0, 0,  2, 1, 1, 1, 1, 1}, /* im2col, the end alone padded */
+        { 3,  2,  8,  7, 3, 3, 1, 1, 0, 1,  2, 1, 1, 1, 2, 0}, /* shifted, padded apart */
+        { 2,  2,  6,  5, 2, 4, 1, 1, 1, 3,  9, 2, 1, 1, 0, 2}, /* shifted, even window, apart */
+        {16, 16,  5,  4, 3, 3, 1, 1, 1, 0,  1, 1, 1, 1, 2, 1}, /* apart, so not winograd: shifted */
+        {16, 16,  9, 12, 3, 3, 1, 1, 2, 0, 10, 2, 0, 1, 1, 2}, /* the same, 10 images */
     };
     int seen[3] = {0};
     for (size_t r = 0; r < sizeof table / sizeof *table; r++) {
@@ -512,10 +672,10 @@ TEST(every_conv_method_matches_the_definition_and_finite_differences)
         seen[0] |= !strcmp(method, "im2col");
         seen[1] |= !strcmp(method, "shifted");
         seen[2] |= !strcmp(method, "winograd");
+        CHECK(!k->asym || strcmp(method, "winograd") != 0);
         if (k->finite_differences) {
-            cnn_layer_spec spec = {.kind = CNN_CONV, .filters = k->filters, .kh = k->kh,
-                                   .kw = k->kw, .sh = k->sh, .sw = k->sw, .ph = k->ph,
-                                   .pw = k->pw, .no_bias = r % 4 == 3};
+            cnn_layer_spec spec = case_spec(k);
+            spec.no_bias = r % 4 == 3;
             /* linear in x and w: a large eps is exact and keeps the loss's
              * rounding well below the tolerance */
             double e = grad_check(spec, (cnn_shape){k->c, k->h, k->w}, k->n, 60 + r, 0, 2.0f);
@@ -523,7 +683,8 @@ TEST(every_conv_method_matches_the_definition_and_finite_differences)
                 printf("  row %zu: gradient error %g\n", r, e);
             CHECK(e >= 0 && e <= GRAD_TOL);
         }
-        int h = (k->h + 2 * k->ph - k->kh) / k->sh + 1, w = (k->w + 2 * k->pw - k->kw) / k->sw + 1;
+        int pb = k->asym ? k->pb : k->ph, pr = k->asym ? k->pr : k->pw;
+        int h = (k->h + k->ph + pb - k->kh) / k->sh + 1, w = (k->w + k->pw + pr - k->kw) / k->sw + 1;
         if (h >= 2 && w >= 2) {
             if (!fused_epilogue_matches_reference(k, 80 + r))
                 printf("  row %zu: the fused conv + relu + max-pool differs\n", r);
@@ -544,6 +705,8 @@ TEST(one_large_image_split_between_threads_changes_no_bit)
         {.kind = CNN_MAXPOOL, .kh = 3, .kw = 3, .sh = 2, .sw = 2},
         {.kind = CNN_AVGPOOL, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ceil_mode = 1},
         {.kind = CNN_DROPOUT, .alpha = 0.3f},
+        padded_pool(CNN_MAXPOOL, 3, 3, 2, 2, 1, 0, 2, 1, 1, 0),
+        padded_pool(CNN_AVGPOOL, 3, 2, 2, 1, 2, 1, 1, 0, 1, 1),
     };
     cnn_shape in = {2, 201, 200}; /* 80,400 values, more than PARALLEL_MIN */
     size_t nx = cnn_shape_size(in);
@@ -555,7 +718,7 @@ TEST(one_large_image_split_between_threads_changes_no_bit)
         x[i] = (float)frand(&rng);
         dy[i] = (float)frand(&rng);
     }
-    for (int k = 0; k < 6; k++) {
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
         size_t ny = 0;
         for (int t = 0; t < 2; t++) {
             lone_layer b;
@@ -575,13 +738,107 @@ TEST(one_large_image_split_between_threads_changes_no_bit)
     free(x), free(dy);
 }
 
+/* ---- against PyTorch ----------------------------------------------------- */
+
+enum { MAX_FIXTURE = 64 };
+
+/* The numbers of a fixture's line that starts with `key` (at most
+ * MAX_FIXTURE), or -1 when the next line is not that. */
+static int read_values(FILE *f, const char *key, float *v)
+{
+    char line[2048], *p = line, *end;
+    size_t k = strlen(key);
+    if (!fgets(line, sizeof line, f) || strncmp(line, key, k) != 0 || line[k] != ' ')
+        return -1;
+    int n = 0;
+    for (p += k; n < MAX_FIXTURE; p = end) {
+        float x = strtof(p, &end);
+        if (end == p)
+            break;
+        v[n++] = x;
+    }
+    return n;
+}
+
+/* One layer of the fixture (its line as cnn writes it): parsed, written back
+ * the same, and through forward and backward on x with its dy, against
+ * PyTorch's y and dx. */
+static int matches_pytorch(const char *text, cnn_shape in, const float *x, FILE *f)
+{
+    float dy[MAX_FIXTURE], want_y[MAX_FIXTURE], want_dx[MAX_FIXTURE];
+    float y[MAX_FIXTURE], dx[MAX_FIXTURE];
+    int ndy = read_values(f, "dy", dy), ny = read_values(f, "y", want_y);
+    int nx = read_values(f, "dx", want_dx);
+    char net_text[320], back[256];
+    snprintf(net_text, sizeof net_text, "input %dx%dx%d\n%s\n", in.h, in.w, in.c, text);
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(net_text, NULL, &err);
+    if (!net) {
+        printf("  %s: %s\n", text, err.msg);
+        return 0;
+    }
+    cnn_layer_spec spec = cnn_net_layer(net, 0);
+    cnn_net_free(net);
+    cnn_layer_text(&spec, 0, back, sizeof back);
+    lone_layer t;
+    if (strcmp(back, text) != 0 || make_layer(&t, spec, in, 1, 1))
+        return 0;
+    int ok = ndy == ny && ny == (int)cnn_shape_size(t.l.out) && nx == (int)cnn_shape_size(in);
+    if (ok) {
+        layer_forward(&t, x, y, 1, 0);
+        layer_backward(&t, x, y, dy, dx, 1);
+    }
+    for (int i = 0; ok && i < ny + nx; i++) {
+        float got = i < ny ? y[i] : dx[i - ny], want = i < ny ? want_y[i] : want_dx[i - ny];
+        if (!(fabsf(got - want) <= 1e-6f)) {
+            printf("  %s: %s[%d] = %.9g, PyTorch %.9g\n", text, i < ny ? "y" : "dx",
+                   i < ny ? i : i - ny, got, want);
+            ok = 0;
+        }
+    }
+    free_layer(&t);
+    return ok;
+}
+
+/* tests/data/pool_pad/pytorch.txt, written by make.py beside it: max,
+ * average (countpad and not) and sum pooling, padded alike and apart, with
+ * and without ceil, forward and backward as PyTorch computes them. */
+TEST(pools_with_padding_match_pytorch)
+{
+    FILE *f = fopen("tests/data/pool_pad/pytorch.txt", "r");
+    CHECK(f != NULL);
+    char line[256];
+    cnn_shape in = {0, 0, 0};
+    float x[MAX_FIXTURE];
+    int nx = 0, layers = 0, ok = 1;
+    while (ok && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "input %dx%dx%d", &in.h, &in.w, &in.c) == 3) {
+            nx = read_values(f, "x", x);
+            ok = nx == (int)cnn_shape_size(in);
+        } else if (strncmp(line, "layer ", 6) == 0) {
+            ok = nx > 0 && matches_pytorch(line + 6, in, x, f);
+            layers++;
+        }
+    }
+    fclose(f);
+    CHECK(ok);
+    CHECK(layers == 14);
+}
+
 TEST(window_out_follows_pytorch_rules)
 {
-    CHECK(window_out(28, 3, 1, 0, 0) == 26);
-    CHECK(window_out(28, 5, 1, 2, 0) == 28);
-    CHECK(window_out(26, 2, 2, 0, 0) == 13);
-    CHECK(window_out(7, 2, 2, 0, 1) == 4);
-    CHECK(window_out(7, 2, 2, 0, 0) == 3);
-    CHECK(window_out(6, 2, 2, 0, 1) == 3); /* no empty extra window */
-    CHECK(window_out(2, 3, 1, 0, 0) == 0);
+    CHECK(window_out(28, 3, 1, 0, 0, 0) == 26);
+    CHECK(window_out(28, 5, 1, 2, 2, 0) == 28);
+    CHECK(window_out(26, 2, 2, 0, 0, 0) == 13);
+    CHECK(window_out(7, 2, 2, 0, 0, 1) == 4);
+    CHECK(window_out(7, 2, 2, 0, 0, 0) == 3);
+    CHECK(window_out(6, 2, 2, 0, 0, 1) == 3); /* no empty extra window */
+    CHECK(window_out(2, 3, 1, 0, 0, 0) == 0);
+    CHECK(window_out(5, 2, 2, 1, 1, 1) == 3); /* the 4th would start in the padding */
+    CHECK(window_out(5, 2, 2, 1, 1, 0) == 3);
+    /* the last window may start in the begin padding's shift, not the end's */
+    CHECK(window_out(4, 2, 2, 1, 0, 1) == 3);
+    CHECK(window_out(4, 2, 2, 0, 1, 1) == 2);
+    CHECK(window_out(5, 3, 2, 0, 2, 0) == 3);
 }

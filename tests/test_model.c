@@ -117,6 +117,41 @@ TEST(a_model_keeps_the_names_of_many_classes)
     cnn_net_free(back), cnn_net_free(net);
 }
 
+/* A model file keeps its network as text: padded pools (alike and apart,
+ * countpad, ceil) and a conv padded apart come back the same layers, with
+ * the same outputs, the format unchanged. */
+TEST(a_model_with_padded_pools_loads_back_the_same)
+{
+    static const char *text =
+        "input 9x9x2 mean 0 std 1; conv 4 3x3 pad 1,0,2,1; relu; maxpool 3 stride 2 pad 1 ceil; "
+        "avgpool 2 pad 0,1,1,0 countpad; sumpool 2 pad 1; dense 3; softmax";
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(text, NULL, &err);
+    CHECK(net && cnn_net_init(net, 2, 11, &err) == CNN_OK);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cnn-test-%d-padded.cnn", (int)getpid());
+    CHECK(cnn_model_save(path, net, NULL, NULL, &err) == CNN_OK);
+    cnn_net *back = cnn_model_load(path, NULL, NULL, NULL, NULL, &err);
+    unlink(path);
+    CHECK(back && cnn_net_layers(back) == cnn_net_layers(net));
+    for (int i = 0; i < cnn_net_layers(net); i++) {
+        cnn_layer_spec a = cnn_net_layer(net, i), b = cnn_net_layer(back, i);
+        CHECK(memcmp(&a, &b, sizeof a) == 0);
+        cnn_shape sa = cnn_net_layer_shape(net, i), sb = cnn_net_layer_shape(back, i);
+        CHECK(sa.c == sb.c && sa.h == sb.h && sa.w == sb.w);
+    }
+    cnn_layer_spec avg = cnn_net_layer(back, 3);
+    CHECK(avg.pad_asym && avg.ph == 0 && avg.pw == 1 && avg.ph_end == 1 && avg.pw_end == 0);
+    CHECK(avg.count_pad && cnn_net_layer_shape(back, 3).h == 3);
+    float x[2 * 162];
+    for (int i = 0; i < 2 * 162; i++)
+        x[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
+    CHECK(cnn_net_init(back, 2, 0, &err) == CNN_OK);
+    CHECK(cnn_forward(net, x, 2, 0, &err) == 0 && cnn_forward(back, x, 2, 0, &err) == 0);
+    CHECK(memcmp(cnn_net_output(net), cnn_net_output(back), 6 * sizeof(float)) == 0);
+    cnn_net_free(back), cnn_net_free(net);
+}
+
 /* ---- the count of training forwards (dropout's masks) ------------------ */
 
 static const char *DROPPY = "input 4x4 mean 0 std 1; dense 16; dropout 0.5; dense 2; softmax";

@@ -69,13 +69,15 @@ TEST(conv_methods_follow_window_stride_and_channels)
     CHECK(strcmp(cnn_net_layer_method(net, 2), "winograd") == 0);
     cnn_net_free(net);
     net = cnn_net_parse("input 12x12x16\nconv 16 3x3 pad 1\nconv 15 3x3\nconv 16 5x5 pad 2\n"
-                        "conv 16 3x3 stride 2\n",
+                        "conv 16 3x3 stride 2\nconv 16 3x3 pad 1,1,1,1\nconv 16 3x3 pad 0,0,1,1\n",
                         NULL, &err);
     CHECK(net != NULL);
     CHECK(strcmp(cnn_net_layer_method(net, 0), "winograd") == 0);
     CHECK(strcmp(cnn_net_layer_method(net, 1), "shifted") == 0); /* 15 filters */
     CHECK(strcmp(cnn_net_layer_method(net, 2), "shifted") == 0); /* 5x5 */
     CHECK(strcmp(cnn_net_layer_method(net, 3), "im2col") == 0);
+    CHECK(strcmp(cnn_net_layer_method(net, 4), "winograd") == 0); /* equal pads after all */
+    CHECK(strcmp(cnn_net_layer_method(net, 5), "shifted") == 0);  /* padded apart */
     cnn_net_free(net);
 }
 
@@ -140,6 +142,11 @@ TEST(every_layer_line_round_trips_through_its_registry_options)
         "conv 6 5x5",          "conv 8 3x5 stride 2x1 pad 1x2 nobias init 0.25",
         "conv 4 3x3 pad same", "maxpool 2x2",
         "avgpool 3x3 stride 2x2 ceil", "sumpool 2x3 stride 1x1",
+        "maxpool 3x3 stride 2x2 pad 1x1", "maxpool 2x2 pad 0,0,1,1 ceil",
+        "avgpool 3x2 stride 1x1 pad 2,1,0,1 ceil countpad", "avgpool 2x2 pad 1x1 countpad",
+        "avgpool 2x2 countpad", "sumpool 3x3 stride 2x1 pad 1x2",
+        "sumpool 3x3 pad 0,2,1,0", "conv 4 3x3 pad 1,0,2,1",
+        "conv 2 2x4 stride 2x1 pad 0,0,1,3 nobias",
         "dense 10",            "dense 7 nobias init 0.125",
         "dropout 0.5",         "leaky",
         "leaky 0.25",          "relu",
@@ -158,6 +165,85 @@ TEST(every_layer_line_round_trips_through_its_registry_options)
             printf("  wrote '%s' for '%s'\n", back, lines[t]);
         CHECK(strcmp(back, lines[t]) == 0 || (l.same && strstr(back, "pad same")));
         cnn_net_free(net);
+    }
+}
+
+/* A padding given as four equal to two is written as two: one padding,
+ * one spec, one text.  A later pad replaces an earlier one whole. */
+TEST(pads_equal_on_both_sides_are_written_the_short_way)
+{
+    static const char *lines[][2] = {
+        {"conv 4 3x3 pad 1,2,1,2", "conv 4 3x3 pad 1x2"},
+        {"maxpool 3x3 pad 0,0,0,0", "maxpool 3x3"},
+        {"conv 4 3x3 pad 0,0,1,1 pad 1", "conv 4 3x3 pad 1x1"},
+        {"conv 4 3x3 pad same pad 0,1,0,0", "conv 4 3x3 pad 0,1,0,0"},
+        {"conv 4 3x3 pad 2,0,1,1 pad same", "conv 4 3x3 pad same"},
+    };
+    for (size_t t = 0; t < sizeof lines / sizeof lines[0]; t++) {
+        char text[128], back[128];
+        snprintf(text, sizeof text, "input 12x12x2\n%s\n", lines[t][0]);
+        cnn_error err;
+        cnn_net *net = cnn_net_parse(text, NULL, &err);
+        CHECK(net != NULL);
+        cnn_layer_spec l = cnn_net_layer(net, 0);
+        cnn_layer_text(&l, 0, back, sizeof back);
+        if (strcmp(back, lines[t][1]) != 0)
+            printf("  wrote '%s' for '%s'\n", back, lines[t][0]);
+        CHECK(strcmp(back, lines[t][1]) == 0);
+        CHECK(l.pad_asym == (strchr(lines[t][1], ',') != NULL));
+        CHECK(l.ph_end == (l.pad_asym ? 0 : l.ph)); /* the end pads always filled in */
+        cnn_net_free(net);
+    }
+}
+
+/* A spec made by hand that sets ph and pw only is padded alike on both
+ * sides, as before pad_asym; one that sets the four pads says so. */
+TEST(a_hand_made_spec_with_ph_and_pw_alone_pads_both_sides)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_new((cnn_shape){1, 7, 7}, &err);
+    cnn_layer_spec conv = {.kind = CNN_CONV, .filters = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+                           .ph = 1, .pw = 2};
+    cnn_layer_spec pool = {.kind = CNN_AVGPOOL, .kh = 3, .kw = 3, .ph = 1, .pw = 0,
+                           .ph_end = 2, .pw_end = 1, .pad_asym = 1, .count_pad = 1};
+    CHECK(cnn_net_add(net, &conv, &err) == 0 && cnn_net_add(net, &pool, &err) == 0);
+    cnn_shape c = cnn_net_layer_shape(net, 0), p = cnn_net_layer_shape(net, 1);
+    CHECK(c.h == 7 && c.w == 9);                 /* 7 + 1 + 1 - 3 + 1, 7 + 2 + 2 - 3 + 1 */
+    CHECK(p.h == (7 + 1 + 2 - 3) / 3 + 1 && p.w == (9 + 0 + 1 - 3) / 3 + 1);
+    cnn_layer_spec back = cnn_net_layer(net, 0);
+    CHECK(back.ph_end == 1 && back.pw_end == 2 && !back.pad_asym);
+    char s[96];
+    cnn_layer_text(&pool, 1, s, sizeof s); /* brief: the pads and countpad shape the output */
+    CHECK(strcmp(s, "avgpool 3x3 pad 1,0,2,1 countpad") == 0);
+    cnn_net_free(net);
+}
+
+/* Every wrong padding is refused with what was wrong and where. */
+TEST(a_bad_padding_is_refused_with_a_clear_message)
+{
+    static const char *cases[][3] = {
+        {"maxpool 2 pad 2", "line 2", "pad 2x2 must be smaller than the 2x2 window"},
+        {"avgpool 3x2 pad 0,1,0,2", "line 2", "pad 0,1,0,2 must be smaller than the 3x2 window"},
+        {"sumpool 3 pad 1,1,3,1", "layer 1 (sumpool)", "smaller than the 3x3 window"},
+        {"conv 2 3x3 pad 1,2,3", "line 2, column 16", "'1,2,3' gives 3 pads"},
+        {"conv 2 3x3 pad 1,2,3,4,5", "column 16", "gives 5 pads: give 1 (P), 2 (PHxPW) or 4"},
+        {"conv 2 3x3 pad -1", "column 16", "'-1' is not a padding such as 1, 1x2 or 0,1,1,0"},
+        {"maxpool 3 pad 1,-1,0,0", "column 15", "'1,-1,0,0' is not a padding"},
+        {"conv 2 3x3 pad 1x2x3", "column 16", "is not a padding"},
+        {"conv 2 3x3 pad 1,,2,3", "column 16", "is not a padding"},
+        {"conv 2 3x3 pad", "column 12", "pad needs a padding"},
+        {"maxpool 2 pad same", "line 2", "'pad same' is for conv"},
+        {"maxpool 2 countpad", "column 11", "unknown option 'countpad' for maxpool"},
+        {"conv 2 3x3 pad 0,0,0,9999", "column 16", "each 0..1024"},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        char text[128];
+        snprintf(text, sizeof text, "input 8x8\n%s\n", cases[t][0]);
+        cnn_error err;
+        CHECK(cnn_net_parse(text, NULL, &err) == NULL);
+        if (!strstr(err.msg, cases[t][1]) || !strstr(err.msg, cases[t][2]))
+            printf("  '%s': %s\n", cases[t][0], err.msg);
+        CHECK(strstr(err.msg, cases[t][1]) && strstr(err.msg, cases[t][2]));
     }
 }
 
@@ -187,8 +273,10 @@ TEST(every_kind_has_its_registry_line_and_the_parser_lists_its_options)
         CHECK(k == CNN_INPUT || (ops && ops->setup && ops->forward && ops->backward));
     }
     cnn_error err;
-    CHECK(cnn_net_parse("input 8x8\nmaxpool 2 pad 1\n", NULL, &err) == NULL);
-    CHECK(strstr(err.msg, "(options: stride, ceil)"));
+    CHECK(cnn_net_parse("input 8x8\nmaxpool 2 countpad\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "(options: stride, pad, ceil)"));
+    CHECK(cnn_net_parse("input 8x8\navgpool 2 count\n", NULL, &err) == NULL);
+    CHECK(strstr(err.msg, "(options: stride, pad, ceil, countpad)"));
     CHECK(cnn_net_parse("input 8x8\nrelu 2\n", NULL, &err) == NULL);
     CHECK(strstr(err.msg, "it takes no options"));
     CHECK(cnn_net_parse("input 8x8\nbatchnorm\n", NULL, &err) == NULL);
@@ -409,11 +497,42 @@ TEST(fused_conv_relu_pool_equals_the_layers_run_apart)
         "dense 3\nsoftmax\n",
         "input 9x9x2\nconv 4 3x3 nobias\nmaxpool 2\nconv 3 3x3 stride 2 pad 1\nmaxpool 2\n"
         "tanh\ndense 3\nsoftmax\n",
+        /* padded 2x2 max-pools are not fused: 8x8 padded at the top and left
+         * makes 4x4 windows that fit, but start a row and a column above */
+        "input 9x9x2\nconv 4 2x2\nrelu\nmaxpool 2 pad 1,1,0,0\nconv 3 3x3 pad 0,1,1,0\n"
+        "relu\nmaxpool 2 pad 1x1\ndense 3\nsoftmax\n",
     };
-    for (int t = 0; t < 4; t++)
+    for (size_t t = 0; t < sizeof specs / sizeof specs[0]; t++)
         CHECK(fusion_changes_no_bit(specs[t]));
 }
 
+/* A 2x2 stride-2 max-pool padded at the top and left fits its 8x8 input in
+ * 4x4 whole windows, as an unpadded one does, but each starts a row and a
+ * column above: it is no conv's epilogue, and its maxima are of the pixels
+ * its windows cover. */
+TEST(a_padded_2x2_maxpool_is_not_fused_and_pools_its_own_windows)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse("input 9x9x2; conv 4 2x2; relu; maxpool 2 pad 1,1,0,0; dense 2; "
+                                 "softmax", NULL, &err);
+    CHECK(net && cnn_net_init(net, 1, 5, &err) == 0);
+    float x[162];
+    fill(x, 162, 9);
+    CHECK(cnn_forward(net, x, 1, 0, &err) == 0);
+    const float *relu = cnn_net_activation(net, 1), *pool = cnn_net_activation(net, 2);
+    CHECK(relu != NULL && pool != NULL); /* a fused pool leaves the ReLU's output NULL */
+    for (int c = 0; c < 4; c++)
+        for (int oy = 0; oy < 4; oy++)
+            for (int ox = 0; ox < 4; ox++) {
+                float m = -1.0f; /* below any ReLU's output */
+                for (int y = 2 * oy - 1; y < 2 * oy + 1; y++)
+                    for (int xx = 2 * ox - 1; xx < 2 * ox + 1; xx++)
+                        if (y >= 0 && xx >= 0 && relu[(c * 8 + y) * 8 + xx] > m)
+                            m = relu[(c * 8 + y) * 8 + xx];
+                CHECK(pool[(c * 4 + oy) * 4 + ox] == m);
+            }
+    cnn_net_free(net);
+}
 
 /* ---- learning ---------------------------------------------------------- */
 

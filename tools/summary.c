@@ -37,18 +37,26 @@ int cmd_summary(int argc, char **argv)
     int json = cli_flag(opts, nopts, "json");
     cnn_shape in = cnn_net_input_shape(net);
     double flops = 0;
+    int width = 22; /* the layer column: as wide as its widest (a pool's four pads) */
+    for (int i = 0; i < cnn_net_layers(net); i++) {
+        cnn_layer_spec l = cnn_net_layer(net, i);
+        char desc[128];
+        int len = cnn_layer_text(&l, 1, desc, sizeof desc);
+        width = len > width ? len : width;
+    }
     if (json)
         printf("{\"input\":[%d,%d,%d],\"layers\":[", in.c, in.h, in.w);
     else {
         char shape[32];
         snprintf(shape, sizeof shape, "%dx%dx%d", in.c, in.h, in.w);
-        printf("%-3s %-22s %-16s %12s %12s\n", "#", "layer", "output (CxHxW)", "params", "FLOPs");
-        printf("%-3s %-22s %-16s %12s %12s\n", "0", "input", shape, "0", "0");
+        printf("%-3s %-*s %-16s %12s %12s\n", "#", width, "layer", "output (CxHxW)", "params",
+               "FLOPs");
+        printf("%-3s %-*s %-16s %12s %12s\n", "0", width, "input", shape, "0", "0");
     }
     for (int i = 0; i < cnn_net_layers(net); i++) {
         cnn_layer_spec l = cnn_net_layer(net, i);
         cnn_shape s = cnn_net_layer_shape(net, i);
-        char desc[64], shape[32], f[16];
+        char desc[128], shape[32], f[16];
         cnn_layer_text(&l, 1, desc, sizeof desc);
         double fl = cnn_net_layer_flops(net, i);
         flops += fl;
@@ -58,7 +66,7 @@ int cmd_summary(int argc, char **argv)
             printf("%s{\"layer\":\"%s\",\"output\":[%d,%d,%d],\"params\":%zu,\"flops\":%.0f}",
                    i ? "," : "", desc, s.c, s.h, s.w, cnn_net_layer_params(net, i), fl);
         else
-            printf("%-3d %-22s %-16s %12zu %12s\n", i + 1, desc, shape,
+            printf("%-3d %-*s %-16s %12zu %12s\n", i + 1, width, desc, shape,
                    cnn_net_layer_params(net, i), f);
     }
     char f[16];
