@@ -319,25 +319,6 @@ void cnn_optim_set_steps(cnn_optim *opt, int64_t steps);
 int cnn_train_batch(cnn_net *net, cnn_optim *opt, const float *x, const cnn_label *labels,
                     int n, int epoch, float *loss, int *correct, cnn_error *err);
 
-/* ---- ONNX ------------------------------------------------------------- */
-
-/* The network as an ONNX model (opset 13) at path, written atomically: its
- * input is pixels 0..255 (N x C x H x W, the normalisation in the graph),
- * its output what the network outputs (probabilities, N x classes), and
- * every layer maps to operators computing exactly what it computes
- * (src/onnx/export.c lists them).  A library built with make ONNX=0 has no
- * ONNX: this then fails with CNN_EINVAL. */
-int cnn_model_export_onnx(const char *path, cnn_net *net, cnn_error *err);
-/* An ONNX model (opsets 7 to 17) as a network, not yet initialised (call
- * cnn_net_init): its layers and weights, BatchNormalization folded in, and
- * a leading Div 255 / Sub / Div as its normalisation.  The graph must be
- * one path of the operators src/onnx/import.c lists; anything else is
- * refused with a message naming the node, its op and what is supported.
- * A graph without a final Softmax imports as a network that outputs what
- * the graph outputs (for inference). */
-cnn_net *cnn_model_import_onnx(const char *path, cnn_error *err);
-cnn_net *cnn_model_parse_onnx(const uint8_t *bytes, size_t len, cnn_error *err);
-
 /* ---- a team: one network trained by several processes ------------------ */
 
 /* Data-parallel training.  Each member of a team holds the whole network
@@ -504,6 +485,29 @@ int cnn_model_probe(const char *path);
 /* (A file named *.onnx is an ONNX model to both: cnn_model_load imports
  * it with cnn_model_import_onnx, as a model without history or optimiser
  * state.) */
+
+/* ---- ONNX ------------------------------------------------------------- */
+
+/* The network as an ONNX model (opset 13) at path, written atomically: its
+ * input is pixels 0..255 (N x C x H x W, the normalisation in the graph),
+ * its output what the network outputs (probabilities, N x classes), and
+ * every layer maps to operators computing exactly what it computes
+ * (src/onnx/export.c lists them).  A library built with make ONNX=0 has no
+ * ONNX: this then fails with CNN_EINVAL. */
+int cnn_model_export_onnx(const char *path, cnn_net *net, const cnn_model_meta *meta,
+                          cnn_error *err); /* meta (may be NULL): its class names */
+/* An ONNX model (opsets 7 to 17) as a network, not yet initialised (call
+ * cnn_net_init): its layers and weights, BatchNormalization folded in, and
+ * a leading Div 255 / Sub / Div as its normalisation.  The graph must be
+ * one path of the operators src/onnx/import.c lists; anything else is
+ * refused with a message naming the node, its op and what is supported.
+ * A graph without a final Softmax imports as a network that outputs what
+ * the graph outputs (for inference). */
+cnn_net *cnn_model_import_onnx(const char *path, cnn_model_meta *meta, cnn_error *err);
+cnn_net *cnn_model_parse_onnx(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
+                              cnn_error *err);
+/* (meta, if not NULL, is filled as for a model without history, with the
+ * class names cnn's export wrote: free them with cnn_model_meta_free.) */
 
 /* ---- randomness -------------------------------------------------------- */
 

@@ -496,13 +496,7 @@ static int onnx_named(const char *path)
 static cnn_net *load_onnx(const char *path, cnn_model_meta *meta, float **opt_state,
                           size_t *opt_count, int64_t *steps, cnn_error *err)
 {
-    cnn_net *net = cnn_model_import_onnx(path, err);
-    if (net && meta) {
-        memset(meta, 0, sizeof *meta);
-        meta->accuracy = -1.0f;
-        meta->train = cnn_train_defaults();
-        snprintf(meta->version, sizeof meta->version, "onnx");
-    }
+    cnn_net *net = cnn_model_import_onnx(path, meta, err);
     if (opt_state)
         *opt_state = NULL;
     if (opt_count)

@@ -19,10 +19,12 @@ int cmd_export(int argc, char **argv)
     if (npos != 1 || !out)
         return cli_error(EXIT_USAGE, "export: cnn export MODEL --onnx OUT.onnx");
     cnn_error err;
-    cnn_net *net = cnn_model_load(pos[0], NULL, NULL, NULL, NULL, &err);
+    cnn_model_meta meta;
+    cnn_net *net = cnn_model_load(pos[0], &meta, NULL, NULL, NULL, &err);
     if (!net)
         return cli_error(EXIT_FAIL, "%s", err.msg);
-    int rc = cnn_model_export_onnx(out, net, &err) ? cli_error(EXIT_FAIL, "%s", err.msg) : 0;
+    int rc = cnn_model_export_onnx(out, net, &meta, &err) ? cli_error(EXIT_FAIL, "%s", err.msg) : 0;
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
 }
@@ -47,10 +49,10 @@ int cmd_import(int argc, char **argv)
     if (npos != 1 || !out)
         return cli_error(EXIT_USAGE, "import: cnn import IN.onnx --out MODEL");
     cnn_error err;
-    cnn_net *net = cnn_model_import_onnx(pos[0], &err);
+    cnn_model_meta meta;
+    cnn_net *net = cnn_model_import_onnx(pos[0], &meta, &err);
     if (!net)
         return cli_error(EXIT_FAIL, "%s", err.msg);
-    cnn_model_meta meta = {.accuracy = -1.0f, .train = cnn_train_defaults()};
     int rc = cnn_net_init(net, 1, 0, &err) || cnn_model_save(out, net, &meta, NULL, &err)
                  ? cli_error(EXIT_FAIL, "%s", err.msg)
                  : 0;
@@ -59,6 +61,7 @@ int cmd_import(int argc, char **argv)
         printf("imported %s: %d layers, %zu parameters, input %dx%dx%d; saved %s\n", pos[0],
                cnn_net_layers(net), cnn_net_param_count(net), in.h, in.w, in.c, out);
     }
+    cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
 }

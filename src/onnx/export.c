@@ -402,34 +402,39 @@ static Onnx__StringStringEntryProto *entry(graph *g, const char *key, const char
 
 /* The model around the graph: opset 13 (IR version 7), cnn's name and
  * version, and the network text and normalisation as metadata. */
-static void wrap(graph *g, cnn_net *net, Onnx__GraphProto *gp, Onnx__ModelProto *m)
+static void wrap(graph *g, cnn_net *net, const cnn_model_meta *meta, Onnx__GraphProto *gp,
+                 Onnx__ModelProto *m)
 {
     static Onnx__OperatorSetIdProto opset = {PROTOBUF_C_MESSAGE_INIT(&onnx__operator_set_id_proto__descriptor),
                                              "", 1, 13};
     Onnx__OperatorSetIdProto **opsets = grab(&g->mem, sizeof *opsets);
-    Onnx__StringStringEntryProto **meta = grab(&g->mem, 3 * sizeof *meta);
+    Onnx__StringStringEntryProto **props = grab(&g->mem, 4 * sizeof *props);
     char *spec = cnn_net_to_spec(net);
     float mean, std;
     cnn_net_normalization(net, &mean, &std);
-    if (!opsets || !meta || !spec) {
+    if (!opsets || !props || !spec) {
         free(spec);
         g->mem.failed = 1;
         return;
     }
     opsets[0] = &opset;
-    meta[0] = entry(g, "cnn.network", text(&g->mem, "%s", spec));
-    meta[1] = entry(g, "cnn.input", "pixels 0..255, normalised in the graph");
-    meta[2] = entry(g, "cnn.normalization", text(&g->mem, "mean %.9g std %.9g", mean, std));
+    props[0] = entry(g, "cnn.network", text(&g->mem, "%s", spec));
+    props[1] = entry(g, "cnn.input", "pixels 0..255, normalised in the graph");
+    props[2] = entry(g, "cnn.normalization", text(&g->mem, "mean %.9g std %.9g", mean, std));
+    int n = 3;
+    if (meta && meta->class_names) /* one a line, as in cnn's model files */
+        props[n++] = entry(g, "cnn.classes", text(&g->mem, "%s", meta->class_names));
     free(spec);
     onnx__model_proto__init(m);
     m->has_ir_version = 1, m->ir_version = 7;
     m->producer_name = "cnn", m->producer_version = CNN_VERSION;
     m->n_opset_import = 1, m->opset_import = opsets;
-    m->n_metadata_props = 3, m->metadata_props = meta;
+    m->n_metadata_props = (size_t)n, m->metadata_props = props;
     m->graph = gp;
 }
 
-int cnn_model_export_onnx(const char *path, cnn_net *net, cnn_error *err)
+int cnn_model_export_onnx(const char *path, cnn_net *net, const cnn_model_meta *meta,
+                          cnn_error *err)
 {
     int layers = cnn_net_layers(net);
     graph g = {.max_nodes = 4 * (size_t)layers + 8, .max_inits = 2 * (size_t)layers + 8,
@@ -454,7 +459,7 @@ int cnn_model_export_onnx(const char *path, cnn_net *net, cnn_error *err)
     gp.n_initializer = g.ninits, gp.initializer = g.inits;
     gp.n_input = 1, gp.input = io, gp.n_output = 1, gp.output = io ? io + 1 : NULL;
     Onnx__ModelProto m;
-    wrap(&g, net, &gp, &m);
+    wrap(&g, net, meta, &gp, &m);
     int rc = CNN_OK;
     uint8_t *bytes = NULL;
     size_t len = 0;

@@ -49,6 +49,8 @@ typedef struct {
     int flat;          /* it is (N, values) */
     cnn_shape input;
     const char *input_name;
+    int pad[4];             /* a Pad's top, left, bottom, right before a pool */
+    const char *pad_before; /* the tensor it wrote (NULL: none pending) */
     float mean, std;   /* the normalisation read so far */
     int norm_step;     /* 0 nothing yet; 1 after Div 255; 2 after Sub; 3 after Div */
     read_layer *layers;
@@ -277,6 +279,47 @@ static void ceil_as_pads(const cnn_shape *in, window_attrs *w)
     w->right += more_pad(in->w, w->kw, w->sw, w->left, w->right);
 }
 
+/* cnn's (PyTorch's) output size of a window: floor, or with ceil mode the
+ * ceiling, less a last window that would start in the end padding. */
+static int cnn_window(int in, int k, int s, int begin, int end, int ceil_mode)
+{
+    int span = in + begin + end - k;
+    if (span < 0)
+        return 0;
+    int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    return ceil_mode && (out - 1) * s >= in + begin ? out - 1 : out;
+}
+
+/* An AveragePool after a Pad of zeros: an avgpool with that padding and
+ * countpad, and ceil mode when the pool pads the end further (cnn's export
+ * of a ceil-mode countpad pool). */
+static int padded_average(importer *im, window_attrs *win)
+{
+    window_attrs w = *win;
+    const int *p = im->pad;
+    int extra = attr_int(im->node, "ceil_mode", 0) || w.bottom || w.right;
+    cnn_shape in = im->shape;
+    int oh = window(in.h + p[0] + p[2], w.kh, w.sh, 0, w.bottom);
+    int ow = window(in.w + p[1] + p[3], w.kw, w.sw, 0, w.right);
+    if (attr_int(im->node, "ceil_mode", 0))
+        oh = (in.h + p[0] + p[2] + w.bottom - w.kh + w.sh - 1) / w.sh + 1,
+        ow = (in.w + p[1] + p[3] + w.right - w.kw + w.sw - 1) / w.sw + 1;
+    w.top = p[0], w.left = p[1], w.bottom = p[2], w.right = p[3];
+    if (oh != cnn_window(in.h, w.kh, w.sh, p[0], p[2], extra) ||
+        ow != cnn_window(in.w, w.kw, w.sw, p[1], p[3], extra) || p[0] >= w.kh || p[2] >= w.kh ||
+        p[1] >= w.kw || p[3] >= w.kw)
+        return refuse(im, "a Pad and an AveragePool that no padded average gives");
+    read_layer *l = add_layer(im, CNN_AVGPOOL);
+    if (!l)
+        return im->err->status;
+    set_window(&l->spec, &w);
+    l->spec.count_pad = 1, l->spec.ceil_mode = extra;
+    l->output = im->node->output[0];
+    im->pad_before = NULL;
+    advance(im, (cnn_shape){in.c, oh, ow}, 0);
+    return CNN_OK;
+}
+
 static int read_pool(importer *im, cnn_layer_kind kind)
 {
     const Onnx__NodeProto *n = im->node;
@@ -291,6 +334,11 @@ static int read_pool(importer *im, cnn_layer_kind kind)
     if (rc)
         return rc;
     int count_pad = kind == CNN_AVGPOOL && attr_int(n, "count_include_pad", 0);
+    if (im->pad_before) { /* Pad, then an average: padding that counts */
+        if (kind != CNN_AVGPOOL || count_pad || win.top || win.left)
+            return refuse(im, "a Pad before other than an AveragePool without pads of its own");
+        return padded_average(im, &win);
+    }
     if (attr_int(n, "ceil_mode", 0)) {
         if (count_pad)
             return refuse(im, "ceil_mode with count_include_pad");
@@ -517,24 +565,37 @@ static int read_transpose(importer *im)
     return CNN_OK;
 }
 
-/* A Pad of nothing (PyTorch writes one before every AvgPool2d): nothing. */
+/* A Pad of zeros on the image's sides, which PyTorch writes before every
+ * AvgPool2d (of nothing when it has no padding, else of its padding, which
+ * then counts) and cnn before an avgpool with countpad: kept for the
+ * AveragePool that must follow it. */
 static int read_pad(importer *im)
 {
     const Onnx__NodeProto *n = im->node;
+    char mode[32];
     int64_t pads[8] = {0};
     int count = attr_ints(n, "pads", pads, 8); /* before opset 11 */
     const tensor *t = n->n_input > 1 && *n->input[1] ? constant(im, n->input[1]) : NULL;
-    if (n->n_input > 1 && *n->input[1] && !t)
-        return refuse(im, "its pads are not an initializer or a Constant");
-    for (size_t i = 0; t && i < t->count; i++)
-        if (t->data[i] != 0)
-            count = -1;
-    for (int i = 0; i < count; i++)
-        if (pads[i])
-            count = -1;
-    if (count < 0)
-        return refuse(im, "a Pad that pads (only one of zeros is taken, as nothing)");
-    advance(im, im->shape, im->flat);
+    const tensor *value = n->n_input > 2 && *n->input[2] ? constant(im, n->input[2]) : NULL;
+    if ((n->n_input > 1 && *n->input[1] && !t) || (n->n_input > 2 && *n->input[2] && !value))
+        return refuse(im, "its pads or value are not an initializer or a Constant");
+    if (t && t->count <= 8)
+        for (size_t i = 0; i < t->count; i++)
+            pads[i] = (int64_t)t->data[i];
+    count = t ? (int)t->count : count;
+    int zero = (!value || (value->count == 1 && value->data[0] == 0)) &&
+               attr_float(n, "value", 0.0f) == 0.0f;
+    if (strcmp(attr_string(n, "mode", mode, sizeof mode), "constant") && *mode)
+        zero = 0;
+    if (im->flat || count != 8 || !zero || pads[0] || pads[1] || pads[4] || pads[5] ||
+        pads[2] < 0 || pads[3] < 0 || pads[6] < 0 || pads[7] < 0 || im->pad_before)
+        return refuse(im, "a Pad other than of zeros on an image's sides");
+    int sides[4] = {(int)pads[2], (int)pads[3], (int)pads[6], (int)pads[7]};
+    if (sides[0] | sides[1] | sides[2] | sides[3]) {
+        memcpy(im->pad, sides, sizeof sides);
+        im->pad_before = im->node->output[0];
+    }
+    advance(im, im->shape, im->flat); /* the shape the pool will see is the unpadded one */
     return CNN_OK;
 }
 
@@ -543,6 +604,8 @@ static int read_pad(importer *im)
 static int read_node(importer *im)
 {
     const char *op = im->node->op_type ? im->node->op_type : "";
+    if (im->pad_before && strcmp(op, "AveragePool") != 0)
+        return refuse(im, "a Pad of the image that no AveragePool follows");
     static const struct {
         const char *op;
         cnn_layer_kind kind;
@@ -707,7 +770,24 @@ static void importer_free(importer *im)
     free(im->layers);
 }
 
-cnn_net *cnn_model_parse_onnx(const uint8_t *bytes, size_t len, cnn_error *err)
+/* The model's metadata: cnn's class names, if it wrote them. */
+static int read_meta(const Onnx__ModelProto *m, cnn_model_meta *meta, cnn_error *err)
+{
+    memset(meta, 0, sizeof *meta);
+    meta->accuracy = -1.0f;
+    meta->train = cnn_train_defaults();
+    snprintf(meta->version, sizeof meta->version, "onnx");
+    for (size_t i = 0; i < m->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *e = m->metadata_props[i];
+        if (e->key && e->value && strcmp(e->key, "cnn.classes") == 0 && !meta->class_names &&
+            !(meta->class_names = strdup(e->value)))
+            return cnn_fail(err, CNN_ENOMEM, "out of memory");
+    }
+    return CNN_OK;
+}
+
+cnn_net *cnn_model_parse_onnx(const uint8_t *bytes, size_t len, cnn_model_meta *meta,
+                              cnn_error *err)
 {
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, bytes);
     if (!m || !m->graph) {
@@ -730,19 +810,23 @@ cnn_net *cnn_model_parse_onnx(const uint8_t *bytes, size_t len, cnn_error *err)
     if (rc == CNN_OK && im.nlayers == 0)
         rc = refuse(&im, "no layer on the path from its input to its output");
     cnn_net *net = rc == CNN_OK ? build(&im) : NULL;
+    if (net && meta && read_meta(m, meta, err)) {
+        cnn_net_free(net);
+        net = NULL;
+    }
     importer_free(&im);
     onnx__model_proto__free_unpacked(m, NULL);
     return net;
 }
 
-cnn_net *cnn_model_import_onnx(const char *path, cnn_error *err)
+cnn_net *cnn_model_import_onnx(const char *path, cnn_model_meta *meta, cnn_error *err)
 {
     size_t len;
     uint8_t *bytes = file_read_all(path, (size_t)1 << 31, &len, err);
     if (!bytes)
         return NULL;
     cnn_error inner;
-    cnn_net *net = cnn_model_parse_onnx(bytes, len, &inner);
+    cnn_net *net = cnn_model_parse_onnx(bytes, len, meta, &inner);
     if (!net)
         cnn_fail(err, inner.status, "%s: %s", path, inner.msg);
     free(bytes);

@@ -1,7 +1,8 @@
 # cnn export writes ONNX that ONNX's own checker passes (full check, strict
 # shape inference) and that onnxruntime runs to the probabilities cnn gives
 # for the same pixels (1e-5), for seed, lenet, convnet, xo and networks over
-# every layer kind and option; a trained lenet scores the same test accuracy
+# every layer kind and option, and that cnn imports back to the same
+# probabilities, bit for bit; a trained lenet scores the same test accuracy
 # in onnxruntime as in cnn eval.  Needs scripts/deps.sh test (ONNX, node,
 # onnxruntime-node in tests/onnx/node_modules).
 set -eu
@@ -33,6 +34,9 @@ same() {
     pixels 4 "$h" "$w"
     "$CNN" predict "$model" img0.pgm img1.pgm img2.pgm img3.pgm --json > cnn.json
     ort model.onnx pixels.bin 4 1 "$h" "$w" --json > ort.json
+    # and imported back (the .onnx as the MODEL): the same probabilities
+    "$CNN" predict model.onnx img0.pgm img1.pgm img2.pgm img3.pgm --json > back.json
+    cmp cnn.json back.json || { echo "$model: imported back, other probabilities"; exit 1; }
     /usr/bin/python3 - "$model" <<'PY'
 import json, sys
 cnn = [p["probabilities"] for p in json.load(open("cnn.json"))]
@@ -64,6 +68,8 @@ input 28x28 mean 0.2 std 0.4; conv 6 3x5 stride 2 pad 1; tanh; avgpool 3 stride 
 input 28x28; conv 4 5x5 pad same; leaky 0.2; maxpool 3 stride 2; conv 8 3x3 stride 2; relu; avgpool 2 ceil; dense 12 nobias; tanh; dense 10; softmax
 input 28x28 mean 0.5 std 0.25; conv 16 3x3; relu; conv 16 3x3 pad 1; relu; maxpool 2; sumpool 3 stride 2 ceil; dense 10; softmax
 input 28x28; maxpool 2; avgpool 3 stride 3 ceil; dense 10; sigmoid; dense 10; softmax
+input 28x28; conv 6 3x3 pad 1,0,2,1; relu; maxpool 3 stride 2 pad 1; avgpool 3 stride 2 pad 1,1,0,2 countpad; sumpool 2 pad 1 ceil; dense 10; softmax
+input 28x28; conv 16 3x3 pad 1; relu; conv 16 3x3 pad 0,1,1,0; relu; avgpool 2 pad 1 countpad ceil; maxpool 3 stride 2 pad 1 ceil; dense 10; softmax
 NETS
 
 # the trained lenet's test accuracy, in onnxruntime and in cnn eval

@@ -128,7 +128,7 @@ static cnn_net *import_bound(const char *dir, cnn_error *err)
     g->initializer = old, g->n_initializer = n0;
     free(inits);
     onnx__model_proto__free_unpacked(m, NULL);
-    cnn_net *net = cnn_model_parse_onnx(bytes, len, err);
+    cnn_net *net = cnn_model_parse_onnx(bytes, len, NULL, err);
     free(bytes);
     return net;
 }
@@ -174,7 +174,7 @@ static int node_test(const char *dir)
 static int raw_test(char **argv, int argc)
 {
     cnn_error err;
-    cnn_net *net = cnn_model_import_onnx(argv[2], &err);
+    cnn_net *net = cnn_model_import_onnx(argv[2], NULL, &err);
     if (!net) {
         printf("FAIL %s: %s\n", argv[2], err.msg);
         return 1;
