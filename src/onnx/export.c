@@ -408,7 +408,7 @@ static void wrap(graph *g, cnn_net *net, const cnn_model_meta *meta, Onnx__Graph
     static Onnx__OperatorSetIdProto opset = {PROTOBUF_C_MESSAGE_INIT(&onnx__operator_set_id_proto__descriptor),
                                              "", 1, 13};
     Onnx__OperatorSetIdProto **opsets = grab(&g->mem, sizeof *opsets);
-    Onnx__StringStringEntryProto **props = grab(&g->mem, 4 * sizeof *props);
+    Onnx__StringStringEntryProto **props = grab(&g->mem, 5 * sizeof *props);
     char *spec = cnn_net_to_spec(net);
     float mean, std;
     cnn_net_normalization(net, &mean, &std);
@@ -424,6 +424,8 @@ static void wrap(graph *g, cnn_net *net, const cnn_model_meta *meta, Onnx__Graph
     int n = 3;
     if (meta && meta->class_names) /* one a line, as in cnn's model files */
         props[n++] = entry(g, "cnn.classes", text(&g->mem, "%s", meta->class_names));
+    if (meta && meta->dataset[0]) /* where cnn eval finds the test images */
+        props[n++] = entry(g, "cnn.dataset", text(&g->mem, "%.63s", meta->dataset));
     free(spec);
     onnx__model_proto__init(m);
     m->has_ir_version = 1, m->ir_version = 7;

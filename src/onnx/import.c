@@ -770,7 +770,7 @@ static void importer_free(importer *im)
     free(im->layers);
 }
 
-/* The model's metadata: cnn's class names, if it wrote them. */
+/* The model's metadata: cnn's class names and data set, if it wrote them. */
 static int read_meta(const Onnx__ModelProto *m, cnn_model_meta *meta, cnn_error *err)
 {
     memset(meta, 0, sizeof *meta);
@@ -782,6 +782,8 @@ static int read_meta(const Onnx__ModelProto *m, cnn_model_meta *meta, cnn_error 
         if (e->key && e->value && strcmp(e->key, "cnn.classes") == 0 && !meta->class_names &&
             !(meta->class_names = strdup(e->value)))
             return cnn_fail(err, CNN_ENOMEM, "out of memory");
+        if (e->key && e->value && strcmp(e->key, "cnn.dataset") == 0)
+            snprintf(meta->dataset, sizeof meta->dataset, "%s", e->value);
     }
     return CNN_OK;
 }

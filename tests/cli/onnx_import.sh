@@ -25,6 +25,47 @@ for m in lenet5 convbn; do
     "$conformance" --raw "$f.onnx" "$f.input.bin" 4 "$f.output.bin" 1e-5
 done
 
+# opsets 7 to 17: the same small graph written for each (Softmax's default
+# axis, Dropout's ratio and Reshape's shape as each opset has them), run by
+# onnxruntime and by cnn
+/usr/bin/python3 - <<'PY'
+import random, struct
+import onnx
+from onnx import helper as h, TensorProto as T
+rnd = random.Random(3)
+def t(name, dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return h.make_tensor(name, T.FLOAT, dims, [rnd.uniform(-1, 1) for _ in range(n)])
+w, b, g, c = t("w", [4, 1, 3, 3]), t("b", [4]), t("g", [10, 36]), t("c", [10])
+shape = h.make_tensor("shape", T.INT64, [2], [0, -1])
+for opset in (7, 9, 11, 12, 13, 17):
+    drop = ([h.make_node("Dropout", ["p"], ["d"], ratio=0.3)] if opset < 12 else
+            [h.make_node("Dropout", ["p", "ratio"], ["d"])])
+    inits = [w, b, g, c, shape] + ([] if opset < 12 else [h.make_tensor("ratio", T.FLOAT, [], [0.3])])
+    nodes = [h.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             h.make_node("Relu", ["y"], ["r"]),
+             h.make_node("MaxPool", ["r"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1])]
+    nodes += drop + [h.make_node("Reshape", ["d", "shape"], ["f"]),
+                     h.make_node("Gemm", ["f", "g", "c"], ["z"], transB=1),
+                     h.make_node("Softmax", ["z"], ["out"])]
+    inputs = [h.make_tensor_value_info("x", T.FLOAT, ["N", 1, 6, 6])]
+    if opset < 9:  # IR 3: initializers are graph inputs too
+        inputs += [h.make_tensor_value_info(i.name, i.data_type, i.dims) for i in inits]
+    graph = h.make_graph(nodes, "g", inputs, [h.make_tensor_value_info("out", T.FLOAT, ["N", 10])],
+                         inits)
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    m.ir_version = 3 if opset < 8 else 7
+    onnx.checker.check_model(m)
+    onnx.save(m, "opset%d.onnx" % opset)
+open("x6.bin", "wb").write(struct.pack("<108f", *[rnd.uniform(0, 1) for _ in range(108)]))
+PY
+for opset in 7 9 11 12 13 17; do
+    node "$repo/tests/onnx/ort_run.js" "opset$opset.onnx" x6.bin 3 1 6 6 > "opset$opset.out"
+    "$conformance" --raw "opset$opset.onnx" x6.bin 3 "opset$opset.out" 1e-5
+done
+
 # exported and imported back: the same probabilities, the same test score
 "$CNN" train --net lenet --data "$CNN_TEST_DATA" --limit 1000 --test-limit 200 --epochs 1 --quiet --out m.cnn
 "$CNN" export m.cnn --onnx m.onnx
