@@ -124,6 +124,6 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
-	rm -rf build build-san build-mpi build-san-mpi cnn
+	rm -rf build build-san build-mpi build-san-mpi build-noonnx cnn
 
 .PHONY: all deps-test test sanitize leakcheck install clean cnn
