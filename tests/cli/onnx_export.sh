@@ -72,6 +72,34 @@ input 28x28; conv 6 3x3 pad 1,0,2,1; relu; maxpool 3 stride 2 pad 1; avgpool 3 s
 input 28x28; conv 16 3x3 pad 1; relu; conv 16 3x3 pad 0,1,1,0; relu; avgpool 2 pad 1 countpad ceil; maxpool 3 stride 2 pad 1 ceil; dense 10; softmax
 NETS
 
+# and random networks, drawn from a seed: any kind, window, stride, pads
+/usr/bin/python3 - > random_nets.txt <<'PY'
+import random
+rnd = random.Random(11)
+for _ in range(6):
+    size, depth, parts = 28, 1, ["input 28x28 mean %.2f std %.2f" % (rnd.uniform(0, 0.5), rnd.uniform(0.2, 1))]
+    for _ in range(rnd.randrange(1, 5)):
+        k = rnd.choice([1, 2, 3, 5]); s = rnd.choice([1, 1, 2]); p = [rnd.randrange(k) for _ in range(4)]
+        kind = rnd.choice(["conv", "conv", "maxpool", "avgpool", "sumpool"])
+        if (size + p[0] + p[2] - k) // s + 1 < 2 or (size + p[1] + p[3] - k) // s + 1 < 2:
+            continue
+        pad = "pad %d,%d,%d,%d" % tuple(p)
+        if kind == "conv":
+            depth = rnd.choice([2, 4, 16])
+            parts.append("conv %d %dx%d stride %d %s%s" % (depth, k, k, s, pad, rnd.choice(["", " nobias"])))
+        else:
+            parts.append("%s %d stride %d %s%s%s" % (kind, k, s, pad, rnd.choice(["", " ceil"]),
+                         " countpad" if kind == "avgpool" and rnd.random() < 0.5 else ""))
+        size = (size + p[0] + p[2] - k) // s + 1
+        parts.append(rnd.choice(["relu", "tanh", "sigmoid", "leaky 0.05", "dropout 0.2"]))
+    parts += ["dense %d" % rnd.randrange(5, 30), rnd.choice(["relu", "tanh"]), "dense 10", "softmax"]
+    print("; ".join(parts))
+PY
+while read -r net; do
+    i=$((i + 1))
+    train "net$i" "$net" && same "net$i.cnn" 28 28
+done < random_nets.txt
+
 # the trained lenet's test accuracy, in onnxruntime and in cnn eval
 "$CNN" train --net lenet --data "$data" --limit 3000 --test-limit 1000 --epochs 1 --quiet --out acc.cnn
 "$CNN" export acc.cnn --onnx acc.onnx
