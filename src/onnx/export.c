@@ -16,7 +16,7 @@
  *                  LpPool(p=1) sums absolute values
  *   dense          Flatten + Gemm(transB=1) (weights (out, in), as cnn's)
  *   flatten        Flatten
- *   dropout        nothing (inference)
+ *   dropout        Dropout (the identity in inference)
  *   softmax        Flatten + Softmax(axis=1), over all of a image's values
  *   activations    Relu, LeakyRelu, Sigmoid, Tanh */
 #include "cnn.h"
@@ -338,7 +338,10 @@ static void layer_nodes(graph *g, cnn_net *net, int i)
         attr_int(g, &at, "axis", 1);
         add_node(g, "Softmax", NULL, NULL, &at);
         break;
-    case CNN_DROPOUT: /* inference: the identity */
+    case CNN_DROPOUT: /* the identity in inference, kept for training on */
+        add_node(g, "Dropout", add_init(g, text(&g->mem, "dropout%d.ratio", i), &s.alpha, 0, 0, 0, 0, 0),
+                 NULL, NULL);
+        break;
     default: break;
     }
 }

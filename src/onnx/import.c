@@ -11,7 +11,8 @@
  *   BatchNormalization    folded into the Conv or Gemm before it
  *   Relu LeakyRelu Sigmoid Tanh Softmax Flatten   the same
  *   Reshape               to (N, values): flatten
- *   Dropout Identity      nothing (inference)
+ *   Dropout               dropout (the identity in inference)
+ *   Identity, Pad of 0    nothing
  *   Transpose             first, perm (0,3,1,2): an NHWC input
  *   Div 255, Sub, Div     first, by scalars: the input's normalisation
  *
@@ -27,9 +28,10 @@
 #include <string.h>
 
 static const char SUPPORTED[] =
-    "cnn imports Conv, MaxPool, AveragePool, Gemm, MatMul+Add, BatchNormalization after "
-    "Conv or Gemm, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, Reshape to (N, values), "
-    "Dropout, Identity, Constant, a leading NHWC Transpose and scalar Div/Sub normalisation";
+    "cnn imports Conv, MaxPool, AveragePool (and a Pad of zeros before it), Gemm, MatMul+Add, "
+    "BatchNormalization after Conv or Gemm, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, "
+    "Reshape to (N, values), Dropout, Identity, Constant, a leading NHWC Transpose and scalar "
+    "Div/Sub normalisation";
 
 /* A layer read from the graph, built into the network once all is read. */
 typedef struct {
@@ -599,6 +601,31 @@ static int read_pad(importer *im)
     return CNN_OK;
 }
 
+/* Dropout: cnn's, of the same ratio (the identity in inference, as in
+ * ONNX; it drops again if the model is trained on). */
+static int read_dropout(importer *im)
+{
+    const Onnx__NodeProto *n = im->node;
+    if (n->n_output > 1 && *n->output[1])
+        return refuse(im, "the mask output");
+    float ratio = attr_float(n, "ratio", 0.5f); /* before opset 12 */
+    if (n->n_input > 1 && *n->input[1]) {
+        const tensor *r = weight(im, 1, 1, "ratio");
+        if (!r)
+            return im->err->status;
+        ratio = r->data[0];
+    }
+    if (!(ratio >= 0.0f && ratio < 1.0f))
+        return refuse(im, "a ratio of %g (only 0 <= ratio < 1)", ratio);
+    read_layer *l = add_layer(im, CNN_DROPOUT);
+    if (!l)
+        return im->err->status;
+    l->spec.alpha = ratio;
+    l->output = n->output[0];
+    advance(im, im->shape, im->flat);
+    return CNN_OK;
+}
+
 /* ---- the graph ----------------------------------------------------------- */
 
 static int read_node(importer *im)
@@ -636,9 +663,9 @@ static int read_node(importer *im)
         return read_transpose(im);
     if (strcmp(op, "Pad") == 0)
         return read_pad(im);
-    if (strcmp(op, "Dropout") == 0 || strcmp(op, "Identity") == 0) {
-        if (strcmp(op, "Dropout") == 0 && im->node->n_output > 1 && *im->node->output[1])
-            return refuse(im, "the mask output");
+    if (strcmp(op, "Dropout") == 0)
+        return read_dropout(im);
+    if (strcmp(op, "Identity") == 0) {
         advance(im, im->shape, im->flat);
         return CNN_OK;
     }
