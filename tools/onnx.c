@@ -1,5 +1,23 @@
-/* cnn export: a model as an ONNX file, for ONNX Runtime, OpenCV, a browser. */
+/* cnn export and cnn import: models as ONNX files, for ONNX Runtime,
+ * OpenCV, a browser, and back. */
 #include "cli.h"
+
+#include <string.h>
+
+/* "cnn COMMAND IN --OPTION OUT": the two names, or an exit status. */
+static int in_and_out(const char *command, const char *help, const char *option, int argc,
+                      char **argv, const char **in, const char **out)
+{
+    cli_option opts[] = {{option, 1, NULL}};
+    int npos, parsed = cli_parse(command, help, argc, argv, opts, 1, in, 1, &npos);
+    if (parsed)
+        return parsed > 0 ? -1 : EXIT_USAGE;
+    *out = cli_value(opts, 1, option);
+    if (npos != 1 || !*out)
+        return cli_error(EXIT_USAGE, "%s: %.*s", command, (int)strcspn(help + 7, "\n"),
+                         help + 7);
+    return 0;
+}
 
 static const char EXPORT_HELP[] =
     "usage: cnn export MODEL --onnx OUT.onnx\n"
@@ -9,21 +27,16 @@ static const char EXPORT_HELP[] =
 
 int cmd_export(int argc, char **argv)
 {
-    cli_option opts[] = {{"onnx", 1, NULL}};
-    int nopts = sizeof opts / sizeof opts[0], npos;
-    const char *pos[1];
-    int parsed = cli_parse("export", EXPORT_HELP, argc, argv, opts, nopts, pos, 1, &npos);
-    if (parsed)
-        return CLI_PARSE_EXIT(parsed);
-    const char *out = cli_value(opts, nopts, "onnx");
-    if (npos != 1 || !out)
-        return cli_error(EXIT_USAGE, "export: cnn export MODEL --onnx OUT.onnx");
+    const char *in, *out;
+    int rc = in_and_out("export", EXPORT_HELP, "onnx", argc, argv, &in, &out);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     cnn_error err;
     cnn_model_meta meta;
-    cnn_net *net = cnn_model_load(pos[0], &meta, NULL, NULL, NULL, &err);
+    cnn_net *net = cnn_model_load(in, &meta, NULL, NULL, NULL, &err);
     if (!net)
         return cli_error(EXIT_FAIL, "%s", err.msg);
-    int rc = cnn_model_export_onnx(out, net, &meta, &err) ? cli_error(EXIT_FAIL, "%s", err.msg) : 0;
+    rc = cnn_model_export_onnx(out, net, &meta, &err) ? cli_error(EXIT_FAIL, "%s", err.msg) : 0;
     cnn_model_meta_free(&meta);
     cnn_net_free(net);
     return rc;
@@ -39,27 +52,22 @@ static const char IMPORT_HELP[] =
 
 int cmd_import(int argc, char **argv)
 {
-    cli_option opts[] = {{"out", 1, NULL}};
-    int nopts = sizeof opts / sizeof opts[0], npos;
-    const char *pos[1];
-    int parsed = cli_parse("import", IMPORT_HELP, argc, argv, opts, nopts, pos, 1, &npos);
-    if (parsed)
-        return CLI_PARSE_EXIT(parsed);
-    const char *out = cli_value(opts, nopts, "out");
-    if (npos != 1 || !out)
-        return cli_error(EXIT_USAGE, "import: cnn import IN.onnx --out MODEL");
+    const char *in, *out;
+    int rc = in_and_out("import", IMPORT_HELP, "out", argc, argv, &in, &out);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     cnn_error err;
     cnn_model_meta meta;
-    cnn_net *net = cnn_model_import_onnx(pos[0], &meta, &err);
+    cnn_net *net = cnn_model_import_onnx(in, &meta, &err);
     if (!net)
         return cli_error(EXIT_FAIL, "%s", err.msg);
-    int rc = cnn_net_init(net, 1, 0, &err) || cnn_model_save(out, net, &meta, NULL, &err)
+    rc = cnn_net_init(net, 1, 0, &err) || cnn_model_save(out, net, &meta, NULL, &err)
                  ? cli_error(EXIT_FAIL, "%s", err.msg)
                  : 0;
     if (rc == 0) {
-        cnn_shape in = cnn_net_input_shape(net);
-        printf("imported %s: %d layers, %zu parameters, input %dx%dx%d; saved %s\n", pos[0],
-               cnn_net_layers(net), cnn_net_param_count(net), in.h, in.w, in.c, out);
+        cnn_shape shape = cnn_net_input_shape(net);
+        printf("imported %s: %d layers, %zu parameters, input %dx%dx%d; saved %s\n", in,
+               cnn_net_layers(net), cnn_net_param_count(net), shape.h, shape.w, shape.c, out);
     }
     cnn_model_meta_free(&meta);
     cnn_net_free(net);
