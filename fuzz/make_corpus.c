@@ -1,6 +1,6 @@
 /* Writes the seed corpora for the fuzz targets: small valid inputs of every
  * kind each parser accepts, made here so that no binary is committed.
- *   make_corpus DIR   ->  DIR/idx, DIR/image, DIR/spec, DIR/model */
+ *   make_corpus DIR   ->  DIR/idx, DIR/image, DIR/spec, DIR/model, DIR/onnx */
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
@@ -177,6 +177,309 @@ static void model_seed(const char *name, const char *spec, int checkpoint)
     cnn_net_free(net);
 }
 
+/* A network's ONNX file, as cnn's exporter writes it (the exporter writes
+ * to a path: written, then copied in). */
+static void onnx_seed(const char *name, const char *spec)
+{
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(spec, NULL, &err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tmp.onnx", root);
+    if (!net || cnn_net_init(net, 1, 1, &err) || cnn_model_export_onnx(path, net, &err)) {
+        fprintf(stderr, "make_corpus: %s\n", err.msg);
+        exit(1);
+    }
+    FILE *f = fopen(path, "rb");
+    static uint8_t buf[1 << 20];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    remove(path);
+    put("onnx", name, buf, n);
+    cnn_net_free(net);
+}
+
+/* A file of tests/onnx/fixtures, as PyTorch wrote it, when it is there
+ * (make_corpus runs from the top of the repository). */
+static void onnx_fixture(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "tests/onnx/fixtures/%s", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    put("onnx", name, buf, n);
+}
+
+/* ---- ONNX graphs of what the exporter never writes, by hand ---------- */
+
+/* A protobuf message being written, in the wire format: fields in order,
+ * a nested message as the bytes of its own pb. */
+typedef struct {
+    uint8_t b[4096];
+    size_t n;
+} pb;
+
+static void byte(pb *m, uint8_t c)
+{
+    if (m->n == sizeof m->b) {
+        fprintf(stderr, "make_corpus: a hand-made ONNX seed outgrew its buffer\n");
+        exit(1);
+    }
+    m->b[m->n++] = c;
+}
+
+static void varint(pb *m, uint64_t v)
+{
+    do
+        byte(m, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+    while (v >>= 7);
+}
+
+/* little-endian, as protobuf's fixed32 */
+static void float32(pb *m, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    for (int b = 0; b < 4; b++)
+        byte(m, (uint8_t)(u >> (8 * b)));
+}
+
+static void pb_int(pb *m, int field, int64_t v)
+{
+    varint(m, (uint64_t)field << 3), varint(m, (uint64_t)v);
+}
+
+static void pb_bytes(pb *m, int field, const void *p, size_t n)
+{
+    varint(m, (uint64_t)field << 3 | 2), varint(m, n);
+    for (size_t i = 0; i < n; i++)
+        byte(m, ((const uint8_t *)p)[i]);
+}
+
+static void pb_str(pb *m, int field, const char *s) { pb_bytes(m, field, s, strlen(s)); }
+static void pb_sub(pb *m, int field, const pb *sub) { pb_bytes(m, field, sub->b, sub->n); }
+
+/* TensorProto: dims (field 1), data type (2: 1 float, 7 int64), name (8),
+ * packed float (4) or int64 (7) data; floats made up when values is NULL. */
+static pb tensor_pb(const char *name, int ndims, const int64_t *dims, const float *values,
+                    int int64)
+{
+    pb t = {0}, data = {0};
+    int64_t count = 1;
+    for (int i = 0; i < ndims; i++)
+        pb_int(&t, 1, dims[i]), count *= dims[i];
+    pb_int(&t, 2, int64 ? 7 : 1);
+    pb_str(&t, 8, name);
+    for (int64_t i = 0; i < count; i++) {
+        float v = values ? values[i] : (float)(i % 7) * 0.1f - 0.3f;
+        if (int64)
+            varint(&data, (uint64_t)(int64_t)v);
+        else
+            float32(&data, v);
+    }
+    pb_sub(&t, int64 ? 7 : 4, &data);
+    return t;
+}
+
+/* AttributeProto: name (1), f (2), i (3), s (4), t (5), ints (8), and its
+ * type (20: 1 float, 2 int, 3 string, 4 tensor, 7 ints). */
+static void attr_int(pb *a, const char *name, int64_t v)
+{
+    pb x = {0};
+    pb_str(&x, 1, name), pb_int(&x, 3, v), pb_int(&x, 20, 2);
+    pb_sub(a, 5, &x);
+}
+
+static void attr_float(pb *a, const char *name, float v)
+{
+    pb x = {0};
+    pb_str(&x, 1, name);
+    varint(&x, 2 << 3 | 5), float32(&x, v);
+    pb_int(&x, 20, 1);
+    pb_sub(a, 5, &x);
+}
+
+static void attr_ints(pb *a, const char *name, int n, const int64_t *v)
+{
+    pb x = {0};
+    pb_str(&x, 1, name);
+    for (int i = 0; i < n; i++)
+        pb_int(&x, 8, v[i]);
+    pb_int(&x, 20, 7);
+    pb_sub(a, 5, &x);
+}
+
+static void attr_string(pb *a, const char *name, const char *v)
+{
+    pb x = {0};
+    pb_str(&x, 1, name), pb_str(&x, 4, v), pb_int(&x, 20, 3);
+    pb_sub(a, 5, &x);
+}
+
+static void attr_tensor(pb *a, const char *name, const pb *t)
+{
+    pb x = {0};
+    pb_str(&x, 1, name), pb_sub(&x, 5, t), pb_int(&x, 20, 4);
+    pb_sub(a, 5, &x);
+}
+
+/* NodeProto into the graph: inputs (1) and outputs (2), comma-separated
+ * here, op_type (4), then the attributes already in attrs (field 5). */
+static void node_pb(pb *g, const char *op, const char *in, const char *out, const pb *attrs)
+{
+    pb n = {0};
+    const char *lists[2] = {in, out};
+    for (int k = 0; k < 2; k++)
+        for (const char *p = lists[k]; *p;) {
+            size_t len = strcspn(p, ",");
+            pb_bytes(&n, k + 1, p, len);
+            p += len + (p[len] == ',');
+        }
+    pb_str(&n, 4, op);
+    for (size_t i = 0; attrs && i < attrs->n; i++)
+        byte(&n, attrs->b[i]);
+    pb_sub(g, 1, &n);
+}
+
+/* ValueInfoProto (graph input 11, output 12): a float tensor of these
+ * dims, 0 standing for the symbolic batch "N". */
+static void value_pb(pb *g, int field, const char *name, int ndims, const int64_t *dims)
+{
+    pb shape = {0}, tensor = {0}, type = {0}, v = {0};
+    for (int i = 0; i < ndims; i++) {
+        pb d = {0};
+        if (dims[i])
+            pb_int(&d, 1, dims[i]);
+        else
+            pb_str(&d, 2, "N");
+        pb_sub(&shape, 1, &d);
+    }
+    pb_int(&tensor, 1, 1), pb_sub(&tensor, 2, &shape);
+    pb_sub(&type, 1, &tensor);
+    pb_str(&v, 1, name), pb_sub(&v, 2, &type);
+    pb_sub(g, field, &v);
+}
+
+/* ModelProto: ir_version (1), the graph (7) with its name (2, which the
+ * checker wants), the default opset (8). */
+static void model_pb(const char *name, const pb *g, int opset)
+{
+    pb m = {0}, op = {0}, named = *g;
+    pb_str(&named, 2, name);
+    pb_int(&m, 1, 7);
+    pb_sub(&m, 7, &named);
+    pb_int(&op, 2, opset);
+    pb_sub(&m, 8, &op);
+    put("onnx", name, m.b, m.n);
+}
+
+static void init_pb(pb *g, const char *name, int ndims, const int64_t *dims, const float *v)
+{
+    pb t = tensor_pb(name, ndims, dims, v, 0);
+    pb_sub(g, 5, &t);
+}
+
+/* A TensorFlow-style image graph: an NHWC input, Transpose, Div 255, Sub,
+ * Div, Conv (SAME_UPPER, stride 2), Relu, MaxPool (ceil_mode), a Constant
+ * shape for Reshape, MatMul + Add, Dropout, Identity, Softmax. */
+static void onnx_nhwc_seed(void)
+{
+    pb g = {0}, a = {0};
+    value_pb(&g, 11, "x", 4, (int64_t[]){0, 5, 5, 2});
+    attr_ints(&a, "perm", 4, (int64_t[]){0, 3, 1, 2});
+    node_pb(&g, "Transpose", "x", "t", &a);
+    node_pb(&g, "Div", "t,k255", "p", NULL);
+    node_pb(&g, "Sub", "p,mean", "q", NULL);
+    node_pb(&g, "Div", "q,std", "r", NULL);
+    a.n = 0;
+    attr_string(&a, "auto_pad", "SAME_UPPER");
+    attr_ints(&a, "strides", 2, (int64_t[]){2, 2});
+    attr_ints(&a, "kernel_shape", 2, (int64_t[]){3, 3});
+    node_pb(&g, "Conv", "r,w,b", "c", &a);
+    node_pb(&g, "Relu", "c", "c1", NULL);
+    a.n = 0;
+    attr_ints(&a, "kernel_shape", 2, (int64_t[]){3, 3});
+    attr_int(&a, "ceil_mode", 1);
+    node_pb(&g, "MaxPool", "c1", "m", &a);
+    a.n = 0;
+    pb shape = tensor_pb("", 1, (int64_t[]){2}, (float[]){0, -1}, 1);
+    attr_tensor(&a, "value", &shape);
+    node_pb(&g, "Constant", "", "shape", &a);
+    node_pb(&g, "Reshape", "m,shape", "f", NULL);
+    node_pb(&g, "MatMul", "f,mw", "d", NULL);
+    node_pb(&g, "Add", "d,mb", "e", NULL);
+    node_pb(&g, "Dropout", "e", "e1", NULL);
+    node_pb(&g, "Identity", "e1", "e2", NULL);
+    node_pb(&g, "Softmax", "e2", "y", NULL);
+    init_pb(&g, "k255", 0, NULL, (float[]){255});
+    init_pb(&g, "mean", 0, NULL, (float[]){0.5f});
+    init_pb(&g, "std", 0, NULL, (float[]){0.25f});
+    init_pb(&g, "w", 4, (int64_t[]){3, 2, 3, 3}, NULL);
+    init_pb(&g, "b", 1, (int64_t[]){3}, NULL);
+    init_pb(&g, "mw", 2, (int64_t[]){3, 2}, NULL);
+    init_pb(&g, "mb", 1, (int64_t[]){2}, NULL);
+    value_pb(&g, 12, "y", 2, (int64_t[]){0, 2});
+    model_pb("hand-nhwc", &g, 13);
+}
+
+/* A flat input through Gemm (transB 0, alpha, beta), BatchNormalization,
+ * LeakyRelu, Flatten, Tanh, Gemm (transB 1), Sigmoid and an opset-11
+ * Softmax on axis 1. */
+static void onnx_flat_seed(void)
+{
+    pb g = {0}, a = {0};
+    value_pb(&g, 11, "x", 2, (int64_t[]){0, 6});
+    attr_float(&a, "alpha", 0.5f), attr_float(&a, "beta", 2.0f), attr_int(&a, "transB", 0);
+    node_pb(&g, "Gemm", "x,gw,gc", "g", &a);
+    a.n = 0;
+    attr_float(&a, "epsilon", 1e-3f);
+    node_pb(&g, "BatchNormalization", "g,s,sb,m,v", "n", &a);
+    a.n = 0;
+    attr_float(&a, "alpha", 0.1f);
+    node_pb(&g, "LeakyRelu", "n", "l", &a);
+    a.n = 0;
+    attr_int(&a, "axis", 1);
+    node_pb(&g, "Flatten", "l", "f", &a);
+    node_pb(&g, "Tanh", "f", "t", NULL);
+    a.n = 0;
+    attr_int(&a, "transB", 1);
+    node_pb(&g, "Gemm", "t,hw", "h", &a);
+    node_pb(&g, "Sigmoid", "h", "s1", NULL);
+    a.n = 0;
+    attr_int(&a, "axis", 1);
+    node_pb(&g, "Softmax", "s1", "y", &a);
+    init_pb(&g, "gw", 2, (int64_t[]){6, 4}, NULL);
+    init_pb(&g, "gc", 1, (int64_t[]){4}, NULL);
+    init_pb(&g, "s", 1, (int64_t[]){4}, NULL);
+    init_pb(&g, "sb", 1, (int64_t[]){4}, NULL);
+    init_pb(&g, "m", 1, (int64_t[]){4}, NULL);
+    init_pb(&g, "v", 1, (int64_t[]){4}, (float[]){0.5f, 1, 2, 0.25f});
+    init_pb(&g, "hw", 2, (int64_t[]){3, 4}, NULL);
+    value_pb(&g, 12, "y", 2, (int64_t[]){0, 3});
+    model_pb("hand-flat", &g, 11);
+}
+
+static void onnx_seeds(void)
+{
+    onnx_seed("seed", cnn_preset("seed"));
+    onnx_seed("xo", cnn_preset("xo"));
+    onnx_seed("tiny", "input 6x6x2 mean 0.5 std 0.25; conv 3 3x3 stride 2 pad 1; leaky 0.2; "
+                      "avgpool 2 ceil; tanh; dense 4 nobias; softmax");
+    onnx_seed("pools", "input 7x5; conv 2 3x3 pad same nobias; relu; sumpool 2 stride 1; "
+                       "maxpool 2 ceil; sigmoid; flatten; dense 3");
+    onnx_seed("dense", "input 5; dense 4; relu; dense 2; softmax");
+    /* lenet5.onnx (248 KB) is left out: over max_len, libFuzzer would cut
+     * it to a prefix that no longer parses, and its operators are all in
+     * convbn.onnx (30 KB) too. */
+    onnx_fixture("convbn.onnx");
+    onnx_nhwc_seed();
+    onnx_flat_seed();
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -193,5 +496,6 @@ int main(int argc, char **argv)
     model_seed("pools-ckpt", specs[1], 1);
     model_seed("dense", specs[2], 0);
     model_seed("xo-ckpt", cnn_preset("xo"), 1);
+    onnx_seeds();
     return 0;
 }

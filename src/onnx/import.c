@@ -43,7 +43,7 @@ typedef struct {
 
 typedef struct {
     const Onnx__GraphProto *g;
-    int opset;
+    int64_t opset; /* as the file has it: an int would read 2^32 + 13 as 13 */
     tensor *consts;
     size_t nconsts, cap;
     const char *cur;   /* the data path's tensor */
@@ -217,7 +217,7 @@ static void advance(importer *im, cnn_shape shape, int flat)
 /* ---- one node each ------------------------------------------------------- */
 
 /* A depthwise Conv of all-ones weights and no bias: cnn's own sumpool. */
-static int is_sum_pool(const tensor *w, int group, int channels, int has_bias)
+static int is_sum_pool(const tensor *w, int64_t group, int channels, int has_bias)
 {
     if (group != channels || w->dims[1] != 1 || w->dims[0] != channels || has_bias)
         return 0;
@@ -235,7 +235,11 @@ static int read_conv(importer *im)
         return im->err->status;
     if (w->ndims != 4 || im->flat)
         return refuse(im, "only 2-D convolutions of NCHW images");
-    int group = (int)attr_int(n, "group", 1), c = im->shape.c;
+    if (w->dims[0] < 1) /* a BatchNormalization after it would divide by 0 */
+        return refuse(im, "a weight of no filters");
+    /* group as int64: a group of 2^32 + 1 is not group 1 */
+    int64_t group = attr_int(n, "group", 1);
+    int c = im->shape.c;
     const tensor *b = n->n_input > 2 && *n->input[2] ? weight(im, 2, (size_t)w->dims[0], "bias")
                                                      : NULL;
     if (n->n_input > 2 && *n->input[2] && !b)
@@ -244,10 +248,15 @@ static int read_conv(importer *im)
     int rc = read_window(im, (int)w->dims[2], (int)w->dims[3], &win);
     if (rc)
         return rc;
+    /* ONNX: kernel_shape, when given, is the weight's; a (1, 9) weight read
+     * as 3x3 would be the same count of other weights */
+    if (win.kh != w->dims[2] || win.kw != w->dims[3])
+        return refuse(im, "a kernel_shape of %dx%d for a weight of %lldx%lld", win.kh, win.kw,
+                      (long long)w->dims[2], (long long)w->dims[3]);
     int sum = group != 1 && is_sum_pool(w, group, c, b != NULL);
     if (!sum && (group != 1 || w->dims[1] != c))
-        return refuse(im, "group %d over %d channels (only group 1, or cnn's all-ones "
-                          "depthwise sum pooling)", group, c);
+        return refuse(im, "group %lld over %d channels (only group 1, or cnn's all-ones "
+                          "depthwise sum pooling)", (long long)group, c);
     read_layer *l = add_layer(im, sum ? CNN_SUMPOOL : CNN_CONV);
     if (!l)
         return im->err->status;
@@ -264,6 +273,8 @@ static int read_conv(importer *im)
                      window(im->shape.w, win.kw, win.sw, win.left, win.right)};
     if (out.h < 1 || out.w < 1)
         return refuse(im, "the window does not fit its %dx%d input", im->shape.h, im->shape.w);
+    if (cnn_shape_size(out) > MAX_VALUES) /* filters and pads grow an image: past an int */
+        return refuse(im, "an output of %zu values (at most 2^28)", cnn_shape_size(out));
     advance(im, out, 0);
     return CNN_OK;
 }
@@ -358,6 +369,8 @@ static int read_pool(importer *im, cnn_layer_kind kind)
                      window(im->shape.w, win.kw, win.sw, win.left, win.right)};
     if (out.h < 1 || out.w < 1)
         return refuse(im, "the window does not fit its %dx%d input", im->shape.h, im->shape.w);
+    if (cnn_shape_size(out) > MAX_VALUES) /* pads grow an image, one pool after another */
+        return refuse(im, "an output of %zu values (at most 2^28)", cnn_shape_size(out));
     advance(im, out, 0);
     return CNN_OK;
 }
@@ -373,6 +386,10 @@ static read_layer *dense(importer *im, const tensor *w, int transposed, float al
     }
     if (w->ndims != 2 || (size_t)w->dims[transposed ? 0 : 1] != in) {
         refuse(im, "weights that do not fit its %zu inputs", in);
+        return NULL;
+    }
+    if (w->count == 0) { /* a BatchNormalization after it would divide by 0 */
+        refuse(im, "a weight of no outputs");
         return NULL;
     }
     int out = (int)w->dims[transposed ? 1 : 0];
@@ -701,6 +718,9 @@ static int read_input(importer *im, const char **name)
             return refuse(im, "input dimension %zu is not a size in 1..2^24", i);
         d[i] = dim->dim_value;
     }
+    /* (each side fits an int, but not their product) */
+    if ((uint64_t)(d[1] * d[2]) > MAX_VALUES || (uint64_t)(d[1] * d[2] * d[3]) > MAX_VALUES)
+        return refuse(im, "an input of more than 2^28 values an image");
     im->flat = s->n_dim <= 2;
     im->input = im->shape = (cnn_shape){(int)d[1], (int)d[2], (int)d[3]};
     *name = in->name;
@@ -713,10 +733,10 @@ static int read_opset(importer *im, const Onnx__ModelProto *m)
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const char *d = m->opset_import[i]->domain;
         if (!d || !*d || strcmp(d, "ai.onnx") == 0)
-            im->opset = (int)m->opset_import[i]->version;
+            im->opset = m->opset_import[i]->version;
     }
     if (im->opset < 7 || im->opset > 17)
-        return refuse(im, "opset %d (cnn reads opsets 7 to 17)", im->opset);
+        return refuse(im, "opset %lld (cnn reads opsets 7 to 17)", (long long)im->opset);
     return CNN_OK;
 }
 
@@ -774,8 +794,12 @@ static cnn_net *build(importer *im)
     size_t at = 0;
     for (int i = 0; net && i < im->nlayers; i++) {
         const read_layer *l = &im->layers[i];
-        memcpy(params + at, l->w, sizeof(float) * l->nw), at += l->nw;
-        memcpy(params + at, l->b, sizeof(float) * l->nb), at += l->nb;
+        /* a layer without weights has w and b NULL: memcpy from NULL is
+         * undefined even for 0 bytes */
+        if (l->nw)
+            memcpy(params + at, l->w, sizeof(float) * l->nw), at += l->nw;
+        if (l->nb)
+            memcpy(params + at, l->b, sizeof(float) * l->nb), at += l->nb;
     }
     if (net && cnn_net_set_params(net, params, total, im->err)) {
         cnn_net_free(net);

@@ -9,6 +9,10 @@
 #include "onnx.pb-c.h"
 
 enum { MAX_DIMS = 8 };
+/* At most this many values in a tensor (a weight of 1 GiB) and in an image
+ * on the path (the core's own limit on a layer's output): every count and
+ * shape the importer computes then fits an int. */
+#define MAX_VALUES ((size_t)1 << 28)
 
 /* A float tensor known when the graph is read: an initializer or a
  * Constant's output (int64 tensors, the shapes of Reshape, as floats). */

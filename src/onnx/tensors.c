@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A tensor the importer takes: at most this many values (a weight of 1 GiB). */
-#define MAX_VALUES ((size_t)1 << 28)
-
 static int fail_tensor(cnn_error *err, const Onnx__TensorProto *t, const char *why)
 {
     return cnn_fail(err, CNN_EFORMAT, "tensor '%s': %s", t->name ? t->name : "", why);
@@ -40,7 +37,10 @@ int tensor_read(const Onnx__TensorProto *t, tensor *out, cnn_error *err)
         return fail_tensor(err, t, "its data is in another file (external data is not read)");
     size_t count = 1;
     for (size_t i = 0; i < t->n_dims; i++) {
-        if (t->dims[i] < 0 || (t->dims[i] > 0 && count > MAX_VALUES / (size_t)t->dims[i]))
+        /* each dimension too, not only the product: after a 0 the product
+         * bounds nothing, and the importer takes dimensions as ints */
+        if (t->dims[i] < 0 || (uint64_t)t->dims[i] > MAX_VALUES ||
+            (t->dims[i] > 0 && count > MAX_VALUES / (size_t)t->dims[i]))
             return fail_tensor(err, t, "a negative or too large dimension");
         count *= (size_t)t->dims[i];
         out->dims[i] = t->dims[i];
@@ -96,7 +96,8 @@ int attr_ints(const Onnx__NodeProto *n, const char *name, int64_t *out, int max)
         return 0;
     if (a->n_ints > (size_t)max)
         return -1;
-    memcpy(out, a->ints, sizeof(int64_t) * a->n_ints);
+    if (a->n_ints) /* an empty list has ints NULL, and memcpy from NULL is undefined */
+        memcpy(out, a->ints, sizeof(int64_t) * a->n_ints);
     return (int)a->n_ints;
 }
 

@@ -98,6 +98,30 @@ model([h.make_node("Relu", ["b"], ["a"], name="r0"), h.make_node("Relu", ["a"], 
        h.make_node("Relu", ["b"], ["y"], name="r2")], [], "cycle.onnx")
 big = T(name="w", data_type=T.FLOAT, dims=[1 << 20, 1 << 20, 3, 3], raw_data=b"\0" * 64)
 model([h.make_node("Conv", ["x", "w"], ["y"], name="conv0")], [big], "huge.onnx")
+# found fuzzing (fuzz/fuzz_onnx.c) and reviewing the importer: a Conv of no
+# filters (a BatchNormalization after it divided by 0), a kernel_shape other
+# than the weight's, a group and an opset past 2^32 (read as ints: 1 and 13),
+# a dimension past 2^28 after a 0 (the product bounded nothing), and an
+# empty pads list (memcpy from NULL)
+w0 = h.make_tensor("w0", T.FLOAT, [0, 1, 3, 3], [])
+none = [h.make_tensor(n, T.FLOAT, [0], []) for n in ("s", "b", "m", "v")]
+model([h.make_node("Conv", ["x", "w0"], ["c"], name="conv0"),
+       h.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"], name="bn1")],
+      [w0] + none, "nofilters.onnx")
+w9 = h.make_tensor("w", T.FLOAT, [1, 1, 1, 9], [0.5] * 9)
+model([h.make_node("Conv", ["x", "w"], ["y"], name="conv0", kernel_shape=[3, 3])], [w9],
+      "kernelshape.onnx")
+w1 = h.make_tensor("w", T.FLOAT, [1, 1, 1, 1], [0.5])
+model([h.make_node("Conv", ["x", "w"], ["y"], name="conv0", group=(1 << 32) + 1)], [w1], "group.onnx")
+g = h.make_graph([h.make_node("Relu", ["x"], ["y"])], "g",
+                 [h.make_tensor_value_info("x", T.FLOAT, ["N", 3])],
+                 [h.make_tensor_value_info("y", T.FLOAT, None)])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", (1 << 32) + 13)]), "opset.onnx")
+wide = h.make_tensor("w", T.FLOAT, [1, 1, 0, (1 << 32) + 3], [])
+model([h.make_node("Conv", ["x", "w"], ["y"], name="conv0", kernel_shape=[3, 3])], [wide], "zerodim.onnx")
+pool = h.make_node("MaxPool", ["x"], ["y"], name="pool0", kernel_shape=[2, 2])
+pool.attribute.append(onnx.AttributeProto(name="pads", type=onnx.AttributeProto.INTS))
+model([pool], [], "emptypads.onnx")
 b = open("m.onnx", "rb").read()
 open("truncated.onnx", "wb").write(b[: len(b) // 2])
 rnd = random.Random(7)
@@ -112,6 +136,13 @@ refused missing "node 'conv0' \(Conv\): its weight \('nowhere'\) is not an initi
 refused cycle "node 'r0' \(Relu\): it does not read 'x'.*without branches or cycles" cycle.onnx
 refused huge "tensor 'w': .*(too large|does not match)" huge.onnx
 refused truncated "not an ONNX model|does not|tensor" truncated.onnx
+refused nofilters "node 'conv0' \(Conv\): a weight of no filters" nofilters.onnx
+refused kernelshape "node 'conv0' \(Conv\): a kernel_shape of 3x3 for a weight of 1x9" kernelshape.onnx
+refused group "node 'conv0' \(Conv\): group 4294967297 over 1 channels" group.onnx
+refused opset "the graph: opset 4294967309 \(cnn reads opsets 7 to 17\)" opset.onnx
+refused zerodim "tensor 'w': a negative or too large dimension" zerodim.onnx
+"$CNN" import emptypads.onnx --out emptypads.cnn > out.txt
+echo "emptypads: $(head -c 100 out.txt)"
 # bit flips: each one imports or is refused cleanly, never a crash
 for i in $(seq 0 39); do
     status=0
