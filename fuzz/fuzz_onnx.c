@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *copy = malloc(size ? size : 1);
     memcpy(copy, data, size);
     cnn_error err;
-    cnn_net *net = cnn_model_parse_onnx(copy, size, &err);
+    cnn_net *net = cnn_model_parse_onnx(copy, size, NULL, &err);
     free(copy);
     if (!net) {
         if (err.msg[0] == '\0' || err.status >= 0)

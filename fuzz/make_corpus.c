@@ -185,7 +185,7 @@ static void onnx_seed(const char *name, const char *spec)
     cnn_net *net = cnn_net_parse(spec, NULL, &err);
     char path[1024];
     snprintf(path, sizeof path, "%s/tmp.onnx", root);
-    if (!net || cnn_net_init(net, 1, 1, &err) || cnn_model_export_onnx(path, net, &err)) {
+    if (!net || cnn_net_init(net, 1, 1, &err) || cnn_model_export_onnx(path, net, NULL, &err)) {
         fprintf(stderr, "make_corpus: %s\n", err.msg);
         exit(1);
     }
