@@ -51,10 +51,12 @@ static float *read_tensor(const char *path, size_t *count, int64_t *dims, int *n
         n *= (size_t)t->dims[i], dims[i] = t->dims[i];
     *ndims = (int)t->n_dims;
     float *v = malloc(sizeof(float) * (n ? n : 1));
-    if (v && t->has_raw_data && t->raw_data.len == 4 * n)
+    if (v && n && t->has_raw_data && t->raw_data.len == 4 * n)
         memcpy(v, t->raw_data.data, 4 * n); /* little-endian, as this machine */
-    else if (v && t->n_float_data == n)
+    else if (v && n && t->n_float_data == n)
         memcpy(v, t->float_data, 4 * n);
+    else if (v && !n)
+        ; /* an empty tensor: nothing to copy */
     else
         free(v), v = NULL;
     onnx__tensor_proto__free_unpacked(t, NULL);
@@ -106,25 +108,30 @@ static cnn_net *import_bound(const char *dir, cnn_error *err)
     Onnx__GraphProto *g = m->graph;
     size_t extra = g->n_input > 1 ? g->n_input - 1 : 0, n0 = g->n_initializer;
     Onnx__TensorProto **inits = calloc(n0 + extra + 1, sizeof *inits), **old = g->initializer;
-    memcpy(inits, old, n0 * sizeof *inits);
+    char **names = calloc(extra + 1, sizeof *names);
+    if (n0)
+        memcpy(inits, old, n0 * sizeof *inits);
     for (size_t i = 0; i < extra; i++) {
         snprintf(path, sizeof path, "%s/test_data_set_0/input_%zu.pb", dir, i + 1);
         uint8_t *tb = slurp(path, &len);
         inits[n0 + i] = tb ? onnx__tensor_proto__unpack(NULL, len, tb) : NULL;
         free(tb);
-        if (inits[n0 + i])
-            inits[n0 + i]->name = g->input[i + 1]->name;
-        else
+        if (!inits[n0 + i]) {
             extra = i; /* an optional input left out */
+            break;
+        }
+        names[i] = inits[n0 + i]->name; /* its own, put back before it is freed */
+        inits[n0 + i]->name = g->input[i + 1]->name;
     }
     g->initializer = inits, g->n_initializer = n0 + extra;
     len = onnx__model_proto__get_packed_size(m);
     bytes = malloc(len);
     onnx__model_proto__pack(m, bytes);
     for (size_t i = 0; i < extra; i++) {
-        inits[n0 + i]->name = NULL; /* the graph input's, freed with it */
+        inits[n0 + i]->name = names[i];
         onnx__tensor_proto__free_unpacked(inits[n0 + i], NULL);
     }
+    free(names);
     g->initializer = old, g->n_initializer = n0;
     free(inits);
     onnx__model_proto__free_unpacked(m, NULL);
