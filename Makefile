@@ -22,6 +22,16 @@ BUILD   ?= build
 
 ARCH := $(shell $(CC) -dumpmachine)
 SRC := $(wildcard src/*.c src/data/*.c src/kernels/*.c)
+# WebAssembly (make web): emcc, one thread, no ONNX, and none of the file
+# decoders that need zlib, libpng or libjpeg (the page gives the library
+# pixels); SIMD128 on
+ifeq ($(WEB),1)
+  SRC := $(filter-out src/data/image.c src/data/folder.c src/data/idx.c,$(SRC))
+  ONNX := 0
+  OMP :=
+  LIBS :=
+  CFLAGS += -msimd128
+endif
 
 # ONNX export and import (src/onnx/), on protobuf-c: the C code for
 # Debian's onnx.proto is generated into $(BUILD)/gen.  make ONNX=0 leaves
@@ -71,7 +81,7 @@ $(BUILD)/%_avx2.o: XFLAGS = -mavx2 -mfma
 $(BUILD)/%_avx512.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
 
 $(BUILD)/libcnn.a: $(OBJ)
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(BUILD)/libcnn.so: $(OBJ)
 	$(CC) -shared $(OMP) -o $@ $^ $(LIBS)
