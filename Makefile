@@ -22,6 +22,16 @@ BUILD   ?= build
 
 ARCH := $(shell $(CC) -dumpmachine)
 SRC := $(wildcard src/*.c src/data/*.c src/kernels/*.c)
+# WebAssembly (make web): emcc, one thread, no ONNX, and none of the file
+# decoders that need zlib, libpng or libjpeg (the page gives the library
+# pixels); SIMD128 on
+ifeq ($(WEB),1)
+  SRC := $(filter-out src/data/image.c src/data/folder.c src/data/idx.c,$(SRC))
+  ONNX := 0
+  OMP :=
+  LIBS :=
+  CFLAGS += -msimd128
+endif
 
 # ONNX export and import (src/onnx/), on protobuf-c: the C code for
 # Debian's onnx.proto is generated into $(BUILD)/gen.  make ONNX=0 leaves
@@ -71,7 +81,7 @@ $(BUILD)/%_avx2.o: XFLAGS = -mavx2 -mfma
 $(BUILD)/%_avx512.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
 
 $(BUILD)/libcnn.a: $(OBJ)
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(BUILD)/libcnn.so: $(OBJ)
 	$(CC) -shared $(OMP) -o $@ $^ $(LIBS)
@@ -89,6 +99,18 @@ $(BUILD)/unit: $(TEST_OBJ) $(BUILD)/libcnn.a
 # mpicc is there (scripts/deps.sh test installs it); not under the
 # sanitizers (MPI_TESTS=0), whose runtime OpenMPI's own allocations trip
 MPI_TESTS ?= 1
+# WebAssembly (issue 19, under way): the library through emcc into
+# build-web/, and in node: the X-or-O example, the SIMD128 GEMM against the
+# reference, the speed beside the native build's (tests/web/run.sh).
+# Debian's emscripten needs its node modules on NODE_PATH.
+WEB_JS := build-web/train_xo.js build-web/test_kernels.js build-web/speed.js
+EMLINK := -O3 -msimd128 -Iinclude -Isrc -sALLOW_MEMORY_GROWTH=1 -sSINGLE_FILE=1
+web:
+	@$(MAKE) --no-print-directory CC=emcc AR=emar WEB=1 BUILD=build-web build-web/libcnn.a
+	NODE_PATH=/usr/share/nodejs emcc $(EMLINK) examples/train_xo.c build-web/libcnn.a -o build-web/train_xo.js
+	NODE_PATH=/usr/share/nodejs emcc $(EMLINK) web/test_kernels.c build-web/libcnn.a -o build-web/test_kernels.js
+	NODE_PATH=/usr/share/nodejs emcc $(EMLINK) web/speed.c build-web/libcnn.a -o build-web/speed.js
+
 # the ONNX node tests' runner (tests/cli/onnx_*.sh)
 $(BUILD)/onnx_conformance: tests/onnx/conformance.c $(BUILD)/libcnn.a
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -124,6 +146,6 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
-	rm -rf build build-san build-mpi build-san-mpi build-noonnx cnn
+	rm -rf build build-san build-mpi build-san-mpi build-noonnx build-web cnn
 
-.PHONY: all deps-test test sanitize leakcheck install clean cnn
+.PHONY: all deps-test test sanitize leakcheck install clean cnn web

@@ -11,6 +11,8 @@
 #                              what `onnx` installs (the ONNX tests)
 #   scripts/deps.sh ci         also clang (fuzzing) and valgrind (leak checks)
 #   scripts/deps.sh bench      also the PyTorch peer for bench/run.sh
+#   scripts/deps.sh web        also emscripten (make web: the library in
+#                              WebAssembly)
 #   scripts/deps.sh onnx       also the ONNX part: protobuf-c (the C reader
 #                              and writer), Debian's ONNX (headers, its test
 #                              models, the Python checker), then
@@ -42,7 +44,10 @@ case "${1:-}" in
         command -v node >/dev/null || pkgs="$pkgs nodejs"
         command -v npm >/dev/null || pkgs="$pkgs npm"
         why="$why, and for the ONNX export and import (protobuf-c, ONNX, node)" ;;
-    *) echo "usage: scripts/deps.sh [test|ci|bench|onnx]" >&2; exit 2 ;;
+    web) pkgs="$pkgs emscripten"
+        command -v node >/dev/null || pkgs="$pkgs nodejs"
+        why="$why, and emscripten for the WebAssembly build (make web)" ;;
+    *) echo "usage: scripts/deps.sh [test|ci|bench|onnx|web]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

@@ -93,3 +93,19 @@ uint8_t *file_read_all(const char *path, size_t limit, size_t *len, cnn_error *e
     }
     return bytes;
 }
+
+uint32_t file_crc32(const uint8_t *p, size_t n)
+{
+    /* a byte at a time, from a table of the 256 bytes' remainders */
+    uint32_t table[256];
+    for (uint32_t b = 0; b < 256; b++) {
+        uint32_t r = b;
+        for (int k = 0; k < 8; k++)
+            r = r & 1 ? 0xEDB88320u ^ (r >> 1) : r >> 1;
+        table[b] = r;
+    }
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}

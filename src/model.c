@@ -15,7 +15,7 @@
  *                   PARM  u64 count, then count float32 parameters
  *                   OPTM  (checkpoints) i64 optimiser steps, u64 training
  *                         forwards, u64 count, count float32 state values
- *   end-4   4     CRC-32 (zlib) of everything before it
+ *   end-4   4     CRC-32 (as zlib computes it) of everything before it
  *
  * Saving writes a temporary file in the same folder, flushes it to the disk
  * and renames it over the target: a crash leaves the old file or the new one,
@@ -32,7 +32,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 enum { FORMAT_VERSION = 2, HEADER = 20, MAX_SPEC = 1 << 20, V1_NAMES = 1024, MAX_NAMES = 1 << 24 };
 static const char MAGIC[8] = {'C', 'N', 'N', 'M', 'O', 'D', 'E', 'L'};
@@ -193,7 +192,7 @@ int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, c
     }
     if (!b.oom)
         patch_u64(&b, 12, b.len + 4);
-    put_u32(&b, b.oom ? 0 : (uint32_t)crc32_z(0L, b.p, b.len));
+    put_u32(&b, b.oom ? 0 : file_crc32(b.p, b.len));
     int rc = b.oom ? cnn_fail(err, CNN_ENOMEM, "out of memory") : file_write_atomic(path, b.p, b.len, err);
     free(b.p);
     return rc;
@@ -307,7 +306,7 @@ static int check_envelope(const uint8_t *bytes, size_t len, cnn_error *err)
                         len, (unsigned long long)total, total > len ? "truncated" : "trailing data");
     uint32_t stored = (uint32_t)bytes[len - 4] | (uint32_t)bytes[len - 3] << 8 |
                       (uint32_t)bytes[len - 2] << 16 | (uint32_t)bytes[len - 1] << 24;
-    if ((uint32_t)crc32_z(0L, bytes, len - 4) != stored)
+    if (file_crc32(bytes, len - 4) != stored)
         return cnn_fail(err, CNN_EFORMAT, "the model file is corrupt (checksum mismatch)");
     return CNN_OK;
 }
@@ -512,7 +511,9 @@ cnn_net *cnn_model_load(const char *path, cnn_model_meta *meta, float **opt_stat
     if (onnx_named(path))
         return load_onnx(path, meta, opt_state, opt_count, steps, err);
     size_t len;
-    uint8_t *bytes = file_read_all(path, (size_t)1 << 32, &len, err);
+    /* 4 GiB, or what 32-bit sizes can say */
+    size_t limit = SIZE_MAX > 0xFFFFFFFFu ? (size_t)1 << 31 << 1 : SIZE_MAX;
+    uint8_t *bytes = file_read_all(path, limit, &len, err);
     if (!bytes)
         return NULL;
     cnn_error inner;

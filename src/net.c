@@ -22,8 +22,8 @@ int window_out(int in, int k, int s, int begin, int end, int ceil_mode)
  * workspace): a network text or model file that asks for more is refused
  * with a message, not left to fail, or worse succeed, at allocation time.
  * Every layer is also capped at 2^28 outputs and weights (cnn_net_add). */
-#ifndef CNN_NET_MAX_BYTES
-#define CNN_NET_MAX_BYTES ((size_t)1 << 34)
+#ifndef CNN_NET_MAX_BYTES /* 16 GiB, or with 32-bit sizes (WebAssembly) 1 GiB */
+#define CNN_NET_MAX_BYTES (SIZE_MAX > 0xFFFFFFFFu ? (size_t)1 << 30 << 4 : (size_t)1 << 30)
 #endif
 #define MAX_ELEMENTS ((size_t)1 << 28)
 

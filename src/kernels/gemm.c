@@ -31,7 +31,7 @@ void gemm_ref(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
     gemm_rows_ref(ta, tb, m, n, k, a, lda, b, ldb, NULL, beta, c, ldc);
 }
 
-enum { GENERIC, AVX2, AVX512 };
+enum { GENERIC, AVX2, AVX512, SIMD128 };
 
 static int detect_level(const char *cap)
 {
@@ -41,6 +41,9 @@ static int detect_level(const char *cap)
         level = AVX2;
     if (__builtin_cpu_supports("avx512f"))
         level = AVX512;
+#endif
+#ifdef __wasm_simd128__
+    level = SIMD128; /* compiled in or not: WebAssembly has no run-time choice */
 #endif
     if (cap && strcmp(cap, "generic") == 0)
         level = GENERIC;
@@ -61,7 +64,7 @@ static int cpu_level(void)
     return level;
 }
 
-static const char *const level_names[] = {"generic", "avx2", "avx512"};
+static const char *const level_names[] = {"generic", "avx2", "avx512", "simd128"};
 
 const char *gemm_path(void) { return level_names[cpu_level()]; }
 
@@ -88,6 +91,10 @@ static const kernel_set sets[] = {
               winograd_in_ref, winograd_out_ref, winograd_dy_ref},
     [AVX512] = {gemm_rows_avx512, dot_rows_avx512, pool2x2_rows_avx512, unpool2x2_rows_avx512,
                 winograd_in_avx512, winograd_out_avx512, winograd_dy_avx512},
+#endif
+#ifdef __wasm_simd128__
+    [SIMD128] = {gemm_rows_simd128, dot_rows_simd128, pool2x2_rows_ref, unpool2x2_rows_ref,
+                 winograd_in_ref, winograd_out_ref, winograd_dy_ref},
 #endif
 };
 

@@ -2,8 +2,8 @@
  * operations and tile size, then includes this file, so the packing, the
  * blocking and the order of every sum are written once.
  *
- * The including file defines (and compiles for at least AVX, which the
- * transposing packer uses):
+ * The including file defines (on x86 it compiles for at least AVX, which
+ * the transposing packer uses there; elsewhere the packer is plain C):
  *   GEMM_NAME, GEMM_ROWS_NAME  the public functions to define (a gemm_fn and a
  *                          gemm_rows_fn)
  *   VL                     floats per vector
@@ -31,7 +31,9 @@
  * edge tiles run the same FMA chain with masked lanes, so an element's value
  * does not depend on where it sits in C: splitting C between threads, at any
  * row or column, gives bit-identical results. */
+#ifdef __AVX__
 #include <immintrin.h>
+#endif
 #include <stddef.h>
 #include <string.h>
 
@@ -157,6 +159,7 @@ static void kernel_rows(int mr, int nr, int kc, const float *ap, const float *b,
     kernel_b(mr, nr, kc, ap, b, 0, brow, c, ldc, add);
 }
 
+#ifdef __AVX__
 /* 8 rows of 8 floats, transposed in registers: r[t][j] <- r[j][t]. */
 static inline __attribute__((always_inline)) void transpose8(__m256 r[8])
 {
@@ -213,6 +216,19 @@ static void pack_t(const float *src, int ld, const size_t *row, int rows, int kc
                 dst[(size_t)p * width + j0 + t] = t < live ? r0[t][p] : 0.0f;
     }
 }
+
+#else
+/* The same packing without AVX (WebAssembly): one float at a time. */
+static void pack_t(const float *src, int ld, const size_t *row, int rows, int kc, float *dst,
+                   int width)
+{
+    for (int j = 0; j < width; j++) {
+        const float *r = j < rows ? src + (row ? row[j] : (size_t)j * ld) : NULL;
+        for (int p = 0; p < kc; p++)
+            dst[(size_t)p * width + j] = r ? r[p] : 0.0f;
+    }
+}
+#endif
 
 /* A's rows [i0, i0 + mr), k range [p0, p0 + kc), as a k-major micro-panel
  * ap[p * MR + i], so the micro-kernel broadcasts from consecutive floats. */

@@ -17,6 +17,7 @@ typedef void gemm_fn(int ta, int tb, int m, int n, int k, const float *a, int ld
 gemm_fn gemm_ref;    /* plain C, the reference                    */
 gemm_fn gemm_avx2;   /* x86-64 AVX2 + FMA (only if compiled)       */
 gemm_fn gemm_avx512; /* x86-64 AVX-512F (only if compiled)         */
+gemm_fn gemm_simd128; /* WebAssembly SIMD128 (only in its build)    */
 gemm_fn gemm;        /* the fastest path this CPU supports         */
 
 /* The same with the rows of the stored B anywhere: row r at b + brow[r]
@@ -27,7 +28,7 @@ typedef void gemm_rows_fn(int ta, int tb, int m, int n, int k, const float *a, i
                           const float *b, int ldb, const size_t *brow, float beta, float *c,
                           int ldc);
 
-gemm_rows_fn gemm_rows_ref, gemm_rows_avx2, gemm_rows_avx512;
+gemm_rows_fn gemm_rows_ref, gemm_rows_avx2, gemm_rows_avx512, gemm_rows_simd128;
 gemm_rows_fn gemm_rows; /* the path gemm() takes */
 
 /* Name of the path gemm() takes on this CPU: "avx512", "avx2" or "generic".
@@ -41,7 +42,7 @@ const char *gemm_path_capped(const char *cap);
  * with very few columns.  B's rows are placed as in gemm_rows. */
 typedef void dot_rows_fn(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                          const size_t *brow, float beta, float *c, int ldc);
-dot_rows_fn dot_rows_ref, dot_rows_avx2, dot_rows_avx512;
+dot_rows_fn dot_rows_ref, dot_rows_avx2, dot_rows_avx512, dot_rows_simd128;
 dot_rows_fn dot_rows; /* the path gemm() takes */
 
 /* Element-wise loops (the bias + ReLU + pooling stores of a convolution, the
