@@ -43,6 +43,14 @@ trap cleanup EXIT
 mount -t proc proc "$root/proc"; mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# and the host's own certificate authorities, as its resolver: where a proxy
+# stands between this machine and the registries (npm's, for onnxruntime),
+# it signs for them, and the root must trust what the host trusts
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
+fi
 rm -rf "$root/root/cnn"
 git clone -q "$repo" "$root/root/cnn" && git -C "$root/root/cnn" checkout -q "$commit"
 chroot "$root" dpkg-query -W -f='${Package}\n' | sort > "$root/before.txt"
