@@ -135,8 +135,9 @@ int team_finish_step(cnn_net *net, cnn_error *err);
 int team_gather(const cnn_net *net, void *slots, size_t size, cnn_error *err);
 /* counts[] summed over the team. */
 int team_add_counts(const cnn_net *net, int *counts, size_t count, cnn_error *err);
-/* Whether an exchange with another member has failed. */
-int team_failed(const cnn_net *net);
+/* CNN_OK, or CNN_ETEAM (err filled) once an exchange with another member
+ * has failed. */
+int team_check(const cnn_net *net, cnn_error *err);
 void team_free(cnn_net *net);
 
 /* ---- steps (step.c) ----------------------------------------------------- */

@@ -115,9 +115,8 @@ int train_step(cnn_net *net, cnn_optim *opt, const image_batch *b, int epoch, fl
     float l = cnn_loss(net, b->labels, b->n, correct);
     if (loss)
         *loss = l;
-    if (net->team && team_failed(net))
-        return cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team",
-                        net->rank);
+    if ((rc = team_check(net, err)))
+        return rc;
     if (!isfinite(l))
         return cnn_fail(err, CNN_ENUMERIC,
                         "the loss is %g: training diverged (try a smaller learning rate)", l);

@@ -106,6 +106,16 @@ static void finish_round(cnn_net *net, int i)
     start_round(net, i, distance * 2);
 }
 
+/* Every range posted, through all its rounds. */
+static void drain(cnn_net *net)
+{
+    team_state *t = net->team;
+    while (t->done < t->count)
+        for (int j = 0; j < t->count; j++)
+            if (t->flying[j].distance)
+                finish_round(net, j);
+}
+
 void team_begin_step(cnn_net *net, const optim_update *u)
 {
     if (net->team)
@@ -118,10 +128,7 @@ void team_post(cnn_net *net, size_t from, size_t to)
     if (from == to)
         return;
     if (t->count == t->capacity) { /* more pieces than foreseen: finish all */
-        while (t->done < t->count)
-            for (int j = 0; j < t->count; j++)
-                if (t->flying[j].distance)
-                    finish_round(net, j);
+        drain(net);
         t->count = t->done = 0;
     }
     int i = t->count++;
@@ -139,14 +146,8 @@ void team_post(cnn_net *net, size_t from, size_t to)
 
 int team_finish_step(cnn_net *net, cnn_error *err)
 {
-    team_state *t = net->team;
-    while (t->done < t->count)
-        for (int j = 0; j < t->count; j++)
-            if (t->flying[j].distance)
-                finish_round(net, j);
-    if (t->failed)
-        return cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team", net->rank);
-    return CNN_OK;
+    drain(net);
+    return team_check(net, err);
 }
 
 /* The rounds again, for the groups' own values (slot g of `size` bytes,
@@ -164,9 +165,7 @@ int team_gather(const cnn_net *net, void *slots, size_t size, cnn_error *err)
         finish(t, start(t, peer, at + (size_t)mine * size, buf, (size_t)per * size));
         memcpy(at + (size_t)theirs * size, buf, (size_t)per * size);
     }
-    return t->failed ? cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team",
-                                net->rank)
-                     : CNN_OK;
+    return team_check(net, err);
 }
 
 /* Counts summed over the team (integers: any order gives the same sum). */
@@ -182,9 +181,7 @@ int team_add_counts(const cnn_net *net, int *counts, size_t count, cnn_error *er
             counts[i] += theirs[i];
     }
     free(theirs);
-    return t->failed ? cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team",
-                                net->rank)
-                     : CNN_OK;
+    return team_check(net, err);
 }
 
 /* Rank 0's parameters and dropout streams to every member: in each round
@@ -240,12 +237,16 @@ int cnn_net_set_team(cnn_net *net, const cnn_team *team, cnn_error *err)
     t->link = *team;
     net->team = t;
     take_rank0_params(net);
-    return t->failed ? cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team",
-                                net->rank)
-                     : CNN_OK;
+    return team_check(net, err);
 }
 
-int team_failed(const cnn_net *net) { return net->team && net->team->failed; }
+int team_check(const cnn_net *net, cnn_error *err)
+{
+    if (net->team && net->team->failed)
+        return cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team",
+                        net->rank);
+    return CNN_OK;
+}
 
 void team_free(cnn_net *net)
 {

@@ -145,8 +145,8 @@ int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *conf
                 confusion[labels[i] * classes + cnn_net_predicted(net, i)]++;
         }
     }
-    if (rc == CNN_OK && net->team && team_failed(net))
-        rc = cnn_fail(err, CNN_ETEAM, "member %d lost the other members of its team", net->rank);
+    if (rc == CNN_OK)
+        rc = team_check(net, err);
     if (rc == CNN_OK && confusion && net->team)
         rc = team_add_counts(net, confusion, (size_t)classes * classes, err);
     if (out)

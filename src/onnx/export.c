@@ -95,43 +95,44 @@ typedef struct {
     int n;
 } attrs;
 
+/* A new attribute of the node being built, of this name and type (NULL
+ * when out of memory: the graph then fails as a whole). */
+static Onnx__AttributeProto *attr_new(graph *g, attrs *at, const char *name,
+                                      Onnx__AttributeProto__AttributeType type)
+{
+    Onnx__AttributeProto *a = grab(&g->mem, sizeof *a);
+    if (!a)
+        return NULL;
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = 1, a->type = type;
+    at->a[at->n++] = a;
+    return a;
+}
+
 static void attr_ints(graph *g, attrs *at, const char *name, int64_t v0, int64_t v1, int64_t v2,
                       int64_t v3, int count)
 {
-    Onnx__AttributeProto *a = grab(&g->mem, sizeof *a);
     int64_t *v = grab(&g->mem, 4 * sizeof *v);
+    Onnx__AttributeProto *a = attr_new(g, at, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
     if (!a || !v)
         return;
-    onnx__attribute_proto__init(a);
     v[0] = v0, v[1] = v1, v[2] = v2, v[3] = v3;
-    a->name = (char *)name;
-    a->has_type = 1, a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
     a->n_ints = (size_t)count, a->ints = v;
-    at->a[at->n++] = a;
 }
 
 static void attr_int(graph *g, attrs *at, const char *name, int64_t v)
 {
-    Onnx__AttributeProto *a = grab(&g->mem, sizeof *a);
-    if (!a)
-        return;
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1, a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-    a->has_i = 1, a->i = v;
-    at->a[at->n++] = a;
+    Onnx__AttributeProto *a = attr_new(g, at, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    if (a)
+        a->has_i = 1, a->i = v;
 }
 
 static void attr_float(graph *g, attrs *at, const char *name, float v)
 {
-    Onnx__AttributeProto *a = grab(&g->mem, sizeof *a);
-    if (!a)
-        return;
-    onnx__attribute_proto__init(a);
-    a->name = (char *)name;
-    a->has_type = 1, a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
-    a->has_f = 1, a->f = v;
-    at->a[at->n++] = a;
+    Onnx__AttributeProto *a = attr_new(g, at, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    if (a)
+        a->has_f = 1, a->f = v;
 }
 
 /* A node reading cur (and the named extra inputs); cur becomes its output. */

@@ -150,11 +150,15 @@ static float *copy_floats(importer *im, const float *src, size_t n)
     return p;
 }
 
-/* The output size of a window: floor((in + begin + end - k) / s) + 1. */
-static int window(int in, int k, int s, int begin, int end)
+/* cnn's (PyTorch's) output size of a window: floor, or with ceil mode the
+ * ceiling, less a last window that would start in the end padding. */
+static int window_size(int in, int k, int s, int begin, int end, int ceil_mode)
 {
     int span = in + begin + end - k;
-    return span < 0 ? 0 : span / s + 1;
+    if (span < 0)
+        return 0;
+    int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    return ceil_mode && (out - 1) * s >= in + begin ? out - 1 : out;
 }
 
 typedef struct {
@@ -269,8 +273,9 @@ static int read_conv(importer *im)
             return CNN_ENOMEM;
     }
     l->output = n->output[0];
-    cnn_shape out = {sum ? c : (int)w->dims[0], window(im->shape.h, win.kh, win.sh, win.top, win.bottom),
-                     window(im->shape.w, win.kw, win.sw, win.left, win.right)};
+    cnn_shape out = {sum ? c : (int)w->dims[0],
+                     window_size(im->shape.h, win.kh, win.sh, win.top, win.bottom, 0),
+                     window_size(im->shape.w, win.kw, win.sw, win.left, win.right, 0)};
     if (out.h < 1 || out.w < 1)
         return refuse(im, "the window does not fit its %dx%d input", im->shape.h, im->shape.w);
     if (cnn_shape_size(out) > MAX_VALUES) /* filters and pads grow an image: past an int */
@@ -292,17 +297,6 @@ static void ceil_as_pads(const cnn_shape *in, window_attrs *w)
     w->right += more_pad(in->w, w->kw, w->sw, w->left, w->right);
 }
 
-/* cnn's (PyTorch's) output size of a window: floor, or with ceil mode the
- * ceiling, less a last window that would start in the end padding. */
-static int cnn_window(int in, int k, int s, int begin, int end, int ceil_mode)
-{
-    int span = in + begin + end - k;
-    if (span < 0)
-        return 0;
-    int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    return ceil_mode && (out - 1) * s >= in + begin ? out - 1 : out;
-}
-
 /* An AveragePool after a Pad of zeros: an avgpool with that padding and
  * countpad, and ceil mode when the pool pads the end further (cnn's export
  * of a ceil-mode countpad pool). */
@@ -312,14 +306,14 @@ static int padded_average(importer *im, window_attrs *win)
     const int *p = im->pad;
     int extra = attr_int(im->node, "ceil_mode", 0) || w.bottom || w.right;
     cnn_shape in = im->shape;
-    int oh = window(in.h + p[0] + p[2], w.kh, w.sh, 0, w.bottom);
-    int ow = window(in.w + p[1] + p[3], w.kw, w.sw, 0, w.right);
+    int oh = window_size(in.h + p[0] + p[2], w.kh, w.sh, 0, w.bottom, 0);
+    int ow = window_size(in.w + p[1] + p[3], w.kw, w.sw, 0, w.right, 0);
     if (attr_int(im->node, "ceil_mode", 0))
         oh = (in.h + p[0] + p[2] + w.bottom - w.kh + w.sh - 1) / w.sh + 1,
         ow = (in.w + p[1] + p[3] + w.right - w.kw + w.sw - 1) / w.sw + 1;
     w.top = p[0], w.left = p[1], w.bottom = p[2], w.right = p[3];
-    if (oh != cnn_window(in.h, w.kh, w.sh, p[0], p[2], extra) ||
-        ow != cnn_window(in.w, w.kw, w.sw, p[1], p[3], extra) || p[0] >= w.kh || p[2] >= w.kh ||
+    if (oh != window_size(in.h, w.kh, w.sh, p[0], p[2], extra) ||
+        ow != window_size(in.w, w.kw, w.sw, p[1], p[3], extra) || p[0] >= w.kh || p[2] >= w.kh ||
         p[1] >= w.kw || p[3] >= w.kw)
         return refuse(im, "a Pad and an AveragePool that no padded average gives");
     read_layer *l = add_layer(im, CNN_AVGPOOL);
@@ -365,8 +359,8 @@ static int read_pool(importer *im, cnn_layer_kind kind)
     set_window(&l->spec, &win);
     l->spec.count_pad = count_pad;
     l->output = n->output[0];
-    cnn_shape out = {im->shape.c, window(im->shape.h, win.kh, win.sh, win.top, win.bottom),
-                     window(im->shape.w, win.kw, win.sw, win.left, win.right)};
+    cnn_shape out = {im->shape.c, window_size(im->shape.h, win.kh, win.sh, win.top, win.bottom, 0),
+                     window_size(im->shape.w, win.kw, win.sw, win.left, win.right, 0)};
     if (out.h < 1 || out.w < 1)
         return refuse(im, "the window does not fit its %dx%d input", im->shape.h, im->shape.w);
     if (cnn_shape_size(out) > MAX_VALUES) /* pads grow an image, one pool after another */

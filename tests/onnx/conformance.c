@@ -9,6 +9,7 @@
  *       (the PyTorch fixtures of tests/onnx/fixtures), to TOL (1e-5)
  * Exit status 1 if any test fails. */
 #include "cnn.h"
+#include "file.h"
 #include "onnx.pb-c.h"
 
 #include <math.h>
@@ -16,22 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A whole file (at most 1 GiB), or NULL. */
 static uint8_t *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
+    return file_read_all(path, (size_t)1 << 30, len, NULL);
 }
 
 /* A float tensor file (TensorProto) as floats; its dims in dims[]. */
