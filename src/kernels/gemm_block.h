@@ -39,6 +39,16 @@
 
 #define NR (NV * VL)
 
+/* The tile's loops over rows and vectors unrolled in full, so that the
+ * accumulators live in registers.  clang reads "GCC unroll N" as a partial
+ * unroll and left them in memory: the WebAssembly GEMM ran at 10 GFLOP/s
+ * instead of 25 (docs/performance.md). */
+#ifdef __clang__
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
 /* Blocking, for L1 = 32 KB and L2 >= 256 KB, and the stack: the packed
  * B micro-panel (kc x NR, read once per MR rows) stays in L1, the packed A
  * block (MC x kc, MC a multiple of MR) in L2; together at most
@@ -63,28 +73,28 @@ tile(const int mr, const int nv, const int edge, int kc, const float *ap, const 
 {
     vec acc[MR][NV];
     const vmask last = vmask_first(edge ? nr - (nv - 1) * VL : VL);
-#pragma GCC unroll 16
+UNROLL
     for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
+UNROLL
         for (int v = 0; v < nv; v++)
             acc[i][v] = vzero();
     for (int p = 0; p < kc; p++, ap += MR) {
         const float *bp = brow ? b + brow[p] : b + (size_t)p * ldb;
         vec bv[NV];
-#pragma GCC unroll 4
+UNROLL
         for (int v = 0; v < nv; v++)
             bv[v] = edge && v == nv - 1 ? vload_mask(bp + v * VL, last) : vload(bp + v * VL);
-#pragma GCC unroll 16
+UNROLL
         for (int i = 0; i < mr; i++) {
             vec ai = vbcast(ap + i);
-#pragma GCC unroll 4
+UNROLL
             for (int v = 0; v < nv; v++)
                 acc[i][v] = vfma(ai, bv[v], acc[i][v]);
         }
     }
-#pragma GCC unroll 16
+UNROLL
     for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
+UNROLL
         for (int v = 0; v < nv; v++) {
             float *ci = c + (size_t)i * ldc + v * VL;
             vec r = acc[i][v];
@@ -339,13 +349,13 @@ static inline __attribute__((always_inline)) void
 dots(const int nj, int k, const float *a, const float *const *b, float *out)
 {
     vec even[4], odd[4];
-#pragma GCC unroll 4
+UNROLL
     for (int j = 0; j < nj; j++)
         even[j] = odd[j] = vzero();
     int p = 0;
     for (; p + 2 * VL <= k; p += 2 * VL) {
         vec a0 = vload(a + p), a1 = vload(a + p + VL);
-#pragma GCC unroll 4
+UNROLL
         for (int j = 0; j < nj; j++) {
             even[j] = vfma(a0, vload(b[j] + p), even[j]);
             odd[j] = vfma(a1, vload(b[j] + p + VL), odd[j]);
@@ -354,11 +364,11 @@ dots(const int nj, int k, const float *a, const float *const *b, float *out)
     for (; p < k; p += VL) {
         vmask m = vmask_first(k - p < VL ? k - p : VL);
         vec ap = vload_mask(a + p, m);
-#pragma GCC unroll 4
+UNROLL
         for (int j = 0; j < nj; j++)
             even[j] = vfma(ap, vload_mask(b[j] + p, m), even[j]);
     }
-#pragma GCC unroll 4
+UNROLL
     for (int j = 0; j < nj; j++)
         out[j] = vsum(vadd(even[j], odd[j]));
 }
