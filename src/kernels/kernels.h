@@ -69,8 +69,9 @@ typedef void pool2x2_rows_fn(const float *r0, const float *r1, int n, float bias
  * g1[0, 2n), the rows that r0 and r1 were. */
 typedef void unpool2x2_rows_fn(const float *dy, const float *y, const int *at, int n, int w,
                                int base, float *g0, float *g1);
-pool2x2_rows_fn pool2x2_rows_ref, pool2x2_rows_avx512, pool2x2_rows;
-unpool2x2_rows_fn unpool2x2_rows_ref, unpool2x2_rows_avx512, unpool2x2_rows;
+pool2x2_rows_fn pool2x2_rows_ref, pool2x2_rows_avx512, pool2x2_rows_simd128, pool2x2_rows;
+unpool2x2_rows_fn unpool2x2_rows_ref, unpool2x2_rows_avx512, unpool2x2_rows_simd128,
+    unpool2x2_rows;
 
 /* A 3x3 correlation by Winograd's F(2x2, 3x3) (winograd.c).  First the
  * filters, u[16][cout][cin]: the filter of output o and input i is at
