@@ -47,7 +47,7 @@ endif
 ifneq (,$(findstring x86_64,$(ARCH)))
   CPPFLAGS += -DCNN_HAVE_X86_KERNELS
 else
-  SRC := $(filter-out %_avx2.c %_avx512.c,$(SRC))
+  SRC := $(filter-out %_avx2.c %_avx512.c %_vnni.c,$(SRC))
 endif
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:%.c=%.o)
 LIBS += $(LIBS_ONNX)
@@ -79,6 +79,7 @@ $(BUILD)/tests/test_viz.o: tools/viz.c tools/viz.h
 # SIMD kernels: compiled for their instruction set, chosen at run time.
 $(BUILD)/%_avx2.o: XFLAGS = -mavx2 -mfma
 $(BUILD)/%_avx512.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+$(BUILD)/%_vnni.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512vnni
 
 $(BUILD)/libcnn.a: $(OBJ)
 	$(AR) rcs $@ $^

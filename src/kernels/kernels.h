@@ -202,6 +202,24 @@ void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int 
                        const float *b, int ldb, const size_t *brow, float beta, float *c,
                        int ldc, int threads);
 
+/* ---- integer GEMM for int8 inference (qgemm*.c) ----------------------- */
+
+/* C[m x n] = A[m x k] op(B)[k x n] in int32, exactly: A is a layer's int8
+ * weights (row-major, lda), B its uint8 input (row-major, ldb; tb: stored
+ * n x k, each column's k values contiguous, as a dense layer's batch is).
+ * Integer sums are associative, so every path gives the same C, and none
+ * overflows while k <= QGEMM_K_MAX (|a| <= 127, b <= 255).  The SIMD paths
+ * multiply 4 (VNNI) or 2 (AVX2, through 16-bit lanes, never saturating)
+ * products at once. */
+#include <stdint.h>
+enum { QGEMM_K_MAX = 65536 };
+typedef void qgemm_fn(int tb, int m, int n, int k, const int8_t *a, int lda, const uint8_t *b,
+                      int ldb, int32_t *c, int ldc);
+qgemm_fn qgemm_ref, qgemm_avx2, qgemm_vnni, qgemm;
+/* The path qgemm() takes: "vnni", "avx2" or "generic" (capped by CNN_SIMD
+ * as gemm_path() is). */
+const char *qgemm_path(void);
+
 /* ---- the convolution by its definition (conv_ref.c) -------------------- */
 
 /* A convolution's sizes: input c x h x w, `filters` windows of kh x kw
