@@ -166,7 +166,9 @@ async function train(page, out) {
   await shot(page, out, 'train-page.png');
   const after = await filters();
   await page.click('#train-stop');
-  await page.waitForFunction(() => document.body.dataset.training === 'stopped', { timeout: 30000 });
+  await page.waitForFunction(() => document.body.dataset.training !== 'yes', { timeout: 30000 });
+  const state = await page.evaluate(() => document.body.dataset.training);
+  if (state !== 'stopped') fail(`training ended by itself (${state}), not by the stop button`);
   const stopped = Number(await page.$eval('#curves', e => e.dataset.images));
   await sleep(1500);
   const later = Number(await page.$eval('#curves', e => e.dataset.images));

@@ -483,7 +483,7 @@ function trainMessage(m) {
     if (m.test !== undefined) train.tests.push({ images: m.images, accuracy: m.test });
     train.steps = m.images;
     const last = train.points[train.points.length - 1], test = train.tests[train.tests.length - 1];
-    $('train-status').textContent = `epoch ${m.epoch + 1}, ${m.images.toLocaleString('en')} images` +
+    $('train-status').textContent = `${(m.images / data.train.count).toFixed(1)} epochs, ${m.images.toLocaleString('en')} images` +
       (last ? `, loss ${last.loss.toFixed(3)}, accuracy ${(100 * last.accuracy).toFixed(1)}%` : '') +
       (test ? `, on the test images ${(100 * test.accuracy).toFixed(1)}%` : '') +
       ` (${Math.round(m.rate)} images/s)`;
@@ -495,7 +495,7 @@ function trainMessage(m) {
   if (m.type === 'stopped') {
     $('train-start').disabled = false;
     $('train-stop').disabled = true;
-    document.body.dataset.training = 'stopped';
+    document.body.dataset.training = m.asked ? 'stopped' : 'done';
     $('net-name').textContent = `${train.net}, trained in the page on ${train.steps.toLocaleString('en')} images`;
     $('train-status').textContent = $('train-status').textContent.replace(' (stopping)', '') + ': stopped';
   }
@@ -504,7 +504,7 @@ function trainMessage(m) {
 // Loss (left axis) and accuracy in percent (right axis) against images seen.
 function drawCurves() {
   const c = $('curves'), ctx = c.getContext('2d'), W = c.width, H = c.height;
-  const L = 50, R = W - 50, T = 14, B = H - 30;
+  const L = 50, R = W - 50, T = 30, B = H - 30;
   ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, W, H);
   ctx.strokeStyle = '#888'; ctx.strokeRect(L, T, R - L, B - T);
   ctx.fillStyle = '#333'; ctx.font = '12px system-ui';
@@ -524,9 +524,9 @@ function drawCurves() {
   ctx.fillStyle = '#67001f';
   for (const t of train.tests) ctx.fillRect(X(t.images) - 3, YA(t.accuracy) - 3, 6, 6);
   ctx.textAlign = 'left';
-  ctx.fillStyle = '#2166ac'; ctx.fillText('loss', L + 8, T + 14);
-  ctx.fillStyle = '#b2182b'; ctx.fillText('accuracy (batches)', L + 50, T + 14);
-  ctx.fillStyle = '#67001f'; ctx.fillText('■ accuracy (test images)', L + 180, T + 14);
+  ctx.fillStyle = '#2166ac'; ctx.fillText('— loss', L, 16);
+  ctx.fillStyle = '#b2182b'; ctx.fillText('— accuracy on the batches learned', L + 60, 16);
+  ctx.fillStyle = '#67001f'; ctx.fillText('■ accuracy on the 500 test images', L + 280, 16);
 }
 
 // ---- your own model -------------------------------------------------------

@@ -5,7 +5,7 @@
 'use strict';
 importScripts('cnn.js');
 
-const EPOCHS = 20;
+const EPOCHS = 100; // then it stops by itself
 const ready = createCnn();
 let M = null, h = 0, stop = false;
 
@@ -57,7 +57,7 @@ function later(run) {
 // Training steps for about 100 ms, then the figures and the parameters.
 function slice(run) {
   if (stop || M._web_epoch(h) >= EPOCHS) {
-    postMessage({ type: 'stopped', images: run.images });
+    postMessage({ type: 'stopped', images: run.images, asked: stop });
     return;
   }
   const t0 = performance.now(), epoch = M._web_epoch(h);
