@@ -88,7 +88,9 @@ async function draw(page, out) {
   const p = JSON.parse(await page.$eval('#probs', e => e.dataset.values));
   const predicted = Number(await page.$eval('#probs', e => e.dataset.predicted));
   await shot(page, out, 'draw-7.png');
-  await shot(page, out, 'draw-7-top.png', '#draw');
+  const top = await (await page.$('#draw')).boundingBox();
+  await page.screenshot({ path: path.join(out, 'draw-7-top.png'),
+    clip: { x: top.x - 8, y: top.y, width: top.width + 16, height: Math.min(top.height, 1080) } });
   if (predicted !== 7) fail(`drew a 7, the page says ${predicted} (${p.map(v => v.toFixed(3)).join(' ')})`);
   // the shipped lenet: the input, 6 x 3 maps, 16 x 3, six layers of 1x1
   // maps as strips, and conv1's 6 filters
@@ -104,7 +106,7 @@ async function draw(page, out) {
   });
   await page.mouse.move(...cell);
   const tip = await page.$eval('#tip', e => e.textContent);
-  const hits = await page.$$eval('.map.hit', bs => bs.map(b => b.querySelector('.win').style.width));
+  const hits = await page.$$eval('.layer:nth-child(4) .map.hit', bs => bs.map(b => b.querySelector('.win').style.width));
   await shot(page, out, 'hover.png', '#layers');
   if (!/rows \d+-\d+, columns \d+-\d+ of every map of layer 2/.test(tip)) fail(`hover says: ${tip}`);
   if (hits.length !== 6 || hits.some(w => Math.abs(parseFloat(w) - 500 / 14) > 0.01))

@@ -272,6 +272,7 @@ function hoverable(view, box, l, k) {
         `${w.padded ? ' (and zero padding)' : ''}`;
       showWindow(view, below, w);
     }
+    mark(box, x, x, y, y); // the cell itself
     const tip = $('tip');
     tip.textContent = text;
     tip.hidden = false;
@@ -289,13 +290,18 @@ function showWindow(view, below, w) {
   const r = view.rows[below.index + 1], vector = below.h * below.w === 1;
   const boxes = vector ? r.boxes : w.maps ? w.maps.map(m => r.boxes[m]) : r.boxes;
   for (const b of boxes) {
-    const c = b.firstChild, W = c.width, H = c.height, s = b.lastChild.style;
-    const x0 = vector ? (w.maps ? w.maps[0] : 0) : w.x0, x1 = vector ? (w.maps ? w.maps[0] : W - 1) : w.x1;
-    const y0 = vector ? 0 : w.y0, y1 = vector ? 0 : w.y1;
-    s.left = `${x0 / W * 100}%`; s.width = `${(x1 - x0 + 1) / W * 100}%`;
-    s.top = `${y0 / H * 100}%`; s.height = `${(y1 - y0 + 1) / H * 100}%`;
-    b.classList.add('hit');
+    const W = b.firstChild.width;
+    if (vector) mark(b, w.maps ? w.maps[0] : 0, w.maps ? w.maps[0] : W - 1, 0, 0);
+    else mark(b, w.x0, w.x1, w.y0, w.y1);
   }
+}
+
+// A rectangle over columns x0..x1, rows y0..y1 of a map.
+function mark(box, x0, x1, y0, y1) {
+  const c = box.firstChild, W = c.width, H = c.height, s = box.lastChild.style;
+  s.left = `${x0 / W * 100}%`; s.width = `${(x1 - x0 + 1) / W * 100}%`;
+  s.top = `${y0 / H * 100}%`; s.height = `${(y1 - y0 + 1) / H * 100}%`;
+  box.classList.add('hit');
 }
 
 // ---- the probabilities ----------------------------------------------------
@@ -650,14 +656,16 @@ function runXo() {
 }
 
 function drawVote(net, s) {
-  const w = s.weights;
-  let rows = '<tr><th>value</th><th>weight for X</th><th>weight for O</th></tr>';
-  for (let i = 0; i < 12; i++)
-    rows += `<tr><td>${s.pool2[i].toFixed(3)}</td><td>${w[i].toFixed(4)}</td><td>${w[12 + i].toFixed(4)}</td></tr>`;
-  rows += `<tr><th>vote</th><th>${s.score[0].toFixed(4)}</th><th>${s.score[1].toFixed(4)}</th></tr>`;
-  $('xo-vote').innerHTML = '<div class="label">the vote: the 12 pooled values, weighted by how strongly the ' +
-    'canonical X and O light each one up (the weights of each sum to 1); softmax turns the votes into odds</div>' +
-    `<table>${rows}</table>`;
+  const w = s.weights, row = (name, v) => `<tr><th>${name}</th>${v.map(x => `<td>${x}</td>`).join('')}</tr>`;
+  const head = Array.from({ length: 12 }, (_, i) => `${'\\X/'[i >> 2]} ${i & 3}`);
+  const rows = row('', head) + row('pooled value', s.pool2.map(v => v.toFixed(3))) +
+    row('weight for X', Array.from(w.slice(0, 12), v => v.toFixed(4))) +
+    row('weight for O', Array.from(w.slice(12), v => v.toFixed(4)));
+  $('xo-vote').innerHTML = '<div class="label">the vote: the 12 pooled values (feature, quarter), each weighted by how ' +
+    'strongly the canonical X and the canonical O light it up (each row of weights sums to 1)</div>' +
+    `<table>${rows}</table><p>vote for X = Σ value × weight = <b>${s.score[0].toFixed(4)}</b>, ` +
+    `for O <b>${s.score[1].toFixed(4)}</b>; softmax turns the votes into odds: ` +
+    `X ${(100 * s.prob[0]).toFixed(1)}%, O ${(100 * s.prob[1]).toFixed(1)}%</p>`;
   const x = s.prob[0] >= s.prob[1];
   $('xo-verdict').innerHTML = `<div class="big">${x ? 'X' : 'O'}</div>` +
     `<div>X ${(100 * s.prob[0]).toFixed(1)}%, O ${(100 * s.prob[1]).toFixed(1)}%</div>` +
