@@ -4,7 +4,7 @@
 // so the page must work offline.  One test a run:
 //   node tests/web/page.js draw  OUT
 //   node tests/web/page.js xo    OUT XO_JSON          (cnn xo --json)
-//   node tests/web/page.js train OUT
+//   node tests/web/page.js train OUT [NET]           (seed, or lenet)
 //   node tests/web/page.js load  OUT MODEL IMAGE PREDICT_JSON
 // OUT receives the screenshots.  Prints one line; exits 1 on failure.
 'use strict';
@@ -150,8 +150,8 @@ async function xo(page, out, jsonPath) {
 }
 
 // Training in the worker: the loss falls, the filters change, stop stops.
-async function train(page, out) {
-  await page.select('#train-net', 'seed');
+async function train(page, out, net = 'seed') {
+  await page.select('#train-net', net);
   await page.click('#train-start');
   await page.waitForFunction(() => document.querySelectorAll('#train-filters canvas').length > 0 &&
     Number(document.getElementById('curves').dataset.images) > 0, { timeout: 30000 });
@@ -180,7 +180,7 @@ async function train(page, out) {
   if (!(tail < 0.7 * head)) fail(`the loss did not fall: first ${head.toFixed(3)}, last ${tail.toFixed(3)}`);
   if (before === after) fail('the first-layer filters did not change as it learned');
   if (later !== stopped) fail(`still training after stop: ${stopped} then ${later} images`);
-  return `seed in the worker: loss ${head.toFixed(3)} -> ${tail.toFixed(3)} over ${losses.length} points, ` +
+  return `${net} in the worker: loss ${head.toFixed(3)} -> ${tail.toFixed(3)} over ${losses.length} points, ` +
     `filters changed, stopped at ${stopped} images, a click answered in ${answer} ms`;
 }
 
@@ -188,7 +188,23 @@ async function train(page, out) {
 // probabilities for a test image are cnn predict's for the same pixels.
 async function load(page, out, model, image, predictPath) {
   const want = JSON.parse(fs.readFileSync(predictPath, 'utf8'))[0].probabilities;
+  // dropped on the drop zone first (a drop event carrying the file) ...
+  const bytes = fs.readFileSync(model).toString('base64');
+  await page.$eval('#drop', (zone, b64) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], 'dropped.cnn'));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.waitForFunction(() => document.body.dataset.model === 'dropped.cnn', { timeout: 30000 });
+  const droppedRows = await page.$$eval('.layer', rs => rs.length);
+  await page.click('#shipped');
+  // ... then through the file input, after a file that is no model
   const input = await page.$('#file');
+  const junk = path.join(out, 'not-a-model.cnn');
+  fs.writeFileSync(junk, 'P5\n28 28\n255\n');
+  await input.uploadFile(junk);
+  await page.waitForFunction(() => document.getElementById('load-status').className === 'error', { timeout: 30000 });
+  const refusal = await page.$eval('#load-status', e => e.textContent);
   await input.uploadFile(model);
   const name = path.basename(model);
   await page.waitForFunction(n => document.body.dataset.model === n, { timeout: 30000 }, name);
@@ -203,8 +219,10 @@ async function load(page, out, model, image, predictPath) {
   got.forEach((p, i) => { worst = Math.max(worst, Math.abs(p - want[i])); });
   if (!(worst <= 1e-5)) fail(`probabilities differ from cnn predict's by ${worst}: ${got} vs ${want}`);
   if (blank) fail(`${blank} of ${count} canvases not drawn`);
-  return `${name} opened from the file input: ${rows - 1} layers shown, probabilities of test image ${image} ` +
-    `within ${worst.toExponential(1)} of cnn predict's`;
+  if (!/^not-a-model\.cnn: .+/.test(refusal)) fail(`a file that is no model: "${refusal}"`);
+  if (droppedRows !== rows) fail(`dropped, it showed ${droppedRows - 1} layers; opened, ${rows - 1}`);
+  return `${name} dropped and opened from the file input: ${rows - 1} layers shown, probabilities of test image ${image} ` +
+    `within ${worst.toExponential(1)} of cnn predict's; a file that is no model refused (${refusal})`;
 }
 
 // ---- the run --------------------------------------------------------------

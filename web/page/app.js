@@ -567,6 +567,7 @@ function setupLoad() {
   $('shipped').addEventListener('click', () => {
     stopTraining();
     setNet(view.page.openModel(data.lenet), shippedLabel);
+    document.body.dataset.model = 'shipped';
   });
 }
 
