@@ -227,6 +227,8 @@ API int web_set_params(web *w, const float *params, int count)
  * (which 0) or test (which 1) set. */
 API int web_set_data(web *w, int which, const uint8_t *pixels, const uint8_t *labels, int n)
 {
+    if (!w->net || n < 0)
+        return cnn_fail(&w->err, CNN_EINVAL, "images need a network first (and n >= 0)");
     cnn_dataset *d = &w->data[which != 0];
     cnn_dataset_free(d);
     cnn_shape s = cnn_net_input_shape(w->net);

@@ -2,7 +2,7 @@
 // headless, driven by puppeteer-core; the site served from 127.0.0.1 by a
 // small server started here, and every request for anything else refused,
 // so the page must work offline.  One test a run:
-//   node tests/web/page.js draw  OUT
+//   node tests/web/page.js draw  OUT                   (digits drawn with the mouse)
 //   node tests/web/page.js xo    OUT XO_JSON          (cnn xo --json)
 //   node tests/web/page.js train OUT [NET]           (seed, or lenet)
 //   node tests/web/page.js load  OUT MODEL IMAGE PREDICT_JSON
@@ -74,17 +74,48 @@ const blanks = (page, selector) => page.$$eval(`${selector} canvas`, cs => {
 
 // ---- the tests ------------------------------------------------------------
 
-// A 7 drawn with the mouse: a bar along the top, a stroke down to the left.
-async function draw(page, out) {
+// Digits as mouse strokes on the 280x280 pad, each a list of points.
+const ring = [...Array(25)].map((_, i) => [140 + 60 * Math.sin(i / 24 * 2 * Math.PI),
+  140 - 90 * Math.cos(i / 24 * 2 * Math.PI)]);
+const DIGITS = {
+  0: [ring],
+  1: [[[150, 40], [140, 240]]],
+  2: [[[80, 90], [110, 50], [170, 50], [195, 95], [90, 230], [210, 230]]],
+  3: [[[80, 60], [190, 60], [130, 130], [200, 180], [150, 235], [80, 220]]],
+  4: [[[150, 40], [70, 170], [210, 170]], [[170, 100], [170, 250]]],
+  5: [[[200, 50], [100, 50], [90, 130], [180, 130], [190, 210], [90, 230]]],
+  6: [[[180, 40], [100, 140], [110, 230], [180, 220], [180, 160], [100, 170]]],
+  8: [[[140, 135], [80, 90], [140, 40], [200, 90], [140, 135], [70, 190], [140, 240], [210, 190], [140, 135]]],
+  9: [[[190, 90], [140, 40], [90, 90], [140, 130], [190, 90], [180, 240]]],
+  // a bar along the top, a stroke down to the left
+  7: [[[70, 60], [210, 58], [120, 235]]],
+};
+
+// Strokes drawn with real mouse events; the page's answer.
+async function drawDigit(page, strokes) {
   const box = await (await page.$('#pad')).boundingBox();
-  const at = (x, y) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
+  const at = ([x, y]) => [box.x + x * box.width / 280, box.y + y * box.height / 280];
   await page.click('#clear');
-  await page.mouse.move(...at(70, 60));
-  await page.mouse.down();
-  await page.mouse.move(...at(210, 58), { steps: 12 });
-  await page.mouse.move(...at(120, 235), { steps: 16 });
-  await page.mouse.up();
+  for (const s of strokes) {
+    await page.mouse.move(...at(s[0]));
+    await page.mouse.down();
+    for (const p of s.slice(1)) await page.mouse.move(...at(p), { steps: 12 });
+    await page.mouse.up();
+  }
   await frame(page);
+  return Number(await page.$eval('#probs', e => e.dataset.predicted));
+}
+
+// Every digit drawn is read right, the 7 last: then every map is drawn, and
+// hovering a cell shows its window in the layer below.
+async function draw(page, out) {
+  const wrong = [];
+  const order = [0, 1, 2, 3, 4, 5, 6, 8, 9, 7]; // (an object's integer keys come in ascending order)
+  for (const d of order) {
+    const strokes = DIGITS[d];
+    const got = await drawDigit(page, strokes);
+    if (got !== d) wrong.push(`a ${d} read as ${got}`);
+  }
   const p = JSON.parse(await page.$eval('#probs', e => e.dataset.values));
   const predicted = Number(await page.$eval('#probs', e => e.dataset.predicted));
   await shot(page, out, 'draw-7.png');
@@ -92,6 +123,7 @@ async function draw(page, out) {
   await page.screenshot({ path: path.join(out, 'draw-7-top.png'),
     clip: { x: top.x - 8, y: top.y, width: top.width + 16, height: Math.min(top.height, 1080) } });
   if (predicted !== 7) fail(`drew a 7, the page says ${predicted} (${p.map(v => v.toFixed(3)).join(' ')})`);
+  if (wrong.length) fail(`drawn digits misread: ${wrong.join(', ')}`);
   // the shipped lenet: the input, 6 x 3 maps, 16 x 3, six layers of 1x1
   // maps as strips, and conv1's 6 filters
   const [count, blank] = await blanks(page, '#layers');
@@ -113,7 +145,7 @@ async function draw(page, out) {
     fail(`hover marked ${hits.length} maps (${hits.join(', ')}), not 6 windows 5 of 14 wide`);
   const ms = await page.$eval('#frame', e => Number(e.dataset.frameMs));
   const fwd = await page.$eval('#frame', e => Number(e.dataset.forwardMs));
-  return `drawn 7 read as 7 (p ${p[7].toFixed(3)}), ${count} canvases drawn, hover window right; ` +
+  return `digits 0-9 drawn and read right (the 7 at p ${p[7].toFixed(3)}), ${count} canvases drawn, hover window right; ` +
     `frame: forward ${fwd.toFixed(2)} ms, with every map ${ms.toFixed(2)} ms`;
 }
 
