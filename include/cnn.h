@@ -398,6 +398,20 @@ int cnn_xo_generate(int n, int size, uint64_t seed, cnn_dataset *out, cnn_error 
  * out receives 81 values, row-major, +1 white and -1 black (any other
  * `which`: all -1). */
 void cnn_xo_canonical(char which, float out[81]);
+/* The explanation's network, set by hand rather than trained:
+ *     input 9x9x1 mean 0 std 1; conv 3 3x3 nobias; relu;
+ *     maxpool 2 ceil; maxpool 2 ceil; dense 2 nobias; softmax
+ * (9x9 -> 7x7 -> 4x4 -> 2x2 -> 2 votes).  Its filters are the three 3x3
+ * features, diagonal '\', crossing 'X' and diagonal '/' (+1 white, -1
+ * black), divided by 9, so a match is the mean of the elementwise
+ * products; its vote weights are the canonical X's and O's own 12 pooled
+ * values, each set divided by its sum: a picture's vote for X is the
+ * average of its 12 values weighted by how strongly the X lights them up.
+ * Initialised for batches up to max_batch (at least 2), every layer's
+ * output kept (cnn_net_keep_activations) for the pictures.  features (may
+ * be NULL) receives the 27 feature values, filter by filter, row-major.
+ * NULL with err set when out of memory. */
+cnn_net *cnn_xo_walkthrough(int max_batch, float features[27], cnn_error *err);
 
 /* ---- training over a dataset ------------------------------------------- */
 

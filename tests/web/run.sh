@@ -2,7 +2,9 @@
 # The library in WebAssembly (make web), run by node: the X-or-O example
 # trains to 100% as the native build does, the SIMD128 GEMM matches the C
 # reference, and lenet's speed in wasm beside the native build's on one
-# thread (printed, not judged: the issue's 3x target is not met yet).
+# thread (printed, not judged: the issue's 3x target is not met yet); then
+# the page in a real browser: digits drawn with the mouse, the X-or-O walkthrough against
+# cnn xo --json, training in its worker, a model file of the CLI's.
 # .ci/run runs it after scripts/deps.sh web.  Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -22,5 +24,23 @@ check "simd128 gemm" node build-web/test_kernels.js
 make -s build/libcnn.a >/dev/null
 cc -O2 -Iinclude web/speed.c build/libcnn.a -fopenmp -lz -lpng -ljpeg -lstb -lprotobuf-c -lm -o build/web_speed
 check "speed" sh -c 'echo "native $(build/web_speed 2048) wasm $(node build-web/speed.js 2048)"'
+# The page (build-web/site) in headless chromium, offline (tests/web/page.js,
+# through puppeteer-core: scripts/deps.sh web); screenshots into $shots
+shots=build-web/screenshots
+mkdir -p "$shots"
+build/cnn xo --json > "$shots/xo.json"
+check "page: drawn digits" node tests/web/page.js draw "$shots"
+check "page: X or O" node tests/web/page.js xo "$shots" "$shots/xo.json"
+check "page: training" node tests/web/page.js train "$shots"
+# a model of the command line's, and its answer for test image 3 as a PGM
+model() {
+    build/cnn train --net seed --data tests/data/mnist --limit 1000 --test-limit 200 --epochs 1 \
+        --out "$shots/seed.cnn" --quiet &&
+        { printf 'P5\n28 28\n255\n'; dd if=build-web/site/test-images.bin bs=784 skip=3 count=1 status=none; } \
+            > "$shots/test-3.pgm" &&
+        build/cnn predict "$shots/seed.cnn" "$shots/test-3.pgm" --json > "$shots/predict.json" &&
+        node tests/web/page.js load "$shots" "$shots/seed.cnn" 3 "$shots/predict.json"
+}
+check "page: your own model" model
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
