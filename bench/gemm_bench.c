@@ -7,6 +7,10 @@
  *   cc -O2 -std=c11 -D_GNU_SOURCE -DCNN_HAVE_X86_KERNELS -Iinclude -Isrc \
  *      bench/gemm_bench.c build/libcnn.a -fopenmp -lm -o gemm_bench
  *   ./gemm_bench [seconds per measurement, default 0.2]
+ * or in WebAssembly (make web; the peak there is the generic loop's):
+ *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 -Iinclude -Isrc -sSINGLE_FILE=1 \
+ *      -sALLOW_MEMORY_GROWTH=1 bench/gemm_bench.c build-web/libcnn.a -o gemm_bench.js
+ *   node gemm_bench.js
  */
 #include "kernels/kernels.h"
 
@@ -160,6 +164,9 @@ int main(int argc, char **argv)
         paths[npaths++] = (path){"avx2", gemm_avx2, 0};
     if (__builtin_cpu_supports("avx512f"))
         paths[npaths++] = (path){"avx512", gemm_avx512, 0};
+#endif
+#ifdef __wasm_simd128__
+    paths[npaths++] = (path){"simd128", gemm_simd128, 0};
 #endif
     /* fp32_peak_gflops measures the path gemm_path() names, so cap it. */
     for (int p = 0; p < npaths; p++) {
