@@ -241,6 +241,22 @@ void cnn_net_keep_activations(cnn_net *net, int on);
 const float *cnn_net_activation(const cnn_net *net, int i);
 const float *cnn_net_output(const cnn_net *net);
 
+/* int8 inference (post-training quantization).  cnn_net_quantize runs n
+ * calibration images x (normalised, as cnn_forward takes them; a few
+ * hundred training images) through the network and records the range of
+ * its input and of every layer's output; from then on cnn_forward(...,
+ * training = 0) runs in 8-bit integers: int8 weights, one scale per output
+ * channel, uint8 tensors between layers, exact integer products (VNNI,
+ * AVX2 or plain C, the same result on each).  Training it is refused; new
+ * parameters (cnn_net_set_params) are quantized anew with the same ranges;
+ * cnn_model_save keeps the ranges, so a saved model loads quantized. */
+int cnn_net_quantize(cnn_net *net, const float *x, int n, cnn_error *err);
+/* The ranges it was quantized from, 2 x (layers + 1) floats (lo, hi of the
+ * input, then of each layer's output), or NULL if it runs in float; and
+ * quantizing from given ranges (a saved model's). */
+const float *cnn_net_quant_ranges(const cnn_net *net);
+int cnn_net_quantize_ranges(cnn_net *net, const float *ranges, cnn_error *err);
+
 /* The class image i of the last forward was given the highest probability
  * (the first of equals): the network's answer. */
 int cnn_net_predicted(const cnn_net *net, int i);

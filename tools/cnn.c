@@ -19,6 +19,7 @@ static const struct {
     {"bench", cmd_bench, "training and inference speed, latency, memory of the reference nets"},
     {"export", cmd_export, "a model as an ONNX file (opset 13)"},
     {"import", cmd_import, "an ONNX model as a cnn model"},
+    {"quantize", cmd_quantize, "a model made an int8 model, calibrated on its data"},
 };
 
 static int usage(FILE *to)
