@@ -178,6 +178,26 @@ const float *quant_ranges(const cnn_net *net) { return net->quant ? net->quant->
 
 /* ---- the layers, one image at a time ------------------------------------ */
 
+/* Output channel o of a conv or dense layer, n values from their integer
+ * sums acc, stored `step` apart: y = b + sw sx (acc - zx sum q_w), as a
+ * float score into f, or rounded into a byte of the output's scale into q
+ * (the multiply by 1 / s_out folded into the factor: no division). */
+static void output_row(const qlayer *ql, qparams in, int o, float bias, const int32_t *acc,
+                       int step, int n, uint8_t *q, float *f)
+{
+    float scale = ql->sw[o] * in.s;
+    int32_t shift = in.z * ql->wsum[o];
+    if (f) {
+        for (int p = 0; p < n; p++) {
+            float v = bias + scale * (float)(acc[p] - shift);
+            f[(size_t)p * step] = ql->fused_relu && v < 0.0f ? 0.0f : v;
+        }
+        return;
+    }
+    float mult = scale / ql->out.s, add = bias / ql->out.s + (float)ql->out.z;
+    requant_bytes(acc, n, shift, mult, add, q, step);
+}
+
 /* conv: the image's windows unrolled into bytes (padding is the zero point,
  * a real 0), their integer product with the weights, then each output
  * rounded into its byte (or left as a float score, out_f). */
@@ -191,28 +211,33 @@ static void conv_q(const layer *l, const qlayer *ql, qparams in, const uint8_t *
         for (int ky = 0; ky < s->kh; ky++)
             for (int kx = 0; kx < s->kw; kx++) {
                 uint8_t *row = cols + (size_t)((ch * s->kh + ky) * s->kw + kx) * n;
+                /* the outputs whose input column is inside: [x0, x1) */
+                int x0 = 0, x1 = ow;
+                while (x0 < ow && x0 * s->sw - s->pw + kx < 0)
+                    x0++;
+                while (x1 > x0 && (x1 - 1) * s->sw - s->pw + kx >= w)
+                    x1--;
                 for (int oy = 0; oy < oh; oy++) {
                     int iy = oy * s->sh - s->ph + ky;
-                    for (int ox = 0; ox < ow; ox++) {
-                        int ix = ox * s->sw - s->pw + kx;
-                        row[oy * ow + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w
-                                                ? x[((size_t)ch * h + iy) * w + ix]
-                                                : (uint8_t)in.z;
+                    uint8_t *r = row + (size_t)oy * ow;
+                    if (iy < 0 || iy >= h) {
+                        memset(r, in.z, (size_t)ow);
+                        continue;
                     }
+                    const uint8_t *src = x + ((size_t)ch * h + iy) * w - s->pw + kx;
+                    memset(r, in.z, (size_t)x0);
+                    if (s->sw == 1)
+                        memcpy(r + x0, src + x0, (size_t)(x1 - x0));
+                    else
+                        for (int ox = x0; ox < x1; ox++)
+                            r[ox] = src[ox * s->sw];
+                    memset(r + x1, in.z, (size_t)(ow - x1));
                 }
             }
     qgemm(0, s->filters, n, k, ql->qw, k, cols, n, acc, n);
-    for (int o = 0; o < s->filters; o++) {
-        float scale = ql->sw[o] * in.s, bias = l->b ? l->b[o] : 0.0f;
-        int32_t shift = in.z * ql->wsum[o];
-        for (int p = 0; p < n; p++) {
-            float v = bias + scale * (float)(acc[(size_t)o * n + p] - shift);
-            if (out_f)
-                out_f[(size_t)o * n + p] = ql->fused_relu && v < 0.0f ? 0.0f : v;
-            else
-                y[(size_t)o * n + p] = to_byte(v, ql->out);
-        }
-    }
+    for (int o = 0; o < s->filters; o++)
+        output_row(ql, in, o, l->b ? l->b[o] : 0.0f, acc + (size_t)o * n, 1, n,
+                   y ? y + (size_t)o * n : NULL, out_f ? out_f + (size_t)o * n : NULL);
 }
 
 /* pooling over bytes: max picks one (the padding never wins), an average
@@ -278,17 +303,9 @@ static void dense_q(const layer *l, const qlayer *ql, qparams in, int n, const u
 {
     int k = (int)cnn_shape_size(l->in), m = l->spec.filters;
     qgemm(1, m, n, k, ql->qw, k, x, k, acc, n);
-    for (int o = 0; o < m; o++) {
-        float scale = ql->sw[o] * in.s, bias = l->b ? l->b[o] : 0.0f;
-        int32_t shift = in.z * ql->wsum[o];
-        for (int b = 0; b < n; b++) {
-            float v = bias + scale * (float)(acc[(size_t)o * n + b] - shift);
-            if (out_f)
-                out_f[(size_t)b * m + o] = ql->fused_relu && v < 0.0f ? 0.0f : v;
-            else
-                y[(size_t)b * m + o] = to_byte(v, ql->out);
-        }
-    }
+    for (int o = 0; o < m; o++) /* image b's output o is at b * m + o */
+        output_row(ql, in, o, l->b ? l->b[o] : 0.0f, acc + (size_t)o * n, m, n,
+                   y ? y + o : NULL, out_f ? out_f + o : NULL);
 }
 
 /* ---- the forward pass --------------------------------------------------- */

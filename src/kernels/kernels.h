@@ -219,6 +219,10 @@ qgemm_fn qgemm_ref, qgemm_avx2, qgemm_vnni, qgemm;
 /* The path qgemm() takes: "vnni", "avx2" or "generic" (capped by CNN_SIMD
  * as gemm_path() is). */
 const char *qgemm_path(void);
+/* Bytes q[p * step] = clamp(round(add + mult * (acc[p] - shift)), 0, 255):
+ * integer sums back into a uint8 tensor's scale. */
+void requant_bytes(const int32_t *acc, int n, int32_t shift, float mult, float add, uint8_t *q,
+                   int step);
 
 /* ---- the convolution by its definition (conv_ref.c) -------------------- */
 
