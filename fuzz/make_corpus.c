@@ -142,7 +142,9 @@ static void spec_seeds(void)
     }
 }
 
-static void model_seed(const char *name, const char *spec, int checkpoint)
+/* A model file of the network text: a checkpoint with its optimiser, or
+ * int8 (quantized on a few made-up images: its QUNT section). */
+static void model_seed(const char *name, const char *spec, int checkpoint, int int8)
 {
     cnn_error err;
     cnn_train_config cfg;
@@ -150,6 +152,17 @@ static void model_seed(const char *name, const char *spec, int checkpoint)
     if (!net || cnn_net_init(net, 2, 1, &err)) {
         fprintf(stderr, "make_corpus: %s\n", err.msg);
         exit(1);
+    }
+    if (int8) {
+        size_t in = cnn_shape_size(cnn_net_input_shape(net));
+        float *x = malloc(sizeof(float) * in * 4);
+        for (size_t i = 0; x && i < in * 4; i++)
+            x[i] = (float)(i % 7) / 3.0f - 1.0f;
+        if (!x || cnn_net_quantize(net, x, 4, &err)) {
+            fprintf(stderr, "make_corpus: %s\n", x ? err.msg : "out of memory");
+            exit(1);
+        }
+        free(x);
     }
     cnn_optim *opt = checkpoint ? cnn_optim_new(net, &cfg, &err) : NULL;
     cnn_model_meta meta;
@@ -491,11 +504,13 @@ int main(int argc, char **argv)
     idx_seeds();
     image_seeds();
     spec_seeds();
-    model_seed("small", specs[0], 0);
-    model_seed("small-ckpt", specs[0], 1);
-    model_seed("pools-ckpt", specs[1], 1);
-    model_seed("dense", specs[2], 0);
-    model_seed("xo-ckpt", cnn_preset("xo"), 1);
+    model_seed("small", specs[0], 0, 0);
+    model_seed("small-ckpt", specs[0], 1, 0);
+    model_seed("small-int8", specs[0], 0, 1);
+    model_seed("pools-ckpt", specs[1], 1, 0);
+    model_seed("dense", specs[2], 0, 0);
+    model_seed("dense-int8", specs[2], 0, 1);
+    model_seed("xo-ckpt", cnn_preset("xo"), 1, 0);
     onnx_seeds();
     return 0;
 }

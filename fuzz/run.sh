@@ -24,7 +24,7 @@ mkdir -p "$out"
 # for Debian's onnx.proto, generated into $out/gen, and without
 # src/onnx_none.c (the stubs of a build without ONNX).
 lib=$(ls src/*.c src/data/*.c src/kernels/*.c src/onnx/*.c |
-      grep -v -e '_avx2\.c$' -e '_avx512\.c$' -e '^src/onnx_none\.c$')
+      grep -v -e '_avx2\.c$' -e '_avx512\.c$' -e '_vnni\.c$' -e '^src/onnx_none\.c$')
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unknown-pragmas
        -Iinclude -Isrc -I/usr/include/stb -I$out/gen -DCNN_ONNX
        -DCNN_NET_MAX_BYTES=((size_t)256<<20)
