@@ -382,6 +382,74 @@ TEST(idx_gzip_cannot_exceed_or_undershoot_its_header)
     free(zeros);
 }
 
+TEST(idx_limit_on_gzip_checks_the_length_in_the_trailer)
+{
+    /* Three images, of which the limit keeps one: the two left are never
+     * inflated, so a cut file is caught by its trailer's length. */
+    buf im = good_images();
+    buf z = gz(im.p, im.n);
+    cnn_error err;
+    buf cut = {0};
+    put(&cut, z.p, z.n - 3);
+    CHECK(parse_err(cut, good_labels(), 1, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "the file is truncated or not one gzip stream"));
+    buf lying = {0};
+    put(&lying, z.p, z.n);
+    lying.p[z.n - 4] ^= 1; /* the length in the trailer: 35, not 34 */
+    CHECK(parse_err(lying, good_labels(), 1, &err) == CNN_EFORMAT);
+    CHECK(!strcmp(err.msg, "images: header says 3 images of 2x3 (34 bytes with the header) but "
+                           "the gzip trailer gives 35: the file is truncated or not one gzip "
+                           "stream"));
+    buf tiny = {0};
+    put(&tiny, z.p, 12); /* the gzip magic, and less than a trailer */
+    CHECK(parse_err(tiny, good_labels(), 1, &err) == CNN_EFORMAT);
+    free(im.p);
+    free(z.p);
+}
+
+/* A file of n images of MNIST's test split (its first n), gzip-compressed. */
+static buf mnist_images_gz(int n, cnn_dataset *full)
+{
+    buf raw = idx(0x803, 3, (uint32_t[]){(uint32_t)n, 28, 28}, full->pixels, (size_t)n * 784);
+    buf z = gz(raw.p, raw.n);
+    free(raw.p);
+    return z;
+}
+
+TEST(idx_limit_gives_the_first_images_of_the_whole_read)
+{
+    cnn_dataset whole, part;
+    cnn_error err;
+    CHECK(cnn_idx_load_dir(mnist_dir(), "test", 0, &whole, &err) == CNN_OK);
+    CHECK(cnn_idx_load_dir(mnist_dir(), "test", 123, &part, &err) == CNN_OK);
+    CHECK(part.n == 123 && part.classes == whole.classes && part.h == 28 && part.w == 28);
+    CHECK(!memcmp(part.pixels, whole.pixels, (size_t)123 * 784));
+    CHECK(!memcmp(part.labels, whole.labels, 123 * sizeof *part.labels));
+    CHECK(whole.class_names == NULL && part.class_names == NULL); /* MNIST has no names */
+    cnn_dataset_free(&part);
+    /* The same file cut short: a limit that reads past the cut fails in the
+     * stream, one that stops before it fails on the trailer. */
+    buf z = mnist_images_gz(1000, &whole), lb = idx(0x801, 1, (uint32_t[]){1000}, NULL, 0);
+    for (int i = 0; i < 1000; i++) {
+        uint8_t b = (uint8_t)whole.labels[i];
+        put(&lb, &b, 1);
+    }
+    CHECK(cnn_idx_parse(z.p, z.n, lb.p, lb.n, 10, &part, &err) == CNN_OK);
+    CHECK(part.n == 10 && !memcmp(part.pixels, whole.pixels, 7840));
+    cnn_dataset_free(&part);
+    size_t cut = z.n / 2;
+    CHECK(cnn_idx_parse(z.p, cut, lb.p, lb.n, 10, &part, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "images: header says 1000 images of 28x28") &&
+          strstr(err.msg, "the file is truncated or not one gzip stream"));
+    CHECK(cnn_idx_parse(z.p, cut, lb.p, lb.n, 900, &part, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "truncated"));
+    CHECK(cnn_idx_parse(z.p, cut, lb.p, lb.n, 0, &part, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "the gzip stream is truncated"));
+    free(z.p);
+    free(lb.p);
+    cnn_dataset_free(&whole);
+}
+
 TEST(idx_load_names_the_file_and_finds_dotted_names)
 {
     char tmpl[64], path[256], path2[256];
