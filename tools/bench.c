@@ -301,7 +301,7 @@ static int set_up(const bench_opts *o, bench_run *b, bench_result *r)
     r->batch = cfg.batch;
     cnn_shape in = cnn_net_input_shape(b->net);
     size_t train_n = o->infer_only ? 1 : (size_t)o->train_n;
-    if (cli_load_splits(o->data, train_n, 0, in, &b->train, &b->test))
+    if (cli_load_splits(o->data, train_n, 0, in, o->threads, &b->train, &b->test))
         return EXIT_FAIL;
     /* the workspace for the training batch; inference at batch 256 gets
      * its own after the training figures, memory included, are taken */

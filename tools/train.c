@@ -261,8 +261,8 @@ static int set_up(train_run *r)
 {
     cnn_error err;
     cnn_shape in = cnn_net_input_shape(r->net);
-    if (cli_load_data(r->data, "train", (size_t)r->limit, in, &r->train) ||
-        cli_load_data(r->data, "test", (size_t)r->test_limit, in, &r->test))
+    if (cli_load_splits(r->data, (size_t)r->limit, (size_t)r->test_limit, in,
+                        cnn_net_threads(r->net), &r->train, &r->test))
         return EXIT_FAIL;
     /* Evaluation runs at the training batch (at least 64): a bigger one
      * would only grow the workspace, for no gain in speed worth its memory. */
