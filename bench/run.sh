@@ -125,6 +125,10 @@ if ort_rows:
     print("against %s (graph optimisation all, sequential, best of its intra-op thread counts;"
           % ort_rows[0].get("runtime", "ONNX Runtime"))
     print("its batch-1 latency includes node's call overhead): cnn bench --infer-only, taking turns")
+    probe = [r for r in ort_rows if r["net"] == "probe"]
+    if probe:
+        print("ORT's batch-1 median on a 9x9 -> 2 dense net (its call overhead through node): %.1f us"
+              % probe[0]["lat_b1_us_median"])
     print("%-8s %-22s %14s %-6s %14s %-7s %8s" % ("net", "figure", "cnn", "", "ORT best", "", "ratio"))
 for net in ("seed", "lenet", "convnet") if ort_rows else ():
     c_all = [r for r in rows if r.get("peer") == "cnn" and r["net"] == net and r.get("mode") == "infer"]
@@ -200,6 +204,12 @@ ort_model() {
 }
 if [ -n "$ort" ]; then
     for net in $nets; do ort_model "$net"; done
+    # what a call costs ORT through node alone: a net of 162 multiply-adds
+    probe="$(dirname "$bin")/probe"
+    "$bin" train --net "input 9x9; dense 2; softmax" --data xo --limit 64 --test-limit 16 \
+        --epochs 1 --quiet --out "$probe.cnn" && "$bin" export "$probe.cnn" --onnx "$probe.onnx"
+    node "$here/ort_ref.js" "$probe.onnx" --net probe --shape 1,9,9 --threads 1 --test-n 256 \
+        --reps 1 >>"$out"
 fi
 load() { cut -d' ' -f1 /proc/loadavg; }
 start=$(date +%s)

@@ -2,14 +2,13 @@
  * nn dimensions, then one 32-bit count per dimension) and unsigned bytes.
  *
  * cnn_idx_parse on memory and cnn_idx_load on files read through the same
- * source (source.c) and the same parser, which the fuzzer drives on
- * memory.  Headers
- * are checked against limits and against each other before anything big is
- * allocated, and gzip is inflated incrementally, never past what the header
- * promised, so a small file that claims a huge size costs nothing.  With a
- * limit, images past it are not inflated at all: --limit 20000 of
- * Fashion-MNIST's 60,000 took 0.22 s to load, nearly all of it inflating
- * images it then dropped. */
+ * source (source.c) into the same parser, which the fuzzer drives on
+ * memory.  Headers are checked against limits and against each other
+ * before anything big is allocated, and gzip is inflated incrementally,
+ * never past what the header promised, so a small file that claims a huge
+ * size costs nothing.  With a limit, images past it are not inflated at
+ * all: --limit 20000 of Fashion-MNIST's 60,000 took 0.22 s to load, nearly
+ * all of it inflating images it then dropped. */
 #include "cnn.h"
 #include "data.h"
 #include "source.h"
