@@ -541,9 +541,9 @@ static void forward_group(const layer *l, const float *x, float *y, int first, i
  * through cnn_net_params).  The comparison reads the weights once; the
  * transform read them and wrote 16/9 as many floats (for convnet's second
  * conv, 3.1% of the batch-1 forward, against 1.0% for the comparison).
- * Training changes the weights
- * every step, so it transforms into its scratch as before.  The zeroed
- * cache is consistent already: all-zero weights, and their transform. */
+ * Training changes the weights every step, so it transforms into its
+ * scratch as before.  The zeroed cache is consistent already: all-zero
+ * weights, and their transform. */
 static size_t conv_cache_bytes(const layer *l)
 {
     size_t u = whole_lines((size_t)16 * l->in.c * l->spec.filters);
