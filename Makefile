@@ -47,7 +47,7 @@ endif
 ifneq (,$(findstring x86_64,$(ARCH)))
   CPPFLAGS += -DCNN_HAVE_X86_KERNELS
 else
-  SRC := $(filter-out %_avx2.c %_avx512.c,$(SRC))
+  SRC := $(filter-out %_avx2.c %_avx512.c %_vnni.c,$(SRC))
 endif
 OBJ := $(SRC:%.c=$(BUILD)/%.o) $(GEN:%.c=%.o)
 LIBS += $(LIBS_ONNX)
@@ -79,6 +79,7 @@ $(BUILD)/tests/test_viz.o: tools/viz.c tools/viz.h
 # SIMD kernels: compiled for their instruction set, chosen at run time.
 $(BUILD)/%_avx2.o: XFLAGS = -mavx2 -mfma
 $(BUILD)/%_avx512.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+$(BUILD)/%_vnni.o: XFLAGS = -mavx512f -mavx512vl -mavx512bw -mavx512vnni
 
 $(BUILD)/libcnn.a: $(OBJ)
 	$(AR) rcs $@ $^
@@ -110,6 +111,45 @@ web:
 	NODE_PATH=/usr/share/nodejs emcc $(EMLINK) examples/train_xo.c build-web/libcnn.a -o build-web/train_xo.js
 	NODE_PATH=/usr/share/nodejs emcc $(EMLINK) web/test_kernels.c build-web/libcnn.a -o build-web/test_kernels.js
 	NODE_PATH=/usr/share/nodejs emcc $(EMLINK) web/speed.c build-web/libcnn.a -o build-web/speed.js
+	@$(MAKE) --no-print-directory web-site
+
+# The page (issue 19) in build-web/site/, a folder of static files that
+# works offline: web/page's sources, the library with web/api.c as one
+# module (cnn.js: the page and its training worker both load it), LeNet
+# trained by the native cnn on tests/data/mnist (deterministic, seed 1),
+# the first 500 test and 4,000 training images there as raw bytes.
+SITE := build-web/site
+SITE_PAGE := $(patsubst web/page/%,$(SITE)/%,$(wildcard web/page/*))
+SITE_DATA := $(SITE)/lenet.cnn $(SITE)/test-images.bin $(SITE)/test-labels.bin \
+             $(SITE)/train-images.bin $(SITE)/train-labels.bin
+MNIST := tests/data/mnist
+SITE_LINK := -sMODULARIZE=1 -sEXPORT_NAME=createCnn -sENVIRONMENT=web,worker,node \
+             -sEXPORTED_FUNCTIONS=_malloc,_free \
+             -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8
+web-site: $(SITE)/cnn.js $(SITE_PAGE) $(SITE_DATA)
+$(SITE)/cnn.js: web/api.c include/cnn.h build-web/libcnn.a
+	@mkdir -p $(SITE)
+	NODE_PATH=/usr/share/nodejs emcc $(EMLINK) $(WARN) $(SITE_LINK) web/api.c build-web/libcnn.a -o $@
+$(SITE)/%: web/page/%
+	@mkdir -p $(SITE)
+	cp $< $@
+$(SITE)/lenet.cnn: $(BUILD)/cnn $(wildcard $(MNIST)/*.gz)
+	@mkdir -p $(SITE)
+	$(BUILD)/cnn train --net lenet --data $(MNIST) --epochs 3 --seed 1 --quiet --out build-web/lenet.cnn
+	cp build-web/lenet.cnn $@
+# IDX: 16 header bytes before an image file's pixels, 8 before the labels
+$(SITE)/test-images.bin: $(MNIST)/t10k-images-idx3-ubyte.gz
+	@mkdir -p $(SITE)
+	zcat $< | tail -c +17 | head -c $$((500 * 784)) > $@
+$(SITE)/test-labels.bin: $(MNIST)/t10k-labels-idx1-ubyte.gz
+	@mkdir -p $(SITE)
+	zcat $< | tail -c +9 | head -c 500 > $@
+$(SITE)/train-images.bin: $(MNIST)/train-images-idx3-ubyte.gz
+	@mkdir -p $(SITE)
+	zcat $< | tail -c +17 | head -c $$((4000 * 784)) > $@
+$(SITE)/train-labels.bin: $(MNIST)/train-labels-idx1-ubyte.gz
+	@mkdir -p $(SITE)
+	zcat $< | tail -c +9 | head -c 4000 > $@
 
 # the ONNX node tests' runner (tests/cli/onnx_*.sh)
 $(BUILD)/onnx_conformance: tests/onnx/conformance.c $(BUILD)/libcnn.a
@@ -148,4 +188,4 @@ install: $(BUILD)/libcnn.a $(BUILD)/libcnn.so $(BUILD)/cnn
 clean:
 	rm -rf build build-san build-mpi build-san-mpi build-noonnx build-web cnn
 
-.PHONY: all deps-test test sanitize leakcheck install clean cnn web
+.PHONY: all deps-test test sanitize leakcheck install clean cnn web web-site

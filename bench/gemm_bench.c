@@ -1,10 +1,16 @@
 /* GFLOP/s of each gemm path on the shapes the conv and dense layers run,
- * single threaded, against the measured FP32 FMA peak of that path.
+ * single threaded, against the measured FP32 FMA peak of that path; then
+ * the integer GEMM of int8 inference (qgemm) on the forward shapes, in
+ * GOP/s, against the fastest FP32 path on the same shape.
  *
  *   make    (for build/libcnn.a), then
  *   cc -O2 -std=c11 -D_GNU_SOURCE -DCNN_HAVE_X86_KERNELS -Iinclude -Isrc \
  *      bench/gemm_bench.c build/libcnn.a -fopenmp -lm -o gemm_bench
  *   ./gemm_bench [seconds per measurement, default 0.2]
+ * or in WebAssembly (make web; the peak there is the generic loop's):
+ *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 -Iinclude -Isrc -sSINGLE_FILE=1 \
+ *      -sALLOW_MEMORY_GROWTH=1 bench/gemm_bench.c build-web/libcnn.a -o gemm_bench.js
+ *   node gemm_bench.js
  */
 #include "kernels/kernels.h"
 
@@ -83,6 +89,71 @@ static double rate(gemm_fn *fn, const shape *s, const float *a, const float *b, 
     return best * 1e-9;
 }
 
+typedef void (*qgemm_ptr)(int, int, int, int, const int8_t *, int, const uint8_t *, int,
+                          int32_t *, int);
+
+/* Best GOP/s of an integer GEMM path, as rate() measures. */
+static double qrate(qgemm_ptr fn, const shape *s, double budget)
+{
+    int8_t *a = malloc((size_t)s->m * s->k);
+    uint8_t *b = malloc((size_t)s->k * s->n);
+    int32_t *c = malloc(sizeof(int32_t) * s->m * s->n);
+    for (int i = 0; i < s->m * s->k; i++)
+        a[i] = (int8_t)(rand() % 255 - 127);
+    for (int i = 0; i < s->k * s->n; i++)
+        b[i] = (uint8_t)(rand() % 256);
+    double ops = 2.0 * s->m * s->n * s->k, best = 0, spent = 0;
+    long calls = 1;
+    while (spent < budget) {
+        double t0 = seconds();
+        for (long i = 0; i < calls; i++)
+            fn(s->tb, s->m, s->n, s->k, a, s->k, b, s->tb ? s->k : s->n, c, s->n);
+        double dt = seconds() - t0;
+        spent += dt;
+        if (dt > 0 && ops * calls / dt > best)
+            best = ops * calls / dt;
+        if (dt < budget / 20)
+            calls *= 2;
+    }
+    free(a), free(b), free(c);
+    return best * 1e-9;
+}
+
+static void int8_table(const path *fastest, double budget)
+{
+    struct {
+        const char *name;
+        qgemm_ptr fn;
+    } q[3] = {{"generic", qgemm_ref}};
+    int nq = 1;
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (__builtin_cpu_supports("avx2"))
+        q[nq].name = "avx2", q[nq++].fn = qgemm_avx2;
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
+        q[nq].name = "vnni", q[nq++].fn = qgemm_vnni;
+#endif
+    printf("\nint8 (GOP/s; x: against fp32 %s)\n%-26s %-16s %8s", fastest->name, "shape",
+           "tb   m   n   k", "fp32");
+    for (int p = 0; p < nq; p++)
+        printf(" %14s", q[p].name);
+    printf("\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        const shape *s = &shapes[i];
+        if (s->ta || !strstr(s->what, "fwd"))
+            continue;
+        float *a = randoms((size_t)s->m * s->k), *b = randoms((size_t)s->k * s->n);
+        float *c = randoms((size_t)s->m * s->n);
+        double f = rate(fastest->fn, s, a, b, c, budget);
+        printf("%-26s %d  %4d %4d %4d %8.1f", s->what, s->tb, s->m, s->n, s->k, f);
+        for (int p = 0; p < nq; p++) {
+            double g = qrate(q[p].fn, s, budget);
+            printf("  %6.1f (%4.2fx)", g, g / f);
+        }
+        printf("\n");
+        free(a), free(b), free(c);
+    }
+}
+
 int main(int argc, char **argv)
 {
     double budget = argc > 1 ? atof(argv[1]) : 0.2;
@@ -93,6 +164,9 @@ int main(int argc, char **argv)
         paths[npaths++] = (path){"avx2", gemm_avx2, 0};
     if (__builtin_cpu_supports("avx512f"))
         paths[npaths++] = (path){"avx512", gemm_avx512, 0};
+#endif
+#ifdef __wasm_simd128__
+    paths[npaths++] = (path){"simd128", gemm_simd128, 0};
 #endif
     /* fp32_peak_gflops measures the path gemm_path() names, so cap it. */
     for (int p = 0; p < npaths; p++) {
@@ -122,5 +196,6 @@ int main(int argc, char **argv)
         free(b);
         free(c);
     }
+    int8_table(&paths[npaths - 1], budget);
     return 0;
 }

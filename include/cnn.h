@@ -241,6 +241,22 @@ void cnn_net_keep_activations(cnn_net *net, int on);
 const float *cnn_net_activation(const cnn_net *net, int i);
 const float *cnn_net_output(const cnn_net *net);
 
+/* int8 inference (post-training quantization).  cnn_net_quantize runs n
+ * calibration images x (normalised, as cnn_forward takes them; a few
+ * hundred training images) through the network and records the range of
+ * its input and of every layer's output; from then on cnn_forward(...,
+ * training = 0) runs in 8-bit integers: int8 weights, one scale per output
+ * channel, uint8 tensors between layers, exact integer products (VNNI,
+ * AVX2 or plain C, the same result on each).  Training it is refused; new
+ * parameters (cnn_net_set_params) are quantized anew with the same ranges;
+ * cnn_model_save keeps the ranges, so a saved model loads quantized. */
+int cnn_net_quantize(cnn_net *net, const float *x, int n, cnn_error *err);
+/* The ranges it was quantized from, 2 x (layers + 1) floats (lo, hi of the
+ * input, then of each layer's output), or NULL if it runs in float; and
+ * quantizing from given ranges (a saved model's). */
+const float *cnn_net_quant_ranges(const cnn_net *net);
+int cnn_net_quantize_ranges(cnn_net *net, const float *ranges, cnn_error *err);
+
 /* The class image i of the last forward was given the highest probability
  * (the first of equals): the network's answer. */
 int cnn_net_predicted(const cnn_net *net, int i);
@@ -398,6 +414,20 @@ int cnn_xo_generate(int n, int size, uint64_t seed, cnn_dataset *out, cnn_error 
  * out receives 81 values, row-major, +1 white and -1 black (any other
  * `which`: all -1). */
 void cnn_xo_canonical(char which, float out[81]);
+/* The explanation's network, set by hand rather than trained:
+ *     input 9x9x1 mean 0 std 1; conv 3 3x3 nobias; relu;
+ *     maxpool 2 ceil; maxpool 2 ceil; dense 2 nobias; softmax
+ * (9x9 -> 7x7 -> 4x4 -> 2x2 -> 2 votes).  Its filters are the three 3x3
+ * features, diagonal '\', crossing 'X' and diagonal '/' (+1 white, -1
+ * black), divided by 9, so a match is the mean of the elementwise
+ * products; its vote weights are the canonical X's and O's own 12 pooled
+ * values, each set divided by its sum: a picture's vote for X is the
+ * average of its 12 values weighted by how strongly the X lights them up.
+ * Initialised for batches up to max_batch (at least 2), every layer's
+ * output kept (cnn_net_keep_activations) for the pictures.  features (may
+ * be NULL) receives the 27 feature values, filter by filter, row-major.
+ * NULL with err set when out of memory. */
+cnn_net *cnn_xo_walkthrough(int max_batch, float features[27], cnn_error *err);
 
 /* ---- training over a dataset ------------------------------------------- */
 

@@ -12,7 +12,11 @@
 #   scripts/deps.sh ci         also clang (fuzzing) and valgrind (leak checks)
 #   scripts/deps.sh bench      also the PyTorch peer for bench/run.sh
 #   scripts/deps.sh web        also emscripten (make web: the library in
-#                              WebAssembly)
+#                              WebAssembly), chromium, node and npm, then
+#                              puppeteer-core, pinned in tests/web's
+#                              package-lock.json, into tests/web/node_modules
+#                              (the browser tests of the page drive chromium
+#                              with it)
 #   scripts/deps.sh onnx       also the ONNX part: protobuf-c (the C reader
 #                              and writer), Debian's ONNX (headers, its test
 #                              models, the Python checker), then
@@ -44,9 +48,10 @@ case "${1:-}" in
         command -v node >/dev/null || pkgs="$pkgs nodejs"
         command -v npm >/dev/null || pkgs="$pkgs npm"
         why="$why, and for the ONNX export and import (protobuf-c, ONNX, node)" ;;
-    web) pkgs="$pkgs emscripten"
+    web) pkgs="$pkgs emscripten chromium"
         command -v node >/dev/null || pkgs="$pkgs nodejs"
-        why="$why, and emscripten for the WebAssembly build (make web)" ;;
+        command -v npm >/dev/null || pkgs="$pkgs npm"
+        why="$why, and emscripten for the WebAssembly build (make web), chromium and npm for its browser tests" ;;
     *) echo "usage: scripts/deps.sh [test|ci|bench|onnx|web]" >&2; exit 2 ;;
 esac
 missing=""
@@ -67,18 +72,32 @@ if [ -n "$missing" ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+# A package from npm at the version DIR/package-lock.json pins, into
+# DIR/node_modules, unless that one is there and loads (npm ci: the lock's
+# exact tree).  ENV is the environment npm runs with.
+npm_pinned() { # DIR PACKAGE WHY ENV...
+    local dir=$1 pkg=$2 why=$3 want have
+    shift 3
+    want=$(node -p "require('$dir/package-lock.json').packages['node_modules/$pkg'].version")
+    have=$(cd "$dir" && node -p "require('$pkg/package.json').version" 2>/dev/null) || have=""
+    if [ "$have" != "$want" ] || ! (cd "$dir" && node -e "require('$pkg')" 2>/dev/null); then
+        echo "installing: $pkg $want into ${dir#"$root"/}/node_modules ($why)"
+        (cd "$dir" && env "$@" npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        (cd "$dir" && node -e "require('$pkg')") ||
+            { echo "$pkg $want installed in $dir but does not load" >&2; exit 1; }
+    fi
+}
+root=$(cd "$(dirname "$0")/.." && pwd)
+# puppeteer-core drives the chromium installed above and downloads no browser
+if [ "${1:-}" = web ]; then
+    npm_pinned "$root/tests/web" puppeteer-core "the browser tests of the page" \
+        PUPPETEER_SKIP_DOWNLOAD=1
+fi
 case "${1:-}" in onnx|test|ci) ;; *) exit 0 ;; esac
 
 # onnxruntime-node, at the version package-lock.json pins, unless that one is
 # there and loads.  ONNXRUNTIME_NODE_INSTALL=skip: its post-install step would
 # fetch the CUDA provider; the CPU one ships in the package, so once
 # installed it runs offline.
-dir=$(cd "$(dirname "$0")/../tests/onnx" && pwd)
-want=$(node -p "require('$dir/package-lock.json').packages['node_modules/onnxruntime-node'].version")
-have=$(cd "$dir" && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null) || have=""
-if [ "$have" != "$want" ] || ! (cd "$dir" && node -e "require('onnxruntime-node')" 2>/dev/null); then
-    echo "installing: onnxruntime-node $want into tests/onnx/node_modules (the reference runtime of the ONNX tests)"
-    (cd "$dir" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    (cd "$dir" && node -e "require('onnxruntime-node')") ||
-        { echo "onnxruntime-node $want installed in $dir but does not load" >&2; exit 1; }
-fi
+npm_pinned "$root/tests/onnx" onnxruntime-node "the reference runtime of the ONNX tests" \
+    ONNXRUNTIME_NODE_INSTALL=skip

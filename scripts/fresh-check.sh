@@ -70,6 +70,7 @@ status=0
 run "$first" "$first" || status=1
 run "$second" "$second" || status=1
 run "install example" 'make -s install PREFIX=/usr/local >/dev/null && cc examples/train_xo.c $(pkg-config --cflags --libs cnn) -o /tmp/train_xo && /tmp/train_xo' || status=1
+run "make web" 'scripts/deps.sh web && make -s web >/dev/null && tests/web/run.sh' || status=1
 chroot "$root" dpkg-query -W -f='${Package}\n' | sort > "$root/after.txt"
 echo "fresh-check: Debian $(cat "$root/etc/debian_version") root, commit ${commit:0:7}"
 cat "$root/summary.txt"
@@ -78,6 +79,6 @@ if [ $status != 0 ]; then
     for f in "$root"/*.log; do echo "== $f"; tail -n 25 "$f"; done
     echo "fresh-check: FAILED"
 else
-    echo "fresh-check: both README commands passed on a fresh root"
+    echo "fresh-check: both README commands, the install example and the page passed on a fresh root"
 fi
 exit $status

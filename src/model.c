@@ -2,7 +2,8 @@
  *
  *   offset  size  field
  *   0       8     magic "CNNMODEL"
- *   8       4     format version (2; version 1 files load too)
+ *   8       4     format version (3 with a QUNT section, else 2; versions
+ *                 1 to 3 load)
  *   12      8     total file length
  *   20      ...   sections, each: 4-byte tag, 8-byte length, payload
  *                   SPEC  the network text (cnn_net_to_spec)
@@ -13,6 +14,9 @@
  *                   NAME  (version 2, when there are names) the class
  *                         names, newline-separated, any length
  *                   PARM  u64 count, then count float32 parameters
+ *                   QUNT  (an int8 model, version 3) u32 count = layers + 1,
+ *                         then count pairs of float32: the calibrated range
+ *                         of the input and of each layer's output (quant.c)
  *                   OPTM  (checkpoints) i64 optimiser steps, u64 training
  *                         forwards, u64 count, count float32 state values
  *   end-4   4     CRC-32 (as zlib computes it) of everything before it
@@ -24,6 +28,7 @@
 #include "file.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -33,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { FORMAT_VERSION = 2, HEADER = 20, MAX_SPEC = 1 << 20, V1_NAMES = 1024, MAX_NAMES = 1 << 24 };
+enum { FORMAT_VERSION = 3, FLOAT_VERSION = 2, HEADER = 20, MAX_SPEC = 1 << 20, V1_NAMES = 1024, MAX_NAMES = 1 << 24 };
 static const char MAGIC[8] = {'C', 'N', 'N', 'M', 'O', 'D', 'E', 'L'};
 
 /* ---- little-endian writing into a growing buffer ---------------------- */
@@ -159,7 +164,8 @@ int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, c
         return cnn_fail(err, CNN_ENOMEM, "out of memory");
     buf b = {0};
     put(&b, MAGIC, 8);
-    put_u32(&b, FORMAT_VERSION);
+    /* a float model stays readable by the cnn of version 2 files */
+    put_u32(&b, cnn_net_quant_ranges(net) ? FORMAT_VERSION : FLOAT_VERSION);
     put_u64(&b, 0); /* total length, patched below */
     size_t s = begin_section(&b, "SPEC");
     put(&b, spec, strlen(spec));
@@ -180,6 +186,13 @@ int cnn_model_save(const char *path, cnn_net *net, const cnn_model_meta *meta, c
     put_u64(&b, cnn_net_param_count(net));
     put_floats(&b, cnn_net_params(net), cnn_net_param_count(net));
     end_section(&b, s);
+    if (cnn_net_quant_ranges(net)) {
+        int count = cnn_net_layers(net) + 1;
+        s = begin_section(&b, "QUNT");
+        put_u32(&b, (uint32_t)count);
+        put_floats(&b, cnn_net_quant_ranges(net), 2 * (size_t)count);
+        end_section(&b, s);
+    }
     if (opt) {
         size_t count;
         float *state = cnn_optim_state(opt, &count);
@@ -315,7 +328,7 @@ static int check_envelope(const uint8_t *bytes, size_t len, cnn_error *err)
 typedef struct {
     cnn_net *net;
     cnn_model_meta meta;
-    int have_meta, have_names, have_params;
+    int have_meta, have_names, have_params, have_quant;
     float *opt_state; /* when asked for */
     size_t opt_count;
     int64_t steps;
@@ -398,6 +411,28 @@ static int read_optim(reader *sec, model_parts *m, int want_state, cnn_error *er
     return CNN_OK;
 }
 
+/* QUNT: the int8 model's ranges, each finite with lo <= hi; the network is
+ * then quantized from them. */
+static int read_quant(reader *sec, model_parts *m, cnn_error *err)
+{
+    int bad = 0;
+    uint32_t count = get_u32(sec, &bad);
+    if (bad || count != (uint32_t)cnn_net_layers(m->net) + 1 ||
+        sec->len - sec->at != 8 * (size_t)count)
+        return CORRUPT;
+    float *r = read_floats(sec, 2 * (uint64_t)count, err);
+    if (!r)
+        return CNN_ENOMEM;
+    int rc = CNN_OK;
+    for (uint32_t i = 0; i < count && rc == CNN_OK; i++)
+        if (!isfinite(r[2 * i]) || !isfinite(r[2 * i + 1]) || r[2 * i] > r[2 * i + 1])
+            rc = CORRUPT;
+    if (rc == CNN_OK && (rc = cnn_net_quantize_ranges(m->net, r, err)) == CNN_OK)
+        m->have_quant = 1;
+    free(r);
+    return rc;
+}
+
 /* NAME: the class names, newline-separated, of any length (after META,
  * whose fixed field held them in version 1). */
 static int read_names(reader *sec, model_parts *m, cnn_error *err)
@@ -428,7 +463,7 @@ static int next_section(reader *r, char tag[5], reader *sec)
 }
 
 /* Sections in order: SPEC first, then META, NAME (after META), PARM
- * (after SPEC) and OPTM (after PARM); anything else is corrupt. */
+ * (after SPEC), QUNT and OPTM (after PARM); anything else is corrupt. */
 static int read_sections(const uint8_t *bytes, size_t len, model_parts *m, int want_state,
                          cnn_error *err)
 {
@@ -447,6 +482,8 @@ static int read_sections(const uint8_t *bytes, size_t len, model_parts *m, int w
             rc = read_names(&sec, m, err);
         else if (strcmp(tag, "PARM") == 0 && m->net && !m->have_params)
             rc = read_params(&sec, m, err);
+        else if (strcmp(tag, "QUNT") == 0 && m->have_params && !m->have_quant)
+            rc = read_quant(&sec, m, err);
         else if (strcmp(tag, "OPTM") == 0 && m->have_params)
             rc = read_optim(&sec, m, want_state, err);
         else

@@ -205,6 +205,15 @@ int cnn_net_set_params(cnn_net *net, const float *params, size_t count, cnn_erro
     int rc = net->params ? CNN_OK : allocate_params(net, err);
     if (rc == CNN_OK && count)
         memcpy(net->params, params, sizeof(float) * count);
+    if (rc == CNN_OK && net->quant) { /* new weights: their int8 ones anew, same ranges */
+        size_t n = 2 * ((size_t)net->count + 1);
+        float *ranges = malloc(sizeof(float) * n);
+        if (!ranges)
+            return cnn_fail(err, CNN_ENOMEM, "out of memory");
+        memcpy(ranges, quant_ranges(net), sizeof(float) * n);
+        rc = quant_attach(net, ranges, err);
+        free(ranges);
+    }
     return rc;
 }
 
@@ -260,6 +269,7 @@ void cnn_net_free(cnn_net *net)
     if (!net)
         return;
     team_free(net);
+    quant_free(net->quant);
     free(net->layers);
     free(net->params);
     free(net->grads);

@@ -58,6 +58,7 @@ float *plan_dy(const plan *p, const plan_step *s, int first);
 /* ---- the network -------------------------------------------------------- */
 
 typedef struct team_state team_state;
+typedef struct quant_state quant_state;
 
 struct cnn_net {
     cnn_shape input;
@@ -77,6 +78,7 @@ struct cnn_net {
     uint64_t step;        /* training forwards so far (dropout)    */
     int rank, ranks;      /* this process in its team: 0 of 1 alone */
     team_state *team;     /* its links and gradients on their way  */
+    quant_state *quant;   /* int8 inference, once quantized (quant.c) */
 };
 
 /* ---- the executor (run.c) ----------------------------------------------- */
@@ -106,6 +108,18 @@ void optim_apply(const optim_update *u, size_t from, size_t to);
 
 /* The batch through every step, each thread its own images. */
 void run_forward(cnn_net *net, const image_batch *b, int training);
+
+/* ---- int8 inference (quant.c) ------------------------------------------- */
+
+/* Quantizes the network from its tensors' ranges (2 floats, lo and hi, for
+ * the input, then for each layer's output): its inference forwards then run
+ * in int8.  Replaces an earlier quantization. */
+int quant_attach(cnn_net *net, const float *ranges, cnn_error *err);
+/* The forward pass in int8: the scores and probabilities where the float
+ * pass leaves them. */
+int quant_forward(cnn_net *net, const float *x, int n, cnn_error *err);
+const float *quant_ranges(const cnn_net *net); /* NULL unless quantized */
+void quant_free(quant_state *q);
 /* The gradients down the steps from the loss, each thread its own images;
  * then, once all are through, every weight gradient, summed in a fixed
  * order (in a team, over the team), and (u not NULL) its parameters

@@ -16,8 +16,15 @@ int labels_in_classes(const cnn_net *net, const cnn_label *labels, int n, cnn_er
     return CNN_OK;
 }
 
+static int int8_only(cnn_error *err)
+{
+    return cnn_fail(err, CNN_EINVAL, "an int8 network runs inference only, not training");
+}
+
 static int trainable(const cnn_net *net, cnn_error *err)
 {
+    if (net->quant)
+        return int8_only(err);
     if (net->layers[net->count - 1].spec.kind != CNN_SOFTMAX)
         return cnn_fail(err, CNN_EINVAL, "training needs a softmax as the last layer");
     return CNN_OK;
@@ -40,10 +47,15 @@ static int begin_forward(cnn_net *net, const float *x, int n, int training, cnn_
 
 int cnn_forward(cnn_net *net, const float *x, int n, int training, cnn_error *err)
 {
+    if (net->quant && training)
+        return int8_only(err);
     int rc = begin_forward(net, x, n, training, err);
-    if (rc == CNN_OK)
-        run_forward(net, &(image_batch){(float *)x, NULL, n, NULL, NULL}, training);
-    return rc;
+    if (rc)
+        return rc;
+    if (net->quant)
+        return quant_forward(net, x, n, err);
+    run_forward(net, &(image_batch){(float *)x, NULL, n, NULL, NULL}, training);
+    return CNN_OK;
 }
 
 /* The scores before the softmax: the fused loss reads them. */

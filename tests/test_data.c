@@ -862,6 +862,30 @@ TEST(xo_canonical_pictures_match_the_readme)
     CHECK(same < 81);
 }
 
+TEST(xo_walkthrough_filters_are_the_features_over_9)
+{
+    float f[27];
+    cnn_error err;
+    cnn_net *net = cnn_xo_walkthrough(1, f, &err);
+    CHECK(net);
+    CHECK(cnn_net_max_batch(net) == 2); /* the canonical X and O at once */
+    const float *w = cnn_net_layer_weights(net, 0);
+    /* '\' is +1 on its diagonal only; 'X' is '\' and '/' together */
+    for (int i = 0; i < 9; i++) {
+        CHECK(f[i] == (i % 4 == 0 ? 1 : -1));
+        CHECK(f[9 + i] == ((f[i] > 0 || f[18 + i] > 0) ? 1 : -1));
+        CHECK(w[i] == f[i] / 9 && w[9 + i] == f[9 + i] / 9 && w[18 + i] == f[18 + i] / 9);
+    }
+    /* each class's 12 vote weights sum to 1 */
+    const float *v = cnn_net_layer_weights(net, 4);
+    float sx = 0, so = 0;
+    for (int i = 0; i < 12; i++)
+        sx += v[i], so += v[12 + i];
+    CHECK_NEAR(sx, 1, 1e-5);
+    CHECK_NEAR(so, 1, 1e-5);
+    cnn_net_free(net);
+}
+
 TEST(xo_is_deterministic_by_seed)
 {
     cnn_dataset a, b, c;

@@ -762,3 +762,70 @@ TEST(winograd_weight_gradient_matches_the_direct_sum)
         free(in), free(dy), free(v), free(m), free(du), free(gw);
     }
 }
+
+/* ---- the integer GEMM of int8 inference ---------------------------------- */
+
+TEST(qgemm_ref_by_hand)
+{
+    /* [1 -2; 127 -127] x [3 255; 4 0] and, stored n x k, its transpose */
+    const int8_t a[4] = {1, -2, 127, -127};
+    const uint8_t b[4] = {3, 255, 4, 0}, bt[4] = {3, 4, 255, 0};
+    int32_t c[4], ct[4];
+    qgemm_ref(0, 2, 2, 2, a, 2, b, 2, c, 2);
+    qgemm_ref(1, 2, 2, 2, a, 2, bt, 2, ct, 2);
+    CHECK(c[0] == -5 && c[1] == 255 && c[2] == -127 && c[3] == 32385);
+    CHECK(memcmp(c, ct, sizeof c) == 0);
+}
+
+/* Every integer GEMM path gives the reference's C exactly: ragged tiles,
+ * several k and row blocks, both layouts of B, the extreme values. */
+TEST(qgemm_paths_match_ref)
+{
+    struct {
+        const char *name;
+        qgemm_fn *fn;
+    } paths[3];
+    int npaths = 0;
+#if defined(__x86_64__) && defined(CNN_HAVE_X86_KERNELS)
+    if (__builtin_cpu_supports("avx2"))
+        paths[npaths].name = "avx2", paths[npaths++].fn = qgemm_avx2;
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))
+        paths[npaths].name = "vnni", paths[npaths++].fn = qgemm_vnni;
+#endif
+    paths[npaths].name = "dispatch", paths[npaths++].fn = qgemm;
+    const int ms[] = {1, 5, 6, 8, 13, 97, 200}, ns[] = {1, 3, 8, 17, 32, 33, 70};
+    const int ks[] = {1, 3, 4, 25, 150, 513, 1100};
+    uint64_t s = 9;
+    for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+                for (int tb = 0; tb < 2; tb++) {
+                    int m = ms[mi], n = ns[ni], k = ks[ki];
+                    int lda = k + 3, ldb = (tb ? k : n) + 5, ldc = n + 2;
+                    int8_t *a = malloc((size_t)m * lda);
+                    uint8_t *b = malloc((size_t)(tb ? n : k) * ldb);
+                    int32_t *c0 = malloc(sizeof(int32_t) * m * ldc);
+                    int32_t *c1 = malloc(sizeof(int32_t) * m * ldc);
+                    int extreme = between(&s, 0, 3) == 0; /* all at the limits */
+                    for (int i = 0; i < m * lda; i++)
+                        a[i] = (int8_t)(extreme ? (i & 1 ? 127 : -127) : between(&s, -127, 127));
+                    for (int i = 0; i < (tb ? n : k) * ldb; i++)
+                        b[i] = (uint8_t)(extreme ? 255 : between(&s, 0, 255));
+                    qgemm_ref(tb, m, n, k, a, lda, b, ldb, c0, ldc);
+                    for (int p = 0; p < npaths; p++) {
+                        for (int i = 0; i < m * ldc; i++)
+                            c1[i] = c0[i] ^ 0x5555; /* the gaps must stay as they were */
+                        paths[p].fn(tb, m, n, k, a, lda, b, ldb, c1, ldc);
+                        int same = 1;
+                        for (int i = 0; i < m; i++)
+                            for (int j = 0; j < ldc; j++)
+                                same &= c1[i * ldc + j] ==
+                                        (j < n ? c0[i * ldc + j] : c0[i * ldc + j] ^ 0x5555);
+                        if (!same)
+                            printf("  %s tb=%d m=%d n=%d k=%d differs\n", paths[p].name, tb, m,
+                                   n, k);
+                        CHECK(same);
+                    }
+                    free(a), free(b), free(c0), free(c1);
+                }
+}

@@ -237,3 +237,57 @@ TEST(a_model_file_is_told_by_its_magic)
     unlink(path);
     CHECK(cnn_model_probe(path) == 0 && cnn_model_probe("/tmp") == 0 && cnn_model_probe(NULL) == 0);
 }
+
+/* int8 through the API: calibration's bad calls refused, inference near the
+ * float network's, training refused, new parameters quantized anew, and a
+ * saved int8 model loading back as int8 with the same probabilities. */
+TEST(an_int8_network_runs_near_float_and_saves_as_int8)
+{
+    static const char *text = "input 8x8x1 mean 0 std 1; conv 4 3x3 pad 1; relu; maxpool 2; "
+                              "avgpool 2 countpad pad 1; dense 6; relu; dense 3; softmax";
+    cnn_error err;
+    cnn_net *net = cnn_net_parse(text, NULL, &err);
+    float x[32 * 64], want[32 * 3], got[32 * 3];
+    for (int i = 0; i < 32 * 64; i++)
+        x[i] = (float)((i * 37) % 23) / 11.0f - 1.0f;
+    CHECK(net && cnn_net_quantize(net, x, 32, &err) == CNN_EINVAL); /* before init */
+    CHECK(cnn_net_init(net, 32, 5, &err) == CNN_OK);
+    CHECK(cnn_net_quantize(net, x, 0, &err) == CNN_EINVAL);
+    CHECK(cnn_forward(net, x, 32, 0, &err) == CNN_OK);
+    memcpy(want, cnn_net_output(net), sizeof want);
+    CHECK(!cnn_net_quant_ranges(net) && cnn_net_quantize(net, x, 32, &err) == CNN_OK);
+    CHECK(cnn_net_quant_ranges(net) != NULL);
+    CHECK(cnn_forward(net, x, 32, 1, &err) == CNN_EINVAL && strstr(err.msg, "inference only"));
+    CHECK(cnn_forward(net, x, 32, 0, &err) == CNN_OK);
+    memcpy(got, cnn_net_output(net), sizeof got);
+    float worst = 0;
+    int same = 1;
+    for (int i = 0; i < 32 * 3; i++) {
+        float d = got[i] > want[i] ? got[i] - want[i] : want[i] - got[i];
+        worst = d > worst ? d : worst;
+        same &= got[i] == want[i];
+    }
+    CHECK(worst < 0.03f && !same); /* near, and not the float pass itself */
+    /* new weights: quantized anew (the output follows them) */
+    size_t np = cnn_net_param_count(net);
+    float *w = malloc(sizeof(float) * np);
+    for (size_t i = 0; i < np; i++)
+        w[i] = -cnn_net_params(net)[i];
+    CHECK(cnn_net_set_params(net, w, np, &err) == CNN_OK && cnn_net_quant_ranges(net));
+    CHECK(cnn_forward(net, x, 32, 0, &err) == CNN_OK);
+    CHECK(memcmp(got, cnn_net_output(net), sizeof got) != 0);
+    for (size_t i = 0; i < np; i++)
+        w[i] = -w[i];
+    CHECK(cnn_net_set_params(net, w, np, &err) == CNN_OK);
+    free(w);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cnn-test-%d-int8.cnn", (int)getpid());
+    CHECK(cnn_model_save(path, net, NULL, NULL, &err) == CNN_OK);
+    cnn_net *back = cnn_model_load(path, NULL, NULL, NULL, NULL, &err);
+    unlink(path);
+    CHECK(back && cnn_net_quant_ranges(back) && cnn_net_init(back, 32, 0, &err) == CNN_OK);
+    CHECK(cnn_forward(back, x, 32, 0, &err) == CNN_OK);
+    CHECK(memcmp(got, cnn_net_output(back), sizeof got) == 0);
+    cnn_net_free(back);
+    cnn_net_free(net);
+}

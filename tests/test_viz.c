@@ -259,7 +259,7 @@ TEST(viz_text_draws_glyphs_of_6_by_8)
 TEST(xo_layers_shrink_9_to_7_to_4_to_2)
 {
     cnn_error err;
-    cnn_net *net = cnn_net_parse(XO_SPEC, NULL, &err);
+    cnn_net *net = cnn_xo_walkthrough(1, NULL, &err);
     CHECK(net);
     int sides[] = {7, 7, 4, 2};
     for (int i = 0; i < 4; i++) {
@@ -275,7 +275,7 @@ TEST(xo_features_match_the_x_where_a_person_would_say)
     viz_xo r[3];
     float w[2][12];
     cnn_error err;
-    CHECK(viz_xo_run(r, w, &err) == CNN_OK);
+    CHECK(viz_xo_run(r, w, NULL, &err) == CNN_OK);
     const viz_xo *x = &r[0], *o = &r[1];
     /* the X's '\' stroke starts at (1,1): window rows 1-3, columns 1-3 */
     CHECK(x->match[0][1 * 7 + 1] == 1.0f);
@@ -293,7 +293,7 @@ TEST(xo_features_match_the_x_where_a_person_would_say)
 TEST(xo_relu_and_ceil_pooling_follow_the_matches)
 {
     viz_xo r[3];
-    CHECK(viz_xo_run(r, NULL, NULL) == CNN_OK);
+    CHECK(viz_xo_run(r, NULL, NULL, NULL) == CNN_OK);
     for (int n = 0; n < 3; n++)
         for (int f = 0; f < 3; f++) {
             const viz_xo *v = &r[n];
@@ -330,7 +330,7 @@ TEST(xo_vote_picks_x_for_both_xs_and_o_for_the_o)
 {
     viz_xo r[3];
     float w[2][12];
-    CHECK(viz_xo_run(r, w, NULL) == CNN_OK);
+    CHECK(viz_xo_run(r, w, NULL, NULL) == CNN_OK);
     float sx = 0, so = 0;
     for (int i = 0; i < 12; i++)
         sx += w[0][i], so += w[1][i];

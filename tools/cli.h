@@ -93,5 +93,6 @@ int cmd_xo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

@@ -19,13 +19,14 @@ static const struct {
     {"bench", cmd_bench, "training and inference speed, latency, memory of the reference nets"},
     {"export", cmd_export, "a model as an ONNX file (opset 13)"},
     {"import", cmd_import, "an ONNX model as a cnn model"},
+    {"quantize", cmd_quantize, "a model made an int8 model, calibrated on its data"},
 };
 
 static int usage(FILE *to)
 {
     fprintf(to, "usage: cnn COMMAND [OPTIONS]   (cnn COMMAND --help for its options)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].what);
+        fprintf(to, "  %-9s %s\n", commands[i].name, commands[i].what);
     fprintf(to, "\nNET is a preset (seed, lenet, convnet, xo), a network file, a model file, or\n"
                 "network text such as \"input 28x28; conv 8 3x3; maxpool 2; dense 10; softmax\".\n"
                 "cnn %s\n",

@@ -603,53 +603,18 @@ int viz_strip(viz_image *out, const unsigned char *pixels, int n, cnn_shape s,
 
 /* ---- the X-or-O walkthrough -------------------------------------------- */
 
-const float viz_xo_features[3][9] = {
-    {1, -1, -1, -1, 1, -1, -1, -1, 1},  /* diagonal '\' */
-    {1, -1, 1, -1, 1, -1, 1, -1, 1},    /* crossing 'X' */
-    {-1, -1, 1, -1, 1, -1, 1, -1, -1},  /* diagonal '/' */
-};
-
-/* The layers of the classic explanation; softmax turns the votes into odds. */
-static const char XO_SPEC[] = "input 9x9x1 mean 0 std 1\n"
-                              "conv 3 3x3 nobias\n"
-                              "relu\n"
-                              "maxpool 2 ceil\n"
-                              "maxpool 2 ceil\n"
-                              "dense 2 nobias\n"
-                              "softmax\n";
-
-int viz_xo_run(viz_xo out[3], float weights[2][12], cnn_error *err)
+int viz_xo_run(viz_xo out[3], float weights[2][12], float features[3][9], cnn_error *err)
 {
-    cnn_net *net = cnn_net_parse(XO_SPEC, NULL, err);
+    cnn_net *net = cnn_xo_walkthrough(3, features ? &features[0][0] : NULL, err);
     if (!net)
-        return err ? err->status : CNN_EINVAL;
+        return err ? err->status : CNN_ENOMEM;
     float x[3 * 81];
     cnn_xo_canonical('x', x);
     cnn_xo_canonical('o', x + 81);
     cnn_xo_canonical('d', x + 162);
-    cnn_net_keep_activations(net, 1); /* the match maps before ReLU too */
-    int rc = cnn_net_init(net, 3, 0, err);
-    if (rc)
-        goto done;
-    /* match = sum of elementwise products / 9: a conv whose filters are feature / 9 */
-    float *w = cnn_net_layer_weights(net, 0), *vote = cnn_net_layer_weights(net, 4);
-    for (int f = 0; f < 3; f++)
-        for (int i = 0; i < 9; i++)
-            w[f * 9 + i] = viz_xo_features[f][i] / 9;
-    memset(vote, 0, sizeof(float) * 24);
-    if ((rc = cnn_forward(net, x, 3, 0, err)))
-        goto done;
-    /* the vote weights: the X's and the O's own 12 values, each summing to 1 */
-    const float *p2 = cnn_net_activation(net, 3);
-    for (int k = 0; k < 2; k++) {
-        float sum = 0;
-        for (int i = 0; i < 12; i++)
-            sum += p2[k * 12 + i];
-        for (int i = 0; i < 12; i++)
-            vote[k * 12 + i] = sum > 0 ? p2[k * 12 + i] / sum : 0;
-    }
     if (weights)
-        memcpy(weights, vote, sizeof(float) * 24);
+        memcpy(weights, cnn_net_layer_weights(net, 4), sizeof(float) * 24);
+    int rc;
     if ((rc = cnn_forward(net, x, 3, 0, err)))
         goto done;
     for (int n = 0; n < 3; n++) {

@@ -92,9 +92,6 @@ int viz_strip(viz_image *out, const unsigned char *pixels, int n, cnn_shape s,
 
 /* ---- the X-or-O walkthrough -------------------------------------------- */
 
-/* The README's three 3x3 features: diagonal '\', crossing 'X', diagonal '/'. */
-extern const float viz_xo_features[3][9];
-
 /* What the walkthrough network computes for one 9x9 picture. */
 typedef struct {
     float input[81];
@@ -108,12 +105,10 @@ typedef struct {
 } viz_xo;
 
 /* Runs the canonical X (out[0]), O (out[1]) and deformed X (out[2])
- * through "conv 3 3x3 nobias; relu; maxpool 2 ceil; maxpool 2 ceil;
- * dense 2 nobias; softmax" with the features as filters.  The vote weights
- * are the canonical X's and O's own 12 values, each set divided by its sum:
- * a picture's vote for X is the average of its 12 values weighted by how
- * strongly the X itself lights them up.  weights (may be NULL) receives the
- * 2 x 12 vote weights. */
-int viz_xo_run(viz_xo out[3], float weights[2][12], cnn_error *err);
+ * through the library's walkthrough network (cnn_xo_walkthrough: the
+ * features \ X / as filters, the canonical X's and O's pooled values as
+ * vote weights).  weights (may be NULL) receives the 2 x 12 vote weights,
+ * features (may be NULL) the three 3x3 features. */
+int viz_xo_run(viz_xo out[3], float weights[2][12], float features[3][9], cnn_error *err);
 
 #endif

@@ -1,5 +1,5 @@
 /* cnn xo: the X-or-O walkthrough of the classic CNN explanation, every number
- * computed by the library's own layers (viz_xo_run), then the xo preset
+ * computed by the library's own layers (cnn_xo_walkthrough), then the xo preset
  * trained on the generated set to show what a network learns by itself. */
 #include "cli.h"
 #include "viz.h"
@@ -212,6 +212,7 @@ done:
 typedef struct {
     viz_xo walk[3];       /* the canonical X, O and deformed X */
     float weights[2][12]; /* the vote's, for X and for O */
+    float features[3][9]; /* its filters, times 9: \ X / */
     long seed;
     cnn_net *net; /* the xo preset, trained */
     trained t;
@@ -221,7 +222,7 @@ static void print_json(const walkthrough *w)
 {
     const trained *t = &w->t;
     printf("{\"features\":");
-    json_maps(&viz_xo_features[0][0], 3, 3, 3);
+    json_maps(&w->features[0][0], 3, 3, 3);
     printf(",\"vote_weights\":{\"x\":");
     json_list(w->weights[0], 12);
     printf(",\"o\":");
@@ -248,7 +249,7 @@ static void print_text(const walkthrough *w)
 {
     const trained *t = &w->t;
     printf("features \\ X / (3x3, +1 white, -1 black), as filters feature/9:\n");
-    text_maps("", &viz_xo_features[0][0], 3, 3, 3);
+    text_maps("", &w->features[0][0], 3, 3, 3);
     printf("vote weights (the canonical X's and O's own 12 values / their sum):\n  X:");
     for (int i = 0; i < 12; i++)
         printf(" %.3f", w->weights[0][i]);
@@ -281,7 +282,7 @@ static int save_pictures(const walkthrough *w, const char *dir)
     for (int n = 0; n < 3 && rc == 0; n++)
         rc = save_walk(dir, n, &w->walk[n]);
     if (rc == 0)
-        rc = save_grid(dir, "xo-features.png", "features \\ X /", &viz_xo_features[0][0], 3, 3,
+        rc = save_grid(dir, "xo-features.png", "features \\ X /", &w->features[0][0], 3, 3,
                        3);
     viz_image im = {0};
     if (rc == 0 && (viz_filters(&im, w->net, 0, &err) == CNN_OK)) {
@@ -309,7 +310,7 @@ int cmd_xo(int argc, char **argv)
     const char *dir = cli_value(opts, nopts, "out");
     int json = cli_flag(opts, nopts, "json"), rc = 0;
     cnn_error err;
-    if (viz_xo_run(w.walk, w.weights, &err))
+    if (viz_xo_run(w.walk, w.weights, w.features, &err))
         return cli_error(EXIT_FAIL, "xo walkthrough: %s", err.msg);
     if (train_preset(w.seed, images, w.walk, &w.net, &w.t))
         return EXIT_FAIL;

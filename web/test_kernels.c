@@ -1,5 +1,7 @@
-/* The SIMD128 GEMM (src/kernels/gemm_simd128.c) against the plain C
- * reference, in WebAssembly: every shape class the blocked algorithm has
+/* The SIMD128 kernels against the plain C reference, in WebAssembly.  The
+ * 2x2 pooling rows and their adjoint (pool2x2_simd128.c): the reference's
+ * bits for every length around the vector width, with ties, zeros,
+ * negatives and NaN.  The GEMM (gemm_simd128.c): every shape class the blocked algorithm has
  * (full and edge tiles, one row, k over one block, transposed operands,
  * rows at their own offsets, beta 0 and 1).  With k within one block its
  * sums are the reference's, in the same order: the same bits; beyond, the
@@ -12,6 +14,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static unsigned next = 1;
 
@@ -52,8 +55,49 @@ static double one(int ta, int tb, int m, int n, int k, int rows_at, float beta)
     return k <= 256 && beta == 0.0f && !same ? -1 : worst;
 }
 
+/* Pooling rows n outputs long, with and without the fused ReLU: 1 if the
+ * SIMD128 pair gives the reference's outputs, positions and gradients bit
+ * for bit and writes nothing past them. */
+static int pool_same(int n, int relu)
+{
+    int w = 2 * n + (n & 1); /* odd widths too */
+    float r0[96], r1[96], out[2][48], dy[48], y[48], g[2][2][97];
+    int at[2][48];
+    for (int i = 0; i < w; i++) { /* few distinct values: many ties */
+        r0[i] = (float)(int)(draw() * 2.5f), r1[i] = (float)(int)(draw() * 2.5f);
+        if (draw() > 0.95f)
+            r1[i] = NAN;
+    }
+    for (int i = 0; i < n; i++)
+        dy[i] = draw(), y[i] = (float)(int)(draw() * 1.5f);
+    float bias = relu ? 0.5f : -0.0f;
+    for (int i = 0; i <= 2 * n; i++)
+        g[1][0][i] = g[1][1][i] = 42.0f;
+    pool2x2_rows_ref(r0, r1, n, bias, relu, w, 7, out[0], at[0]);
+    unpool2x2_rows_ref(dy, relu ? y : NULL, at[0], n, w, 7, g[0][0], g[0][1]);
+    pool2x2_rows_simd128(r0, r1, n, bias, relu, w, 7, out[1], at[1]);
+    unpool2x2_rows_simd128(dy, relu ? y : NULL, at[0], n, w, 7, g[1][0], g[1][1]);
+    return memcmp(out[0], out[1], sizeof(float) * n) == 0 &&
+           memcmp(at[0], at[1], sizeof(int) * n) == 0 &&
+           memcmp(g[0][0], g[1][0], sizeof(float) * 2 * n) == 0 &&
+           memcmp(g[0][1], g[1][1], sizeof(float) * 2 * n) == 0 && g[1][0][2 * n] == 42.0f &&
+           g[1][1][2 * n] == 42.0f;
+}
+
 int main(void)
 {
+    int pool_passed = 0, pool_failed = 0;
+    for (int n = 1; n <= 40; n++)
+        for (int relu = 0; relu < 2; relu++) {
+            if (pool_same(n, relu)) {
+                pool_passed++;
+                continue;
+            }
+            pool_failed++;
+            printf("FAIL pooling rows n %d relu %d: other bits than the reference\n", n, relu);
+        }
+    printf("simd128 pooling rows against the reference: %d passed, %d failed\n", pool_passed,
+           pool_failed);
     const int ms[] = {1, 5, 6, 7, 13, 130}, ns[] = {1, 3, 4, 8, 9, 17, 33}, ks[] = {1, 7, 25, 256, 300};
     int passed = 0, failed = 0;
     for (int t = 0; t < 4; t++)
@@ -74,5 +118,5 @@ int main(void)
                                    w < 0 ? "other bits than the reference" : "off by", w);
                         }
     printf("simd128 GEMM against the reference: %d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return failed != 0 || pool_failed != 0;
 }

@@ -43,6 +43,58 @@ void cnn_xo_canonical(char which, float out[81])
     }
 }
 
+/* The README's three 3x3 features: diagonal '\', crossing 'X', diagonal '/'. */
+static const float features_xo[27] = {
+    1, -1, -1, -1, 1, -1, -1, -1, 1,  /* '\'  */
+    1, -1, 1, -1, 1, -1, 1, -1, 1,    /* 'X'  */
+    -1, -1, 1, -1, 1, -1, 1, -1, -1,  /* '/'  */
+};
+
+/* The layers of the classic explanation; softmax turns the votes into odds. */
+static const char walkthrough_spec[] = "input 9x9x1 mean 0 std 1\n"
+                                       "conv 3 3x3 nobias\n"
+                                       "relu\n"
+                                       "maxpool 2 ceil\n"
+                                       "maxpool 2 ceil\n"
+                                       "dense 2 nobias\n"
+                                       "softmax\n";
+
+cnn_net *cnn_xo_walkthrough(int max_batch, float features[27], cnn_error *err)
+{
+    cnn_net *net = cnn_net_parse(walkthrough_spec, NULL, err);
+    if (!net)
+        return NULL;
+    cnn_net_keep_activations(net, 1); /* the match maps before ReLU too */
+    if (cnn_net_init(net, max_batch > 2 ? max_batch : 2, 0, err)) {
+        cnn_net_free(net);
+        return NULL;
+    }
+    /* match = sum of elementwise products / 9: a conv whose filters are feature / 9 */
+    float *w = cnn_net_layer_weights(net, 0), *vote = cnn_net_layer_weights(net, 4);
+    for (int i = 0; i < 27; i++)
+        w[i] = features_xo[i] / 9;
+    memset(vote, 0, sizeof(float) * 24);
+    float x[2 * 81];
+    cnn_xo_canonical('x', x);
+    cnn_xo_canonical('o', x + 81);
+    if (cnn_forward(net, x, 2, 0, err)) {
+        cnn_net_free(net);
+        return NULL;
+    }
+    /* the vote weights: the X's and the O's own 12 pooled values, each summing to 1 */
+    const float *p2 = cnn_net_activation(net, 3);
+    for (int k = 0; k < 2; k++) {
+        float sum = 0;
+        for (int i = 0; i < 12; i++)
+            sum += p2[k * 12 + i];
+        for (int i = 0; i < 12; i++)
+            vote[k * 12 + i] = sum > 0 ? p2[k * 12 + i] / sum : 0;
+    }
+    if (features)
+        memcpy(features, features_xo, sizeof features_xo);
+    return net;
+}
+
 static double between(cnn_rng *r, double lo, double hi)
 {
     return lo + (hi - lo) * cnn_rng_uniform(r);

@@ -93,7 +93,8 @@ static const kernel_set sets[] = {
                 winograd_in_avx512, winograd_out_avx512, winograd_dy_avx512},
 #endif
 #ifdef __wasm_simd128__
-    [SIMD128] = {gemm_rows_simd128, dot_rows_simd128, pool2x2_rows_ref, unpool2x2_rows_ref,
+    [SIMD128] = {gemm_rows_simd128, dot_rows_simd128, pool2x2_rows_simd128,
+                 unpool2x2_rows_simd128,
                  winograd_in_ref, winograd_out_ref, winograd_dy_ref},
 #endif
 };

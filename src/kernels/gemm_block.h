@@ -3,7 +3,8 @@
  * blocking and the order of every sum are written once.
  *
  * The including file defines (on x86 it compiles for at least AVX, which
- * the transposing packer uses there; elsewhere the packer is plain C):
+ * the transposing packer uses there; in WebAssembly the packer uses SIMD128,
+ * elsewhere it is plain C):
  *   GEMM_NAME, GEMM_ROWS_NAME  the public functions to define (a gemm_fn and a
  *                          gemm_rows_fn)
  *   VL                     floats per vector
@@ -39,6 +40,16 @@
 
 #define NR (NV * VL)
 
+/* The tile's loops over rows and vectors unrolled in full, so that the
+ * accumulators live in registers.  clang reads "GCC unroll N" as a partial
+ * unroll and left them in memory: the WebAssembly GEMM ran at 10 GFLOP/s
+ * instead of 25 (docs/performance.md). */
+#ifdef __clang__
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
 /* Blocking, for L1 = 32 KB and L2 >= 256 KB, and the stack: the packed
  * B micro-panel (kc x NR, read once per MR rows) stays in L1, the packed A
  * block (MC x kc, MC a multiple of MR) in L2; together at most
@@ -63,28 +74,28 @@ tile(const int mr, const int nv, const int edge, int kc, const float *ap, const 
 {
     vec acc[MR][NV];
     const vmask last = vmask_first(edge ? nr - (nv - 1) * VL : VL);
-#pragma GCC unroll 16
+UNROLL
     for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
+UNROLL
         for (int v = 0; v < nv; v++)
             acc[i][v] = vzero();
     for (int p = 0; p < kc; p++, ap += MR) {
         const float *bp = brow ? b + brow[p] : b + (size_t)p * ldb;
         vec bv[NV];
-#pragma GCC unroll 4
+UNROLL
         for (int v = 0; v < nv; v++)
             bv[v] = edge && v == nv - 1 ? vload_mask(bp + v * VL, last) : vload(bp + v * VL);
-#pragma GCC unroll 16
+UNROLL
         for (int i = 0; i < mr; i++) {
             vec ai = vbcast(ap + i);
-#pragma GCC unroll 4
+UNROLL
             for (int v = 0; v < nv; v++)
                 acc[i][v] = vfma(ai, bv[v], acc[i][v]);
         }
     }
-#pragma GCC unroll 16
+UNROLL
     for (int i = 0; i < mr; i++)
-#pragma GCC unroll 4
+UNROLL
         for (int v = 0; v < nv; v++) {
             float *ci = c + (size_t)i * ldc + v * VL;
             vec r = acc[i][v];
@@ -217,8 +228,54 @@ static void pack_t(const float *src, int ld, const size_t *row, int rows, int kc
     }
 }
 
+#elif defined(__wasm_simd128__)
+/* 4 rows of 4 floats, transposed: r[t][j] <- r[j][t]. */
+static inline void transpose4(v128_t r[4])
+{
+    v128_t a0 = wasm_i32x4_shuffle(r[0], r[1], 0, 4, 1, 5);
+    v128_t a1 = wasm_i32x4_shuffle(r[0], r[1], 2, 6, 3, 7);
+    v128_t a2 = wasm_i32x4_shuffle(r[2], r[3], 0, 4, 1, 5);
+    v128_t a3 = wasm_i32x4_shuffle(r[2], r[3], 2, 6, 3, 7);
+    r[0] = wasm_i32x4_shuffle(a0, a2, 0, 1, 4, 5);
+    r[1] = wasm_i32x4_shuffle(a0, a2, 2, 3, 6, 7);
+    r[2] = wasm_i32x4_shuffle(a1, a3, 0, 1, 4, 5);
+    r[3] = wasm_i32x4_shuffle(a1, a3, 2, 3, 6, 7);
+}
+
+/* The same packing for SIMD128 (pack_t above): blocks of 4 x 4 through
+ * registers, the rest one float at a time.  Widths are MR or NR, so a block
+ * is 4 or 2 columns wide. */
+static void pack_t(const float *src, int ld, const size_t *row, int rows, int kc, float *dst,
+                   int width)
+{
+    for (int j0 = 0; j0 < width; j0 += 4) {
+        int w = width - j0 < 4 ? width - j0 : 4;
+        int live = rows - j0 < 0 ? 0 : rows - j0 < 4 ? rows - j0 : 4;
+        const float *r0[4];
+        for (int t = 0; t < live; t++)
+            r0[t] = src + (row ? row[j0 + t] : (size_t)(j0 + t) * ld);
+        int p = 0;
+        for (; p + 4 <= kc && live > 0 && (w == 4 || w == 2); p += 4) {
+            v128_t r[4];
+            for (int t = 0; t < 4; t++)
+                r[t] = t < live ? wasm_v128_load(r0[t] + p) : wasm_f32x4_splat(0.0f);
+            transpose4(r);
+            for (int t = 0; t < 4; t++) {
+                float *d = dst + (size_t)(p + t) * width + j0;
+                if (w == 4)
+                    wasm_v128_store(d, r[t]);
+                else
+                    wasm_v128_store64_lane(d, r[t], 0);
+            }
+        }
+        for (; p < kc; p++)
+            for (int t = 0; t < w; t++)
+                dst[(size_t)p * width + j0 + t] = t < live ? r0[t][p] : 0.0f;
+    }
+}
+
 #else
-/* The same packing without AVX (WebAssembly): one float at a time. */
+/* The same packing in plain C: one float at a time. */
 static void pack_t(const float *src, int ld, const size_t *row, int rows, int kc, float *dst,
                    int width)
 {
@@ -339,13 +396,13 @@ static inline __attribute__((always_inline)) void
 dots(const int nj, int k, const float *a, const float *const *b, float *out)
 {
     vec even[4], odd[4];
-#pragma GCC unroll 4
+UNROLL
     for (int j = 0; j < nj; j++)
         even[j] = odd[j] = vzero();
     int p = 0;
     for (; p + 2 * VL <= k; p += 2 * VL) {
         vec a0 = vload(a + p), a1 = vload(a + p + VL);
-#pragma GCC unroll 4
+UNROLL
         for (int j = 0; j < nj; j++) {
             even[j] = vfma(a0, vload(b[j] + p), even[j]);
             odd[j] = vfma(a1, vload(b[j] + p + VL), odd[j]);
@@ -354,11 +411,11 @@ dots(const int nj, int k, const float *a, const float *const *b, float *out)
     for (; p < k; p += VL) {
         vmask m = vmask_first(k - p < VL ? k - p : VL);
         vec ap = vload_mask(a + p, m);
-#pragma GCC unroll 4
+UNROLL
         for (int j = 0; j < nj; j++)
             even[j] = vfma(ap, vload_mask(b[j] + p, m), even[j]);
     }
-#pragma GCC unroll 4
+UNROLL
     for (int j = 0; j < nj; j++)
         out[j] = vsum(vadd(even[j], odd[j]));
 }

@@ -3,7 +3,7 @@
  * the engines map them onto 16 SSE or NEON registers.  SIMD128 has no
  * fused multiply-add and no masked loads: a multiply then an add (so its
  * sums differ in the last bit from the FMA paths, and equal the plain C
- * one's order), and the edge lanes one float at a time. */
+ * one's order), and the edge lanes by 32- and 64-bit lane loads. */
 #ifdef __wasm_simd128__
 #include "kernels.h"
 
@@ -16,31 +16,34 @@
 #define MR 6
 #define NV 2
 typedef v128_t vec;
-typedef v128_t vmask;
+typedef int vmask; /* the number of live lanes, 1 to 4: no masked loads to feed */
 #define vzero() wasm_f32x4_splat(0.0f)
 #define vload(p) wasm_v128_load(p)
 #define vstore(p, v) wasm_v128_store(p, v)
 #define vfma(a, b, acc) wasm_f32x4_add(wasm_f32x4_mul(a, b), acc)
 #define vadd(a, b) wasm_f32x4_add(a, b)
 #define vbcast(p) wasm_v128_load32_splat(p)
-#define vmask_first(n) wasm_i32x4_gt(wasm_i32x4_splat(n), wasm_i32x4_make(0, 1, 2, 3))
+#define vmask_first(n) (n)
 
-static inline vec vload_mask(const float *p, vmask m)
+/* The first n lanes of p, zeros after, touching nothing beyond them. */
+static inline vec vload_mask(const float *p, vmask n)
 {
-    float t[4] = {0};
-    int n = wasm_i32x4_extract_lane(m, 3) ? 4 : wasm_i32x4_extract_lane(m, 2) ? 3
-          : wasm_i32x4_extract_lane(m, 1) ? 2 : 1;
-    memcpy(t, p, sizeof(float) * (size_t)n);
-    return wasm_v128_load(t);
+    switch (n) {
+    case 1: return wasm_v128_load32_zero(p);
+    case 2: return wasm_v128_load64_zero(p);
+    case 3: return wasm_v128_load32_lane(p + 2, wasm_v128_load64_zero(p), 2);
+    default: return wasm_v128_load(p);
+    }
 }
 
-static inline void vstore_mask(float *p, vmask m, vec v)
+static inline void vstore_mask(float *p, vmask n, vec v)
 {
-    float t[4];
-    wasm_v128_store(t, v);
-    int n = wasm_i32x4_extract_lane(m, 3) ? 4 : wasm_i32x4_extract_lane(m, 2) ? 3
-          : wasm_i32x4_extract_lane(m, 1) ? 2 : 1;
-    memcpy(p, t, sizeof(float) * (size_t)n);
+    switch (n) {
+    case 1: wasm_v128_store32_lane(p, v, 0); break;
+    case 2: wasm_v128_store64_lane(p, v, 0); break;
+    case 3: wasm_v128_store64_lane(p, v, 0), wasm_v128_store32_lane(p + 2, v, 2); break;
+    default: wasm_v128_store(p, v); break;
+    }
 }
 
 /* lanes (0+2, 1+3), then the two */

@@ -69,8 +69,9 @@ typedef void pool2x2_rows_fn(const float *r0, const float *r1, int n, float bias
  * g1[0, 2n), the rows that r0 and r1 were. */
 typedef void unpool2x2_rows_fn(const float *dy, const float *y, const int *at, int n, int w,
                                int base, float *g0, float *g1);
-pool2x2_rows_fn pool2x2_rows_ref, pool2x2_rows_avx512, pool2x2_rows;
-unpool2x2_rows_fn unpool2x2_rows_ref, unpool2x2_rows_avx512, unpool2x2_rows;
+pool2x2_rows_fn pool2x2_rows_ref, pool2x2_rows_avx512, pool2x2_rows_simd128, pool2x2_rows;
+unpool2x2_rows_fn unpool2x2_rows_ref, unpool2x2_rows_avx512, unpool2x2_rows_simd128,
+    unpool2x2_rows;
 
 /* A 3x3 correlation by Winograd's F(2x2, 3x3) (winograd.c).  First the
  * filters, u[16][cout][cin]: the filter of output o and input i is at
@@ -200,6 +201,28 @@ void gemm_threads(int ta, int tb, int m, int n, int k, const float *a, int lda,
 void gemm_threads_rows(int ta, int tb, int m, int n, int k, const float *a, int lda,
                        const float *b, int ldb, const size_t *brow, float beta, float *c,
                        int ldc, int threads);
+
+/* ---- integer GEMM for int8 inference (qgemm*.c) ----------------------- */
+
+/* C[m x n] = A[m x k] op(B)[k x n] in int32, exactly: A is a layer's int8
+ * weights (row-major, lda), B its uint8 input (row-major, ldb; tb: stored
+ * n x k, each column's k values contiguous, as a dense layer's batch is).
+ * Integer sums are associative, so every path gives the same C, and none
+ * overflows while k <= QGEMM_K_MAX (|a| <= 127, b <= 255).  The SIMD paths
+ * multiply 4 (VNNI) or 2 (AVX2, through 16-bit lanes, never saturating)
+ * products at once. */
+#include <stdint.h>
+enum { QGEMM_K_MAX = 65536 };
+typedef void qgemm_fn(int tb, int m, int n, int k, const int8_t *a, int lda, const uint8_t *b,
+                      int ldb, int32_t *c, int ldc);
+qgemm_fn qgemm_ref, qgemm_avx2, qgemm_vnni, qgemm;
+/* The path qgemm() takes: "vnni", "avx2" or "generic" (capped by CNN_SIMD
+ * as gemm_path() is). */
+const char *qgemm_path(void);
+/* Bytes q[p * step] = clamp(round(add + mult * (acc[p] - shift)), 0, 255):
+ * integer sums back into a uint8 tensor's scale. */
+void requant_bytes(const int32_t *acc, int n, int32_t shift, float mult, float add, uint8_t *q,
+                   int step);
 
 /* ---- the convolution by its definition (conv_ref.c) -------------------- */
 

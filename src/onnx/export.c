@@ -442,6 +442,9 @@ static void wrap(graph *g, cnn_net *net, const cnn_model_meta *meta, Onnx__Graph
 int cnn_model_export_onnx(const char *path, cnn_net *net, const cnn_model_meta *meta,
                           cnn_error *err)
 {
+    if (cnn_net_quant_ranges(net))
+        return cnn_fail(err, CNN_EINVAL, "an int8 model does not export to ONNX yet (QDQ is not "
+                                         "written); export the float model it came from");
     int layers = cnn_net_layers(net);
     graph g = {.max_nodes = 4 * (size_t)layers + 8, .max_inits = 2 * (size_t)layers + 8,
                .cur = "pixels"};

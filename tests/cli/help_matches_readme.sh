@@ -5,7 +5,7 @@ set -eu
 repo=$(cd "$(dirname "$CNN")/.." && pwd)
 block=$(sed -n '/^## The tool/,/^NET is/p' "$repo/README.md" | sed -n 's/^    \(cnn [a-z]*.*\)/\1/p')
 [ -n "$block" ] || { echo "README has no usage block under '## The tool'"; exit 1; }
-cmds=$("$CNN" --help | sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p')
+cmds=$("$CNN" --help | sed -n 's/^  \([a-z][a-z]*\) \+[a-z].*/\1/p')
 [ -n "$cmds" ] || { echo "cnn --help lists no commands"; exit 1; }
 for c in $cmds; do
     usage=$("$CNN" "$c" --help | head -n 1 | sed 's/^usage: //')
