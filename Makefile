@@ -26,7 +26,7 @@ SRC := $(wildcard src/*.c src/data/*.c src/kernels/*.c)
 # decoders that need zlib, libpng or libjpeg (the page gives the library
 # pixels); SIMD128 on
 ifeq ($(WEB),1)
-  SRC := $(filter-out src/data/image.c src/data/folder.c src/data/idx.c,$(SRC))
+  SRC := $(filter-out src/data/image.c src/data/folder.c src/data/idx.c src/data/source.c,$(SRC))
   ONNX := 0
   OMP :=
   LIBS :=

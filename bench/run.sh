@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# cnn against PyTorch, in one go: `cnn bench --json` for seed, lenet and
-# convnet on 2 threads and on 1, the PyTorch peer (../shared/bench/torch_ref.py)
-# on 1 and 2 threads, NCHW and channels-last, then a table of ratios and the
-# issue's targets, each PASS or FAIL.  Raw JSON lines: bench/results/.
+# cnn against PyTorch and ONNX Runtime, in one go: `cnn bench --json` for
+# seed, lenet and convnet on 2 threads and on 1, the PyTorch peer
+# (../shared/bench/torch_ref.py) on 1 and 2 threads, NCHW and channels-last,
+# then inference alone: `cnn bench --infer-only` and ONNX Runtime
+# (bench/ort_ref.js, on the graph `cnn export` writes) taking turns on each
+# thread count; then a table of ratios and the issue's targets, each PASS or
+# FAIL.  Raw JSON lines: bench/results/.
 #
 #   bench/run.sh [--quick] [--repeat R] [--nets "seed lenet convnet"]
-#                [--threads "2 1"] [--no-torch] [--train-n N] [--table FILE.jsonl]
+#                [--threads "2 1"] [--no-torch] [--no-ort] [--train-n N]
+#                [--table FILE.jsonl]
 #
 #   --quick      10000 training images instead of 60000 (about 3 min with the
 #                peer instead of about 9; cnn alone ~1 min vs ~2)
 #   --repeat R   run every configuration R times; the table keeps the best
 #   --table F    only print the table of an earlier run's JSON lines
+#   --no-ort     leave ONNX Runtime out (also left out, with a note, when
+#                onnxruntime-node is not in tests/onnx: scripts/deps.sh test)
 #
 # Figures drift on a shared machine: the load average is recorded with every
 # line; run when `uptime` shows the machine idle, or use --repeat.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-train_n=60000 repeat=1 nets="seed lenet convnet" threads="2 1" torch=1 table_only=
+train_n=60000 repeat=1 nets="seed lenet convnet" threads="2 1" torch=1 ort=1 table_only=
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) train_n=10000 ;;
@@ -26,8 +32,9 @@ while [ $# -gt 0 ]; do
     --nets) nets=$2; shift ;;
     --threads) threads=$2; shift ;;
     --no-torch) torch= ;;
+    --no-ort) ort= ;;
     --table) table_only=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -59,7 +66,7 @@ def target(name, ok, text):
 print()
 print("%-8s %-22s %14s %-6s %14s %-7s %8s" % ("net", "figure", "cnn", "", "pytorch best", "", "ratio"))
 for net in ("seed", "lenet", "convnet"):
-    c_all = [r for r in rows if r.get("peer") == "cnn" and r["net"] == net]
+    c_all = [r for r in rows if r.get("peer") == "cnn" and r["net"] == net and r.get("mode") != "infer"]
     t = [r for r in rows if r.get("peer") == "pytorch" and r["net"] == net]
     if not c_all:
         continue
@@ -111,6 +118,37 @@ for net in ("seed", "lenet", "convnet"):
     if net in ("lenet", "convnet"):
         target("%s training 2t/1t scaling" % net, None if scal is None else scal >= 1.8,
                "%s >= 1.8x" % ("-" if scal is None else "%.2fx" % scal))
+# Inference alone against ONNX Runtime: cnn bench --infer-only on 2 threads
+# (if run) against ORT's faster of its thread counts, figure by figure.
+ort_rows = [r for r in rows if r.get("peer") == "ort"]
+if ort_rows:
+    print("against %s (graph optimisation all, sequential, best of its intra-op thread counts;"
+          % ort_rows[0].get("runtime", "ONNX Runtime"))
+    print("its batch-1 latency includes node's call overhead): cnn bench --infer-only, taking turns")
+    probe = [r for r in ort_rows if r["net"] == "probe"]
+    if probe:
+        print("ORT's batch-1 median on a 9x9 -> 2 dense net (its call overhead through node): %.1f us"
+              % probe[0]["lat_b1_us_median"])
+    print("%-8s %-22s %14s %-6s %14s %-7s %8s" % ("net", "figure", "cnn", "", "ORT best", "", "ratio"))
+for net in ("seed", "lenet", "convnet") if ort_rows else ():
+    c_all = [r for r in rows if r.get("peer") == "cnn" and r["net"] == net and r.get("mode") == "infer"]
+    o = [r for r in ort_rows if r["net"] == net]
+    if not c_all or not o:
+        continue
+    c = [r for r in c_all if r["threads"] == 2] or c_all
+    for label, key, low, want in (("infer b256 img/s", "infer_b256_ips_best", False, 1.5),
+                                  ("latency b1 us (med)", "lat_b1_us_median", True, 1.0),
+                                  ("latency b1 us (p90)", "lat_b1_us_p90", True, None)):
+        cv, cr = best(c, key, low)
+        ov, orr = best(o, key, low)
+        rt = (ov / cv if low else cv / ov) if cv and ov else None
+        print("%-8s %-22s %14s %-6s %14s %-7s %8s" % (
+            net, label, fmt(cv), cfg(cr), fmt(ov), cfg(orr), "-" if rt is None else "%.2fx" % rt))
+        if want:
+            target("O %s %s vs ORT" % (net, "inference b256" if not low else "latency b1"),
+                   None if rt is None else rt >= want,
+                   "%s >= %gx" % ("-" if rt is None else "%.2fx" % rt, want))
+    print()
 print("targets:")
 for name, ok, text in results:
     print("  %-4s %-40s %s" % ("-" if ok is None else "PASS" if ok else "FAIL", name, text))
@@ -126,6 +164,12 @@ else
     data_dir=/usr/share/datasets/fashion-mnist torch_data=fashion
 fi
 peer=$repo/../shared/bench/torch_ref.py
+ort_dir=$repo/tests/onnx/node_modules/onnxruntime-node
+if [ -n "$ort" ] && ! (command -v node >/dev/null && node -e "require('$ort_dir')" 2>/dev/null); then
+    echo "run.sh: ONNX Runtime is not installed (onnxruntime-node in tests/onnx/node_modules:" >&2
+    echo "  scripts/deps.sh test): the ORT figures are skipped" >&2
+    ort=
+fi
 if [ -n "$torch" ]; then
     missing=
     [ -f "$peer" ] || missing="$missing $peer"
@@ -149,6 +193,24 @@ out="$here/results/run-$stamp.jsonl"
 bin=$(mktemp -d)/cnn
 cp "$repo/build/cnn" "$bin"
 trap 'rm -rf "$(dirname "$bin")"' EXIT
+
+# ORT's graphs: each net trained a little (the weights do not change the
+# speed) and exported, with its input shape for the peer
+ort_model() {
+    local m="$(dirname "$bin")/$1"
+    "$bin" train --net "$1" --data "$data_dir" --limit 512 --test-limit 256 --epochs 1 --quiet \
+        --out "$m.cnn" && "$bin" export "$m.cnn" --onnx "$m.onnx" &&
+        "$bin" summary "$m.cnn" | awk '$2 == "input" { gsub("x", ",", $3); print $3 }' >"$m.shape"
+}
+if [ -n "$ort" ]; then
+    for net in $nets; do ort_model "$net"; done
+    # what a call costs ORT through node alone: a net of 162 multiply-adds
+    probe="$(dirname "$bin")/probe"
+    "$bin" train --net "input 9x9; dense 2; softmax" --data xo --limit 64 --test-limit 16 \
+        --epochs 1 --quiet --out "$probe.cnn" && "$bin" export "$probe.cnn" --onnx "$probe.onnx"
+    node "$here/ort_ref.js" "$probe.onnx" --net probe --shape 1,9,9 --threads 1 --test-n 256 \
+        --reps 1 >>"$out"
+fi
 load() { cut -d' ' -f1 /proc/loadavg; }
 start=$(date +%s)
 echo "# $(date -Is) $(uname -n) $(nproc) CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(load); data $data_dir; train-n $train_n" >&2
@@ -166,6 +228,17 @@ for r in $(seq "$repeat"); do
         for t in $threads; do
             echo "cnn bench --net $net --threads $t (load $(load))" >&2
             "$bin" bench --json --net "$net" --threads "$t" --data "$data_dir" --train-n "$train_n" >>"$out"
+        done
+        # inference alone, cnn and ORT in turn on each thread count
+        for t in $threads; do
+            [ -n "$ort" ] || break
+            echo "cnn bench --infer-only --net $net --threads $t (load $(load))" >&2
+            "$bin" bench --json --infer-only --net "$net" --threads "$t" --data "$data_dir" >>"$out"
+            echo "ort_ref.js --net $net --threads $t (load $(load))" >&2
+            l0=$(load) m="$(dirname "$bin")/$net"
+            line=$(node "$here/ort_ref.js" "$m.onnx" --net "$net" --shape "$(cat "$m.shape")" \
+                   --threads "$t")
+            echo "${line%\}}, \"load1\": $l0}" >>"$out"
         done
         [ -n "$torch" ] || continue
         for t in $threads; do

@@ -447,6 +447,11 @@ int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoc
                     int batch, uint64_t seed, cnn_progress_fn progress, void *user,
                     cnn_metrics *out, cnn_error *err);
 
+/* Whether net takes d's images and every label is one of its classes (what
+ * training and evaluation check first), without running it: CNN_OK or the
+ * reason. */
+int cnn_dataset_fits(const cnn_net *net, const cnn_dataset *d, cnn_error *err);
+
 /* Loss and accuracy over d; confusion (classes x classes, row = true label,
  * column = prediction) is filled when not NULL. */
 int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *confusion,

@@ -62,6 +62,7 @@ typedef struct {
     int training;    /* forward: dropout is on                           */
     uint64_t step;   /* training forwards so far: dropout's masks        */
     void *scratch;   /* this thread's own scratch (scratch_bytes)        */
+    void *cache;     /* this thread's cache (cache_bytes), or NULL       */
     void *shared;    /* the batch's (shared_bytes): conv's group sums     */
     int *argmax;     /* a max-pool's, or its fusing conv's: per output,
                       * where the maximum came from                      */
@@ -81,6 +82,10 @@ typedef struct {
     /* The scratch one thread needs for a call with this epilogue (NULL:
      * none needed). */
     size_t (*scratch_bytes)(const layer *l, const epilogue *ep);
+    /* Bytes a thread keeps from one call to the next (NULL: none), zeroed
+     * when the workspace is laid out: what a layer derives from weights
+     * that may not have changed since (conv: its Winograd filters). */
+    size_t (*cache_bytes)(const layer *l);
     /* y = f(x) for the call's images.  training enables dropout. */
     void (*forward)(const layer *l, const float *x, float *y, const layer_call *c);
     /* Given dy = dL/dy: dL/dx of the call's images into dx (if dx is not

@@ -27,6 +27,9 @@ typedef struct {
     int *argmax;   /* a max-pool's (its own or fused)                       */
     char *scratch; /* thread t's at scratch + t * scratch_stride            */
     size_t scratch_stride;
+    char *cache;   /* thread t's at cache + t * cache_stride: kept between
+                    * calls, zeroed by plan_point                           */
+    size_t cache_stride, cache_at;
     void *shared;
     size_t y_at, dy_at, argmax_at, scratch_at, shared_at; /* offsets, bytes */
 } plan_step;

@@ -13,7 +13,8 @@
  * Memory: one output buffer per step (none for an in-place activation),
  * the gradients in flight in two buffers that take turns down the network
  * (a layer whose grads reads dy after the whole pass gets its own), the
- * arg-max of each max-pool, each thread's scratch, the input gradient. */
+ * arg-max of each max-pool, each thread's scratch and cache, the input
+ * gradient. */
 #include "net.h"
 
 #include <stdlib.h>
@@ -69,6 +70,9 @@ static size_t lay_out_step(plan *p, const layer *layers, plan_step *s, size_t at
     s->scratch_stride = scratch ? align64(scratch) + THREAD_APART : 0;
     s->scratch_at = at;
     at += s->scratch_stride * (size_t)p->threads;
+    s->cache_stride = l->ops->cache_bytes ? align64(l->ops->cache_bytes(l)) : 0;
+    s->cache_at = at;
+    at += s->cache_stride * (size_t)p->threads;
     s->shared_at = at;
     return at + align64(l->shared_bytes);
 }
@@ -129,6 +133,9 @@ void plan_point(plan *p, void *work)
         st->y = st->in_place ? p->steps[s - 1].y : (float *)(base + st->y_at);
         st->argmax = st->argmax_at ? (int *)(base + st->argmax_at) : NULL;
         st->scratch = st->scratch_stride ? base + st->scratch_at : NULL;
+        st->cache = st->cache_stride ? base + st->cache_at : NULL;
+        if (st->cache) /* nothing cached yet: all zeros is a layer's "empty" */
+            memset(st->cache, 0, st->cache_stride * (size_t)p->threads);
         st->shared = base + st->shared_at;
         for (int i = st->layer; i < st->top; i++)
             p->act[i] = st->ep.pool ? NULL : st->y;

@@ -126,6 +126,7 @@ static layer_call call_of(const cnn_net *net, const plan_step *s, share sh, int 
                         .threads = sh.threads, .training = training, .step = net->step,
                         .scratch = s->scratch ? s->scratch + (size_t)sh.thread * s->scratch_stride
                                               : NULL,
+                        .cache = s->cache ? s->cache + (size_t)sh.thread * s->cache_stride : NULL,
                         .shared = s->shared, .argmax = s->argmax, .ep = s->ep};
 }
 

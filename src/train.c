@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_fit(const cnn_net *net, const cnn_dataset *d, cnn_error *err)
+int cnn_dataset_fits(const cnn_net *net, const cnn_dataset *d, cnn_error *err)
 {
     cnn_shape in = cnn_net_input_shape(net);
     if (d->c != in.c || d->h != in.h || d->w != in.w)
@@ -65,7 +65,7 @@ int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoc
                     uint64_t seed, cnn_progress_fn progress, void *user, cnn_metrics *out,
                     cnn_error *err)
 {
-    int rc = check_fit(net, d, err);
+    int rc = cnn_dataset_fits(net, d, err);
     if (rc)
         return rc;
     size_t per = (size_t)d->c * d->h * d->w;
@@ -109,7 +109,7 @@ int cnn_train_epoch(cnn_net *net, cnn_optim *opt, const cnn_dataset *d, int epoc
 int cnn_evaluate(cnn_net *net, const cnn_dataset *d, cnn_metrics *out, int *confusion,
                  cnn_error *err)
 {
-    int rc = check_fit(net, d, err);
+    int rc = cnn_dataset_fits(net, d, err);
     if (rc)
         return rc;
     int classes = cnn_net_classes(net);

@@ -59,12 +59,12 @@ static int same_labels(const cnn_label *got, const uint8_t *bytes, int n)
 
 static buf good_labels(void) { return idx(0x801, 1, (uint32_t[]){3}, LAB, 3); }
 
-static buf gz(const uint8_t *data, size_t n)
+static buf gz_level(const uint8_t *data, size_t n, int level)
 {
     buf b = {0};
     z_stream z;
     memset(&z, 0, sizeof z);
-    deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    deflateInit2(&z, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
     b.p = malloc(deflateBound(&z, n) + 64);
     z.next_in = data;
     z.avail_in = (uInt)n;
@@ -75,6 +75,8 @@ static buf gz(const uint8_t *data, size_t n)
     deflateEnd(&z);
     return b;
 }
+
+static buf gz(const uint8_t *data, size_t n) { return gz_level(data, n, 9); }
 
 static int parse_err(buf im, buf lb, size_t limit, cnn_error *err)
 {
@@ -380,6 +382,170 @@ TEST(idx_gzip_cannot_exceed_or_undershoot_its_header)
                            "file holds only 1000 bytes after the header (decompressed)"));
     free(im.p);
     free(zeros);
+}
+
+TEST(idx_limit_on_gzip_checks_the_length_in_the_trailer)
+{
+    /* Three images, of which the limit keeps one: the two left are never
+     * inflated, so a cut file is caught by its trailer's length. */
+    buf im = good_images();
+    buf z = gz(im.p, im.n);
+    cnn_error err;
+    buf cut = {0};
+    put(&cut, z.p, z.n - 3);
+    CHECK(parse_err(cut, good_labels(), 1, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "the file is truncated or not one gzip stream"));
+    buf lying = {0};
+    put(&lying, z.p, z.n);
+    lying.p[z.n - 4] ^= 1; /* the length in the trailer: 35, not 34 */
+    CHECK(parse_err(lying, good_labels(), 1, &err) == CNN_EFORMAT);
+    CHECK(!strcmp(err.msg, "images: header says 3 images of 2x3 (34 bytes with the header) but "
+                           "the gzip trailer gives 35: the file is truncated or not one gzip "
+                           "stream"));
+    buf tiny = {0};
+    put(&tiny, z.p, 12); /* the gzip magic, and less than a trailer */
+    CHECK(parse_err(tiny, good_labels(), 1, &err) == CNN_EFORMAT);
+    free(im.p);
+    free(z.p);
+}
+
+/* A file of n images of MNIST's test split (its first n), gzip-compressed. */
+static buf mnist_images_gz(int n, cnn_dataset *full)
+{
+    buf raw = idx(0x803, 3, (uint32_t[]){(uint32_t)n, 28, 28}, full->pixels, (size_t)n * 784);
+    buf z = gz(raw.p, raw.n);
+    free(raw.p);
+    return z;
+}
+
+TEST(idx_limit_gives_the_first_images_of_the_whole_read)
+{
+    cnn_dataset whole, part;
+    cnn_error err;
+    CHECK(cnn_idx_load_dir(mnist_dir(), "test", 0, &whole, &err) == CNN_OK);
+    CHECK(cnn_idx_load_dir(mnist_dir(), "test", 123, &part, &err) == CNN_OK);
+    CHECK(part.n == 123 && part.classes == whole.classes && part.h == 28 && part.w == 28);
+    CHECK(!memcmp(part.pixels, whole.pixels, (size_t)123 * 784));
+    CHECK(!memcmp(part.labels, whole.labels, 123 * sizeof *part.labels));
+    CHECK(whole.class_names == NULL && part.class_names == NULL); /* MNIST has no names */
+    cnn_dataset_free(&part);
+    /* The same file cut short: a limit that reads past the cut fails in the
+     * stream, one that stops before it fails on the trailer. */
+    buf z = mnist_images_gz(1000, &whole), lb = idx(0x801, 1, (uint32_t[]){1000}, NULL, 0);
+    for (int i = 0; i < 1000; i++) {
+        uint8_t b = (uint8_t)whole.labels[i];
+        put(&lb, &b, 1);
+    }
+    CHECK(cnn_idx_parse(z.p, z.n, lb.p, lb.n, 10, &part, &err) == CNN_OK);
+    CHECK(part.n == 10 && !memcmp(part.pixels, whole.pixels, 7840));
+    cnn_dataset_free(&part);
+    size_t cut = z.n / 2;
+    CHECK(cnn_idx_parse(z.p, cut, lb.p, lb.n, 10, &part, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "images: header says 1000 images of 28x28") &&
+          strstr(err.msg, "the file is truncated or not one gzip stream"));
+    CHECK(cnn_idx_parse(z.p, cut, lb.p, lb.n, 900, &part, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "truncated"));
+    CHECK(cnn_idx_parse(z.p, cut, lb.p, lb.n, 0, &part, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "the gzip stream is truncated"));
+    free(z.p);
+    free(lb.p);
+    cnn_dataset_free(&whole);
+}
+
+static buf slurp(const char *path)
+{
+    buf b = {0};
+    FILE *f = fopen(path, "rb");
+    uint8_t chunk[65536];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        put(&b, chunk, n);
+    if (f)
+        fclose(f);
+    return b;
+}
+
+static int same_dataset(const cnn_dataset *a, const cnn_dataset *b)
+{
+    return a->n == b->n && a->h == b->h && a->w == b->w && a->classes == b->classes &&
+           !memcmp(a->pixels, b->pixels, (size_t)a->n * a->h * a->w) &&
+           !memcmp(a->labels, b->labels, sizeof *a->labels * (size_t)a->n);
+}
+
+/* A file is read a window (256 KB) at a time as the parser asks: the same
+ * dataset as the whole file parsed in memory, over several windows of
+ * gzip (969 KB here) and of plain bytes (784 KB), and the same errors. */
+TEST(idx_files_read_as_needed_give_what_memory_gives)
+{
+    char dir[64], images[128], plain[128], labels[128], junk[128];
+    CHECK(tempdir(dir));
+    snprintf(images, sizeof images, "%s/train-images-idx3-ubyte.gz", mnist_dir());
+    snprintf(labels, sizeof labels, "%s/train-labels-idx1-ubyte.gz", mnist_dir());
+    buf zi = slurp(images), zl = slurp(labels);
+    CHECK(zi.n > 3 * 262144);
+    cnn_dataset mem, file;
+    cnn_error err;
+    for (size_t limit = 0; limit <= 5000; limit += 5000) {
+        CHECK(cnn_idx_parse(zi.p, zi.n, zl.p, zl.n, limit, &mem, &err) == CNN_OK);
+        CHECK(cnn_idx_load(images, labels, limit, &file, &err) == CNN_OK);
+        CHECK(same_dataset(&mem, &file) && file.n == (limit ? 5000 : 6000));
+        cnn_dataset_free(&file);
+        cnn_dataset_free(&mem);
+    }
+    /* the test split, uncompressed: 1000 images of 784 bytes */
+    cnn_dataset test;
+    CHECK(cnn_idx_load_dir(mnist_dir(), "test", 0, &test, &err) == CNN_OK);
+    buf raw = idx(0x803, 3, (uint32_t[]){1000, 28, 28}, test.pixels, 784000);
+    buf lb = idx(0x801, 1, (uint32_t[]){1000}, NULL, 0);
+    for (int i = 0; i < 1000; i++) {
+        uint8_t b = (uint8_t)test.labels[i];
+        put(&lb, &b, 1);
+    }
+    snprintf(plain, sizeof plain, "%s/images", dir);
+    snprintf(labels, sizeof labels, "%s/labels", dir);
+    write_file(plain, raw.p, raw.n);
+    write_file(labels, lb.p, lb.n);
+    CHECK(cnn_idx_load(plain, labels, 0, &file, &err) == CNN_OK && same_dataset(&test, &file));
+    cnn_dataset_free(&file);
+    CHECK(cnn_idx_load(plain, labels, 700, &file, &err) == CNN_OK && file.n == 700);
+    CHECK(!memcmp(file.pixels, test.pixels, 700 * 784));
+    cnn_dataset_free(&file);
+    /* a gzip stream with 300 KB after it: found in a later window */
+    buf z = gz(raw.p, raw.n);
+    uint8_t *tail = calloc(300000, 1);
+    put(&z, tail, 300000);
+    snprintf(junk, sizeof junk, "%s/junk.gz", dir);
+    write_file(junk, z.p, z.n);
+    CHECK(cnn_idx_parse(z.p, z.n, lb.p, lb.n, 0, &mem, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "bytes after the end of the gzip stream"));
+    CHECK(cnn_idx_load(junk, labels, 0, &file, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "junk.gz: bytes after the end of the gzip stream"));
+    /* ...and starting exactly at a window's edge: a gzip of stored blocks
+     * (level 0) of 1x1 images, grown until it is one window long */
+    uint8_t *zeros = calloc(262144, 1);
+    buf stored = {0}, many = {0}, lb2 = {0};
+    for (uint32_t n = 262144 - 200; n < 262144 && stored.n != 262144; n++) {
+        free(stored.p), free(many.p);
+        many = idx(0x803, 3, (uint32_t[]){n, 1, 1}, zeros, n);
+        stored = gz_level(many.p, many.n, 0);
+        if (stored.n == 262144)
+            lb2 = idx(0x801, 1, (uint32_t[]){n}, zeros, n);
+    }
+    CHECK(stored.n == 262144);
+    put(&stored, "junk", 4);
+    write_file(junk, stored.p, stored.n);
+    char labels2[128];
+    snprintf(labels2, sizeof labels2, "%s/labels2", dir);
+    write_file(labels2, lb2.p, lb2.n);
+    CHECK(cnn_idx_load(junk, labels2, 0, &file, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "junk.gz: bytes after the end of the gzip stream"));
+    free(stored.p), free(many.p), free(lb2.p), free(zeros);
+    write_file(plain, raw.p, raw.n - 1); /* a plain file one byte short */
+    CHECK(cnn_idx_load(plain, labels, 700, &file, &err) == CNN_EFORMAT);
+    CHECK(strstr(err.msg, "holds 783999 bytes after the 16-byte header"));
+    rmtree(dir);
+    free(tail), free(z.p), free(raw.p), free(lb.p), free(zi.p), free(zl.p);
+    cnn_dataset_free(&test);
 }
 
 TEST(idx_load_names_the_file_and_finds_dotted_names)

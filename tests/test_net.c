@@ -534,6 +534,59 @@ TEST(a_padded_2x2_maxpool_is_not_fused_and_pools_its_own_windows)
     cnn_net_free(net);
 }
 
+/* The outputs of a fresh copy of a's network, with a's parameters, on x: no
+ * cache of its own yet. */
+static int fresh_forward(cnn_net *a, const char *spec, const float *x, int n, float *out,
+                         size_t count)
+{
+    cnn_error err;
+    cnn_net *b = cnn_net_parse(spec, NULL, &err);
+    int ok = b && cnn_net_init(b, n, 1, &err) == 0 &&
+             cnn_net_set_params(b, cnn_net_params(a), cnn_net_param_count(a), &err) == 0 &&
+             cnn_forward(b, x, n, 0, &err) == 0;
+    if (ok)
+        memcpy(out, cnn_net_output(b), sizeof(float) * count);
+    cnn_net_free(b);
+    return ok;
+}
+
+/* Inference keeps a Winograd layer's transformed filters between calls; a
+ * change of the weights by any road (here the caller's pointer, then a
+ * training step) is seen, and the outputs stay those of a network that
+ * never cached anything. */
+TEST(inference_reuses_winograd_filters_until_the_weights_change)
+{
+    static const char *spec = "input 6x6x16\nconv 16 3x3 pad 1\nrelu\ndense 3\nsoftmax\n";
+    cnn_error err;
+    cnn_net *a = cnn_net_parse(spec, NULL, &err);
+    CHECK(a && cnn_net_init(a, 4, 3, &err) == 0);
+    CHECK(strcmp(cnn_net_layer_method(a, 0), "winograd") == 0);
+    float x[4 * 576], first[12], again[12], fresh[12];
+    fill(x, 4 * 576, 5);
+    CHECK(cnn_forward(a, x, 4, 0, &err) == 0);
+    memcpy(first, cnn_net_output(a), sizeof first);
+    CHECK(cnn_forward(a, x, 4, 0, &err) == 0); /* from the cache */
+    CHECK(!memcmp(cnn_net_output(a), first, sizeof first));
+    CHECK(fresh_forward(a, spec, x, 4, fresh, 12) && !memcmp(fresh, first, sizeof first));
+    float *w = cnn_net_params(a);
+    for (int i = 0; i < 16 * 16 * 9; i++) /* the conv's weights come first */
+        w[i] = -w[i];
+    CHECK(cnn_forward(a, x, 4, 0, &err) == 0);
+    memcpy(again, cnn_net_output(a), sizeof again);
+    CHECK(memcmp(again, first, sizeof first));
+    CHECK(fresh_forward(a, spec, x, 4, fresh, 12) && !memcmp(fresh, again, sizeof again));
+    cnn_train_config cfg = cnn_train_defaults();
+    cfg.lr = 0.5f, cfg.batch = 4;
+    cnn_optim *opt = cnn_optim_new(a, &cfg, &err);
+    cnn_label labels[4] = {0, 1, 2, 0};
+    CHECK(opt && cnn_train_batch(a, opt, x, labels, 4, 0, NULL, NULL, &err) == 0);
+    CHECK(cnn_forward(a, x, 4, 0, &err) == 0);
+    CHECK(memcmp(cnn_net_output(a), again, sizeof again));
+    CHECK(fresh_forward(a, spec, x, 4, fresh, 12) && !memcmp(fresh, cnn_net_output(a), 48));
+    cnn_optim_free(opt);
+    cnn_net_free(a);
+}
+
 /* ---- learning ---------------------------------------------------------- */
 
 /* Two classes of 5x5 images: a bright row at a random height (0) or a bright

@@ -7,6 +7,7 @@
 #include "../tools/viz.c" /* the layout constants too */
 #include "test.h"
 
+#include <png.h>
 #include <stb_image.h>
 #include <unistd.h>
 
@@ -41,6 +42,42 @@ TEST(viz_diverging_is_white_at_zero_blue_below_red_above)
     /* symmetric: the scale, not the sign, decides how strong a colour is */
     CHECK(same(viz_diverging(2, 4), viz_diverging(0.5f, 1)));
     CHECK(same(viz_diverging(NAN, 1), VIZ_GRAY));
+}
+
+/* ---- PNG --------------------------------------------------------------- */
+
+/* libpng, strict where stb_image is lenient: it checks every chunk's CRC. */
+static int png_decodes_to(const unsigned char *png, int len, const viz_image *im)
+{
+    png_image p;
+    memset(&p, 0, sizeof p);
+    p.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&p, png, (size_t)len))
+        return 0;
+    p.format = PNG_FORMAT_RGB;
+    unsigned char *px = malloc(PNG_IMAGE_SIZE(p));
+    int ok = px && (int)p.width == im->w && (int)p.height == im->h &&
+             png_image_finish_read(&p, NULL, px, 0, NULL) &&
+             !memcmp(px, im->px, (size_t)im->w * im->h * 3);
+    png_image_free(&p);
+    free(px);
+    return ok;
+}
+
+TEST(viz_png_holds_every_pixel_and_valid_checksums)
+{
+    viz_image im = {0};
+    CHECK(viz_image_init(&im, 37, 11, NULL) == CNN_OK);
+    for (int i = 0; i < 37 * 11 * 3; i++)
+        im.px[i] = (unsigned char)(i * 7 + i / 5);
+    int len;
+    unsigned char *png = viz_png_encode(&im, &len);
+    CHECK(png && len > 8 && !memcmp(png, "\x89PNG\r\n\x1a\n", 8));
+    CHECK(png_decodes_to(png, len, &im));
+    png[len - 20] ^= 1; /* inside the compressed rows: the IDAT CRC no longer matches */
+    CHECK(!png_decodes_to(png, len, &im));
+    free(png);
+    viz_image_free(&im);
 }
 
 /* ---- grids ------------------------------------------------------------- */

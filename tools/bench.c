@@ -36,6 +36,8 @@ static const char HELP[] =
     "  --lat-n N        single-image forwards for the latency [2000]\n"
     "  --infer-reps N   timed batch-256 passes over the test set [5]\n"
     "  --no-layers      skip the per-layer profile\n"
+    "  --infer-only     no training: batch-256 inference and batch-1 latency\n"
+    "                   alone, on the initial weights (the speed is the same)\n"
     "  --seed N         seed for weights and shuffling [1]\n"
     "  --json           one JSON line per network and thread count\n";
 
@@ -139,7 +141,7 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int with
 
 typedef struct {
     const char *net, *data;
-    int threads, train_n, lat_n, infer_reps, layers, json;
+    int threads, train_n, lat_n, infer_reps, layers, json, infer_only;
     uint64_t seed;
 } bench_opts;
 
@@ -198,6 +200,25 @@ static void print_json(const bench_opts *o, const bench_result *r, const cnn_net
         printf("]");
     }
     printf("}\n");
+}
+
+/* --infer-only: the inference figures alone, keyed as in the full line. */
+static void print_infer(const bench_opts *o, const bench_result *r)
+{
+    if (!o->json)
+        printf("%s: %d thread%s, %s, inference alone (%d test images)\n"
+               "  inference b256 best %.0f img/s, median %.0f img/s\n"
+               "  latency b1     median %.1f us, p90 %.1f us\n",
+               o->net, o->threads, o->threads == 1 ? "" : "s", cnn_simd_path(), r->test_images,
+               r->infer_best, r->infer_med, r->lat_med, r->lat_p90);
+    else
+        printf("{\"peer\":\"cnn\",\"mode\":\"infer\",\"net\":\"%s\",\"threads\":%d,"
+               "\"simd\":\"%s\",\"data\":\"%s\",\"test_images\":%d,\"infer_b256_ips_best\":%.1f,"
+               "\"infer_b256_ips_median\":%.1f,\"lat_b1_us_median\":%.2f,"
+               "\"lat_b1_us_p90\":%.2f,\"load1\":%.2f}\n",
+               o->net, o->threads, cnn_simd_path(), o->data, r->test_images, r->infer_best,
+               r->infer_med, r->lat_med, r->lat_p90, r->load1);
+    fflush(stdout);
 }
 
 static void print_text(const bench_opts *o, const bench_result *r, const cnn_net *net)
@@ -279,7 +300,8 @@ static int set_up(const bench_opts *o, bench_run *b, bench_result *r)
     r->cfg = cfg;
     r->batch = cfg.batch;
     cnn_shape in = cnn_net_input_shape(b->net);
-    if (cli_load_splits(o->data, (size_t)o->train_n, 0, in, &b->train, &b->test))
+    size_t train_n = o->infer_only ? 1 : (size_t)o->train_n;
+    if (cli_load_splits(o->data, train_n, 0, in, o->threads, &b->train, &b->test))
         return EXIT_FAIL;
     /* the workspace for the training batch; inference at batch 256 gets
      * its own after the training figures, memory included, are taken */
@@ -293,6 +315,15 @@ static int set_up(const bench_opts *o, bench_run *b, bench_result *r)
     }
     r->train_images = b->train.n;
     r->test_images = b->test.n;
+    return 0;
+}
+
+/* The workspace for batch-256 inference, if training's is smaller. */
+static int grow_for_inference(const bench_opts *o, bench_run *b, const bench_result *r)
+{
+    cnn_error err;
+    if (r->batch < INFER_BATCH && cnn_net_init(b->net, INFER_BATCH, o->seed, &err))
+        return cli_error(EXIT_FAIL, "%s", err.msg);
     return 0;
 }
 
@@ -313,9 +344,7 @@ static int time_training(const bench_opts *o, bench_run *b, bench_result *r)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->rss_kb = ru.ru_maxrss; /* the peak of training and its evaluation */
-    if (r->batch < INFER_BATCH && cnn_net_init(b->net, INFER_BATCH, o->seed, &err))
-        return cli_error(EXIT_FAIL, "%s", err.msg);
-    return 0;
+    return grow_for_inference(o, b, r);
 }
 
 /* Passes over the test set at batch 256, each one's seconds into t: forwards
@@ -443,10 +472,10 @@ static int run_one(const bench_opts *o)
     bench_run b = {0};
     int rc = set_up(o, &b, &r);
     if (rc == 0)
-        rc = time_training(o, &b, &r);
+        rc = o->infer_only ? grow_for_inference(o, &b, &r) : time_training(o, &b, &r);
     if (rc == 0)
         rc = time_inference(o, &b, &r);
-    if (rc == 0) {
+    if (rc == 0 && !o->infer_only) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         r.rss_all_kb = ru.ru_maxrss; /* with inference, before the profile's own buffers */
@@ -454,7 +483,9 @@ static int run_one(const bench_opts *o)
         if (o->layers)
             rc = time_layers(&b, &r);
     }
-    if (rc == 0 && o->json)
+    if (rc == 0 && o->infer_only)
+        print_infer(o, &r);
+    else if (rc == 0 && o->json)
         print_json(o, &r, b.net);
     else if (rc == 0)
         print_text(o, &r, b.net);
@@ -536,7 +567,7 @@ static int read_options(const cli_option *opts, int nopts, bench_plan *p)
     p->each = (bench_opts){NULL, data ? data : default_data(p->data, sizeof p->data), 0,
                            (int)train_n, (int)lat_n, (int)infer_reps,
                            !cli_flag(opts, nopts, "no-layers"), cli_flag(opts, nopts, "json"),
-                           (uint64_t)seed};
+                           cli_flag(opts, nopts, "infer-only"), (uint64_t)seed};
     p->child = cli_flag(opts, nopts, "child");
     return 0;
 }
@@ -566,6 +597,8 @@ static int spawn_child(const bench_opts *o)
         args[a++] = "--json";
     if (!o->layers)
         args[a++] = "--no-layers";
+    if (o->infer_only)
+        args[a++] = "--infer-only";
     args[a] = NULL;
     return spawn(args);
 }
@@ -576,7 +609,7 @@ int cmd_bench(int argc, char **argv)
         {"net", 1, NULL},      {"threads", 1, NULL},
         {"data", 1, NULL},       {"train-n", 1, NULL},  {"lat-n", 1, NULL},
         {"infer-reps", 1, NULL}, {"no-layers", 0, NULL}, {"seed", 1, NULL},
-        {"json", 0, NULL},       {"child", 0, NULL},
+        {"json", 0, NULL},       {"child", 0, NULL},    {"infer-only", 0, NULL},
     };
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];

@@ -226,8 +226,10 @@ static int split_folder(cnn_dataset *d, int want_test)
     return kept > 0 ? 0 : -1;
 }
 
-int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape want,
-                  cnn_dataset *out)
+/* cli_load_data, with its message in why instead of on stderr (so that
+ * two loads side by side say one thing); EXIT_FAIL on failure. */
+static int load_data(const char *arg, const char *split, size_t limit, cnn_shape want,
+                     cnn_dataset *out, cnn_error *why)
 {
     cnn_error err;
     int test = strcmp(split, "test") == 0;
@@ -235,13 +237,13 @@ int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape wa
     if (strcmp(arg, "xo") == 0) {
         int n = limit ? (int)limit : test ? 500 : 2000;
         if (cnn_xo_generate(n, want.h, test ? 2 : 1, out, &err))
-            return cli_error(EXIT_FAIL, "xo: %s", err.msg);
+            return cnn_fail(why, EXIT_FAIL, "xo: %s", err.msg);
         return 0;
     }
     if (!is_dir(arg))
-        return cli_error(EXIT_FAIL, "%s: no such folder (DATA is a folder of IDX files, a folder "
-                                    "of class folders, or xo)",
-                         arg);
+        return cnn_fail(why, EXIT_FAIL, "%s: no such folder (DATA is a folder of IDX files, a "
+                                        "folder of class folders, or xo)",
+                        arg);
     if (cnn_idx_load_dir(arg, split, limit, out, &err) == CNN_OK)
         return 0;
     int idx_error = err.status;
@@ -251,24 +253,28 @@ int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape wa
     size_t len = strlen(arg) + 8;
     char *sub = malloc(len);
     if (!sub)
-        return cli_error(EXIT_FAIL, "out of memory");
+        return cnn_fail(why, EXIT_FAIL, "out of memory");
     snprintf(sub, len, "%s/%s", arg, split);
     int presplit = is_dir(sub);
     int rc = cnn_folder_load(presplit ? sub : arg, want.c, want.h, want.w, out, &err);
     free(sub);
-    if (rc) {
-        /* report the IDX problem when the folder looked like IDX data */
-        if (idx_error == CNN_EFORMAT)
-            return cli_error(EXIT_FAIL, "%s", idx_msg);
-        return cli_error(EXIT_FAIL, "%s", err.msg); /* it names the folder */
-    }
+    if (rc) /* the IDX problem when the folder looked like IDX data, else the folder's */
+        return cnn_fail(why, EXIT_FAIL, "%s", idx_error == CNN_EFORMAT ? idx_msg : err.msg);
     if (!presplit && split_folder(out, test)) {
         cnn_dataset_free(out);
-        return cli_error(EXIT_FAIL, "%s: too few images to set some aside for testing", arg);
+        return cnn_fail(why, EXIT_FAIL, "%s: too few images to set some aside for testing", arg);
     }
     if (limit && (size_t)out->n > limit)
         out->n = (int)limit;
     return 0;
+}
+
+int cli_load_data(const char *arg, const char *split, size_t limit, cnn_shape want,
+                  cnn_dataset *out)
+{
+    cnn_error why;
+    return load_data(arg, split, limit, want, out, &why) ? cli_error(EXIT_FAIL, "%s", why.msg)
+                                                         : 0;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -352,11 +358,21 @@ const char *const cli_optimizers[3] = {"sgd", "momentum", "adam"};
 const char *const cli_schedules[3] = {"constant", "step", "cosine"};
 
 int cli_load_splits(const char *arg, size_t train_limit, size_t test_limit, cnn_shape want,
-                    cnn_dataset *train, cnn_dataset *test)
+                    int threads, cnn_dataset *train, cnn_dataset *test)
 {
-    if (cli_load_data(arg, "train", train_limit, want, train))
-        return EXIT_FAIL;
-    return cli_load_data(arg, "test", test_limit, want, test);
+    cnn_error why[2];
+    int rc[2];
+    cnn_dataset *out[2] = {train, test};
+    /* Inflating a split is one thread's work: side by side, cnn train
+     * --limit 20000 on Fashion-MNIST has its data in 89-94 ms, not 126. */
+#pragma omp parallel for num_threads(2) if (threads > 1)
+    for (int k = 0; k < 2; k++)
+        rc[k] = load_data(arg, k ? "test" : "train", k ? test_limit : train_limit, want, out[k],
+                          &why[k]);
+    for (int k = 0; k < 2; k++) /* the training split's problem first, as when read in turn */
+        if (rc[k])
+            return cli_error(EXIT_FAIL, "%s", why[k].msg);
+    return 0;
 }
 
 void cli_json_prediction(int best, const char *name, const float *p, int k)

@@ -66,10 +66,11 @@ void cli_check_classes(const cnn_model_meta *meta, const cnn_dataset *d);
 extern const char *const cli_optimizers[3];
 extern const char *const cli_schedules[3];
 
-/* Both splits of DATA (as cli_load_data), each to its own limit.  On failure
- * (reported) either may be loaded: the caller frees both as ever. */
+/* Both splits of DATA (as cli_load_data), each to its own limit, side by
+ * side when threads > 1.  On failure (reported, the training split's first)
+ * either may be loaded: the caller frees both as ever. */
 int cli_load_splits(const char *arg, size_t train_limit, size_t test_limit, cnn_shape want,
-                    cnn_dataset *train, cnn_dataset *test);
+                    int threads, cnn_dataset *train, cnn_dataset *test);
 /* A prediction's JSON fields on stdout, "class":..,"name":..,"probabilities":
  * [..]: the class, its name and the k probabilities p. */
 void cli_json_prediction(int best, const char *name, const float *p, int k);

@@ -261,8 +261,8 @@ static int set_up(train_run *r)
 {
     cnn_error err;
     cnn_shape in = cnn_net_input_shape(r->net);
-    if (cli_load_data(r->data, "train", (size_t)r->limit, in, &r->train) ||
-        cli_load_data(r->data, "test", (size_t)r->test_limit, in, &r->test))
+    if (cli_load_splits(r->data, (size_t)r->limit, (size_t)r->test_limit, in,
+                        cnn_net_threads(r->net), &r->train, &r->test))
         return EXIT_FAIL;
     /* Evaluation runs at the training batch (at least 64): a bigger one
      * would only grow the workspace, for no gain in speed worth its memory. */
@@ -270,7 +270,7 @@ static int set_up(train_run *r)
     if (cnn_net_init(r->net, r->eval_batch, (uint64_t)r->seed, &err) ||
         !(r->opt = cnn_optim_new(r->net, &r->cfg, &err)))
         return cli_error(EXIT_FAIL, "%s", err.msg);
-    if (cnn_evaluate(r->net, &r->test, NULL, NULL, &err)) /* shapes and classes fit? */
+    if (cnn_dataset_fits(r->net, &r->test, &err)) /* a whole test pass cost 26-59 ms */
         return cli_error(EXIT_FAIL, "%s: %s", r->data, err.msg);
     int rc = r->resume ? resume_run(r) : 0;
     if (rc == 0)

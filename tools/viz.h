@@ -1,6 +1,6 @@
 /* Pictures of what a network computes: feature maps, filters, training
- * curves, confusion matrices and image strips as PNG files (stb_image_write),
- * with text drawn by a built-in 5x7 bitmap font, so nothing beyond libstb is
+ * curves, confusion matrices and image strips as PNG files (through zlib),
+ * with text drawn by a built-in 5x7 bitmap font, so nothing beyond zlib is
  * needed.  Also the numbers of the classic X-or-O walkthrough, computed by
  * the library's own layers. */
 #ifndef CNN_VIZ_H

@@ -177,7 +177,7 @@ static int train_preset(long seed, long images, const viz_xo walk[3], cnn_net **
     cnn_dataset train = {0}, test = {0};
     cnn_shape in = cnn_net_input_shape(net);
     int rc = EXIT_FAIL;
-    if (cli_load_splits("xo", (size_t)images, 0, in, &train, &test))
+    if (cli_load_splits("xo", (size_t)images, 0, in, 1, &train, &test))
         goto done;
     if (cnn_net_init(net, cfg.batch > 256 ? cfg.batch : 256, (uint64_t)seed, &err) ||
         cnn_fit(net, &train, &test, &cfg, (uint64_t)seed, &t->test, &err)) {

@@ -1,6 +1,7 @@
-/* Private to src/data (and training, which converts batches): the one
- * place that reads whole files into memory, so every loader hands bytes to
- * a parser that also works (and is fuzzed) on memory. */
+/* Private to src/data (and training, which converts batches): reading
+ * whole files into memory, so every loader hands bytes to a parser that
+ * also works (and is fuzzed) on memory.  (IDX files are read as far as
+ * they are needed instead, through source.h, into the same parser.) */
 #ifndef CNN_DATA_DATA_H
 #define CNN_DATA_DATA_H
 

@@ -1,98 +1,27 @@
 /* IDX files, the MNIST format: a big-endian header (magic 0x000008nn with
  * nn dimensions, then one 32-bit count per dimension) and unsigned bytes.
  *
- * cnn_idx_parse on memory is the one path that meets untrusted bytes (the
- * fuzzer's target); the file loaders only read files and call it.  Headers
- * are checked against limits and against each other before anything big is
- * allocated, and gzip is inflated incrementally, never past what the header
- * promised, so a small file that claims a huge size costs nothing. */
-#define ZLIB_CONST
+ * cnn_idx_parse on memory and cnn_idx_load on files read through the same
+ * source (source.c) into the same parser, which the fuzzer drives on
+ * memory.  Headers are checked against limits and against each other
+ * before anything big is allocated, and gzip is inflated incrementally,
+ * never past what the header promised, so a small file that claims a huge
+ * size costs nothing.  With a limit, images past it are not inflated at
+ * all: --limit 20000 of Fashion-MNIST's 60,000 took 0.22 s to load, nearly
+ * all of it inflating images it then dropped. */
 #include "cnn.h"
 #include "data.h"
+#include "source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define MAX_SIDE 4096u
 #define MAX_COUNT 100000000u
 #define MAX_PIXELS ((uint64_t)2 << 30)          /* 2 GiB of image bytes */
-#define ZCHUNK ((size_t)1 << 30)                /* zlib counts are 32-bit */
 #define FILE_SLACK ((size_t)1 << 20)            /* gzip may add a little */
-
-/* Bytes of one IDX file, plain or being inflated. */
-typedef struct {
-    const char *name;
-    const uint8_t *p;
-    size_t len, pos;
-    int gz, ended;
-    z_stream zs;
-    uint64_t total; /* bytes delivered so far (decompressed) */
-} source;
-
-static int source_open(source *s, const char *name, const uint8_t *p, size_t len,
-                       cnn_error *err)
-{
-    s->name = name;
-    s->p = p;
-    s->len = len;
-    if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-        if (inflateInit2(&s->zs, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper */
-            return cnn_fail(err, CNN_ENOMEM, "%s: cannot start gzip decompression", name);
-        s->gz = 1;
-    }
-    return CNN_OK;
-}
-
-static void source_close(source *s)
-{
-    if (s->gz)
-        inflateEnd(&s->zs);
-    s->gz = 0;
-}
-
-/* Reads up to n bytes; *got < n means the data has ended. */
-static int source_read(source *s, uint8_t *dst, size_t n, size_t *got, cnn_error *err)
-{
-    size_t done = 0;
-    if (!s->gz) {
-        done = n < s->len - s->pos ? n : s->len - s->pos;
-        if (done)
-            memcpy(dst, s->p + s->pos, done);
-        s->pos += done;
-    }
-    while (s->gz && done < n && !s->ended) {
-        if (s->zs.avail_in == 0 && s->pos < s->len) {
-            size_t k = s->len - s->pos < ZCHUNK ? s->len - s->pos : ZCHUNK;
-            s->zs.next_in = s->p + s->pos;
-            s->zs.avail_in = (uInt)k;
-            s->pos += k;
-        }
-        size_t want = n - done < ZCHUNK ? n - done : ZCHUNK;
-        s->zs.next_out = dst + done;
-        s->zs.avail_out = (uInt)want;
-        int z = inflate(&s->zs, Z_NO_FLUSH);
-        done += want - s->zs.avail_out;
-        if (z == Z_STREAM_END) {
-            s->ended = 1;
-            if (s->zs.avail_in || s->pos < s->len)
-                return cnn_fail(err, CNN_EFORMAT, "%s: bytes after the end of the gzip stream",
-                                s->name);
-        } else if (z == Z_BUF_ERROR && s->zs.avail_in == 0 && s->pos == s->len) {
-            return cnn_fail(err, CNN_EFORMAT, "%s: the gzip stream is truncated", s->name);
-        } else if (z == Z_MEM_ERROR) {
-            return cnn_fail(err, CNN_ENOMEM, "%s: out of memory while inflating", s->name);
-        } else if (z != Z_OK) {
-            return cnn_fail(err, CNN_EFORMAT, "%s: corrupt gzip data (%s)", s->name,
-                            s->zs.msg ? s->zs.msg : "inflate failed");
-        }
-    }
-    s->total += done;
-    *got = done;
-    return CNN_OK;
-}
 
 /* Reads the magic 0x0000 08 <dims> and the dims big-endian counts. */
 static int read_header(source *s, unsigned want_dims, uint32_t *dims, cnn_error *err)
@@ -132,12 +61,38 @@ static int read_header(source *s, unsigned want_dims, uint32_t *dims, cnn_error 
     return CNN_OK;
 }
 
+/* A gzip stream read only in part (--limit) is never inflated to its end,
+ * so its length is checked against the one its trailer gives (ISIZE: the
+ * inflated length mod 2^32, the stream's last four bytes, little-endian):
+ * a file cut short ends in compressed bytes, not in its length.  What a
+ * partial read does not check is the CRC of the bytes it leaves unread. */
+static int check_gzip_length(const source *s, uint64_t expected, const char *desc,
+                             cnn_error *err)
+{
+    uint8_t t[4];
+    uint64_t want = s->total + expected;
+    if (source_tail(s, t))
+        return cnn_fail(err, CNN_EFORMAT,
+                        "%s: header says %s (%llu bytes with the header) but the file has no "
+                        "gzip trailer: it is truncated",
+                        s->name, desc, (unsigned long long)want);
+    uint32_t isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                     (uint32_t)t[3] << 24;
+    if (isize != (uint32_t)want)
+        return cnn_fail(err, CNN_EFORMAT,
+                        "%s: header says %s (%llu bytes with the header) but the gzip trailer "
+                        "gives %u: the file is truncated or not one gzip stream",
+                        s->name, desc, (unsigned long long)want, isize);
+    return CNN_OK;
+}
+
 /* Reads the first `keep` of `count` items of `item` bytes into a new buffer,
- * then checks that exactly count items follow the header.  The buffer grows
- * as data arrives, so a gzip stream that lies about its length costs only
- * what it really holds.  max_byte (if not NULL) gets the largest byte of all
- * count items.  desc says what the header promised, for messages. */
-static int read_items(source *s, uint64_t count, uint64_t keep, size_t item,
+ * then, if whole, checks that exactly count items follow the header.  The
+ * buffer grows as data arrives, so a gzip stream that lies about its length
+ * costs only what it really holds.  max_byte (if not NULL) gets the largest
+ * byte of all count items.  desc says what the header promised, for
+ * messages. */
+static int read_items(source *s, uint64_t count, uint64_t keep, size_t item, int whole,
                       const char *desc, uint8_t **out, int *max_byte, cnn_error *err)
 {
     size_t want = (size_t)(keep * item), cap = want < FILE_SLACK ? want : FILE_SLACK;
@@ -168,7 +123,7 @@ static int read_items(source *s, uint64_t count, uint64_t keep, size_t item,
     for (size_t i = 0; max_byte && i < have; i++)
         maxv = buf[i] > maxv ? buf[i] : maxv;
     /* The items after `keep` are read only to check the length (and labels). */
-    uint64_t rest = have == want ? expected - want : 0;
+    uint64_t rest = have == want && whole ? expected - want : 0;
     while (!st && rest) {
         size_t n = rest < sizeof scratch ? (size_t)rest : sizeof scratch;
         st = source_read(s, scratch, n, &got, err);
@@ -180,13 +135,13 @@ static int read_items(source *s, uint64_t count, uint64_t keep, size_t item,
         if (got < n)
             break;
     }
-    if (!st && s->total - header < expected)
+    if (!st && s->total - header < (whole ? expected : want))
         st = cnn_fail(err, CNN_EFORMAT,
                       "%s: header says %s (%llu bytes) but the file holds only %llu bytes after "
                       "the header%s",
                       s->name, desc, (unsigned long long)expected,
                       (unsigned long long)(s->total - header), s->gz ? " (decompressed)" : "");
-    if (!st) {
+    if (!st && whole) {
         st = source_read(s, scratch, 1, &got, err); /* also drives gzip to its CRC check */
         if (!st && got)
             st = cnn_fail(err, CNN_EFORMAT,
@@ -204,74 +159,80 @@ static int read_items(source *s, uint64_t count, uint64_t keep, size_t item,
     return CNN_OK;
 }
 
-/* The core: everything from memory, with names for the messages. */
-static int parse(const uint8_t *images, size_t images_len, const char *images_name,
-                 const uint8_t *labels, size_t labels_len, const char *labels_name, size_t limit,
-                 cnn_dataset *out, cnn_error *err)
+/* The image file's header, checked against the limits: id gets its three
+ * counts, bytes their product, desc ("N images of HxW") what it promised. */
+static int read_image_header(source *s, uint32_t id[3], uint64_t *bytes, char desc[96],
+                             cnn_error *err)
 {
-    source si, sl;
-    memset(&si, 0, sizeof si);
-    memset(&sl, 0, sizeof sl);
+    int st = read_header(s, 3, id, err);
+    if (st)
+        return st;
+    if (id[0] == 0 || id[1] == 0 || id[2] == 0)
+        return cnn_fail(err, CNN_EFORMAT, "%s: header says %u images of %ux%u; none may be 0",
+                        s->name, id[0], id[1], id[2]);
+    if (id[0] > MAX_COUNT)
+        return cnn_fail(err, CNN_EFORMAT, "%s: header says %u images, more than the limit of %u",
+                        s->name, id[0], MAX_COUNT);
+    if (id[1] > MAX_SIDE || id[2] > MAX_SIDE)
+        return cnn_fail(err, CNN_EFORMAT,
+                        "%s: header says images of %ux%u, larger than the limit of %ux%u",
+                        s->name, id[1], id[2], MAX_SIDE, MAX_SIDE);
+    *bytes = (uint64_t)id[0] * id[1] * id[2]; /* < 2^27 * 2^24: no overflow */
+    snprintf(desc, 96, "%u images of %ux%u", id[0], id[1], id[2]);
+    if (*bytes > MAX_PIXELS)
+        return cnn_fail(err, CNN_EFORMAT, "%s: header says %s (%llu bytes), more than 2 GiB",
+                        s->name, desc, (unsigned long long)*bytes);
+    return CNN_OK;
+}
+
+/* The core: everything from memory, with names for the messages. */
+static int parse(source *si, source *sl, size_t limit, cnn_dataset *out, cnn_error *err)
+{
+    const char *images_name = si->name, *labels_name = sl->name;
     uint32_t id[3] = {0}, ld[1] = {0};
     uint64_t bytes = 0;
     cnn_dataset d = {0};
     char desc[96];
     int maxv = 0;
 
-    int st = source_open(&si, images_name, images, images_len, err);
+    int st = read_image_header(si, id, &bytes, desc, err);
     if (!st)
-        st = source_open(&sl, labels_name, labels, labels_len, err);
-    if (!st)
-        st = read_header(&si, 3, id, err);
-    if (!st) {
-        if (id[0] == 0 || id[1] == 0 || id[2] == 0)
-            st = cnn_fail(err, CNN_EFORMAT, "%s: header says %u images of %ux%u; none may be 0",
-                          images_name, id[0], id[1], id[2]);
-        else if (id[0] > MAX_COUNT)
-            st = cnn_fail(err, CNN_EFORMAT, "%s: header says %u images, more than the limit of %u",
-                          images_name, id[0], MAX_COUNT);
-        else if (id[1] > MAX_SIDE || id[2] > MAX_SIDE)
-            st = cnn_fail(err, CNN_EFORMAT,
-                          "%s: header says images of %ux%u, larger than the limit of %ux%u",
-                          images_name, id[1], id[2], MAX_SIDE, MAX_SIDE);
-        bytes = (uint64_t)id[0] * id[1] * id[2]; /* < 2^27 * 2^24: no overflow */
-        snprintf(desc, sizeof desc, "%u images of %ux%u", id[0], id[1], id[2]);
-        if (!st && bytes > MAX_PIXELS)
-            st = cnn_fail(err, CNN_EFORMAT, "%s: header says %s (%llu bytes), more than 2 GiB",
-                          images_name, desc, (unsigned long long)bytes);
-    }
-    if (!st)
-        st = read_header(&sl, 1, ld, err);
+        st = read_header(sl, 1, ld, err);
     if (!st && ld[0] != id[0])
         st = cnn_fail(err, CNN_EFORMAT, "%s holds %u images but %s holds %u labels", images_name,
                       id[0], labels_name, ld[0]);
     /* Plain files: the lengths are known, so check them before allocating. */
-    if (!st && !si.gz && si.len - si.pos != bytes)
+    if (!st && !si->gz && source_left(si) != bytes)
         st = cnn_fail(err, CNN_EFORMAT,
-                      "%s: header says %s (%llu bytes) but the file holds %zu bytes after the "
+                      "%s: header says %s (%llu bytes) but the file holds %llu bytes after the "
                       "16-byte header",
-                      images_name, desc, (unsigned long long)bytes, si.len - si.pos);
-    if (!st && !sl.gz && sl.len - sl.pos != ld[0])
+                      images_name, desc, (unsigned long long)bytes,
+                      (unsigned long long)source_left(si));
+    if (!st && !sl->gz && source_left(sl) != ld[0])
         st = cnn_fail(err, CNN_EFORMAT,
-                      "%s: header says %u labels but the file holds %zu bytes after the 8-byte "
+                      "%s: header says %u labels but the file holds %llu bytes after the 8-byte "
                       "header",
-                      labels_name, ld[0], sl.len - sl.pos);
+                      labels_name, ld[0], (unsigned long long)source_left(sl));
 
     uint64_t keep = limit && limit < id[0] ? limit : id[0];
     char ldesc[32];
     snprintf(ldesc, sizeof ldesc, "%u labels", ld[0]);
     uint8_t *label_bytes = NULL;
-    if (!st)
-        st = read_items(&sl, ld[0], keep, 1, ldesc, &label_bytes, &maxv, err);
+    if (!st) /* every label: the classes are counted over the whole file */
+        st = read_items(sl, ld[0], keep, 1, 1, ldesc, &label_bytes, &maxv, err);
     if (!st && !(d.labels = malloc(sizeof *d.labels * (keep ? (size_t)keep : 1))))
         st = cnn_fail(err, CNN_ENOMEM, "%s: out of memory", labels_name);
     for (size_t i = 0; !st && i < keep; i++)
         d.labels[i] = label_bytes[i];
     free(label_bytes);
+    /* Images past the limit are not read: a plain file's length was checked
+     * above, a gzip stream's is checked against its trailer. */
+    int whole = keep == id[0];
+    if (!st && !whole && si->gz)
+        st = check_gzip_length(si, bytes, desc, err);
     if (!st)
-        st = read_items(&si, id[0], keep, (size_t)id[1] * id[2], desc, &d.pixels, NULL, err);
-    source_close(&si);
-    source_close(&sl);
+        st = read_items(si, id[0], keep, (size_t)id[1] * id[2], whole, desc, &d.pixels, NULL,
+                        err);
     if (st) {
         cnn_dataset_free(&d);
         return st;
@@ -292,9 +253,21 @@ int cnn_idx_parse(const uint8_t *images, size_t images_len, const uint8_t *label
         memset(out, 0, sizeof *out);
     if (!out || (!images && images_len) || (!labels && labels_len))
         return cnn_fail(err, CNN_EINVAL, "cnn_idx_parse: NULL argument");
-    return parse(images, images_len, "images", labels, labels_len, "labels", limit, out, err);
+    source si, sl;
+    int st = source_memory(&si, "images", images, images_len, err);
+    if (!st)
+        st = source_memory(&sl, "labels", labels, labels_len, err);
+    else
+        memset(&sl, 0, sizeof sl);
+    if (!st)
+        st = parse(&si, &sl, limit, out, err);
+    source_close(&si);
+    source_close(&sl);
+    return st;
 }
 
+/* The files are read only as far as the dataset needs (source.c), through
+ * the same reads and checks as memory. */
 int cnn_idx_load(const char *images_path, const char *labels_path, size_t limit,
                  cnn_dataset *out, cnn_error *err)
 {
@@ -302,15 +275,16 @@ int cnn_idx_load(const char *images_path, const char *labels_path, size_t limit,
         memset(out, 0, sizeof *out);
     if (!images_path || !labels_path || !out)
         return cnn_fail(err, CNN_EINVAL, "cnn_idx_load: NULL argument");
-    uint8_t *img = NULL, *lab = NULL;
-    size_t img_len = 0, lab_len = 0;
-    int st = data_read_file(images_path, (size_t)MAX_PIXELS + FILE_SLACK, &img, &img_len, err);
+    source si, sl;
+    int st = source_file(&si, images_path, (size_t)MAX_PIXELS + FILE_SLACK, err);
     if (!st)
-        st = data_read_file(labels_path, MAX_COUNT + FILE_SLACK, &lab, &lab_len, err);
+        st = source_file(&sl, labels_path, MAX_COUNT + FILE_SLACK, err);
+    else
+        memset(&sl, 0, sizeof sl);
     if (!st)
-        st = parse(img, img_len, images_path, lab, lab_len, labels_path, limit, out, err);
-    free(img);
-    free(lab);
+        st = parse(&si, &sl, limit, out, err);
+    source_close(&si);
+    source_close(&sl);
     return st;
 }
 

@@ -47,6 +47,16 @@ printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\0\0\0\0' > picture
 echo "this is not an image" > notes.png
 mkdir -p textidx && for f in train-images-idx3-ubyte train-labels-idx1-ubyte \
     t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do echo "hello, world" > textidx/$f; done
+# gzip files cut short: the training split's images (both splits broken:
+# the two are read side by side, and the training split's problem is the
+# one said), and the test split's alone; --limit reads only the first
+# images, so the cut shows in the trailer's length
+mkdir -p cutboth cuttest
+for d in cutboth cuttest; do cp "$M"/*.gz $d/; done
+for f in cutboth/train-images-idx3-ubyte.gz cutboth/t10k-images-idx3-ubyte.gz \
+    cuttest/t10k-images-idx3-ubyte.gz; do
+    head -c $(( $(stat -c %s "$f") - 100 )) "$f" > cut.tmp && mv cut.tmp "$f"
+done
 mkdir -p emptydir
 echo "i am a file" > afile
 printf 'input 28x28\nconv 8 3x3\nfrobnicate 3\nsoftmax\n' > typo.net
@@ -95,6 +105,11 @@ expect 1 "line 2.*conv" "$CNN" summary "input 28x28; conv 8 30x30; softmax"
 expect 1 "no such folder" "$CNN" eval mnist.cnn --data no-such-dir
 expect 1 "no such folder" "$CNN" train --data no-such-dir --quiet
 expect 1 "not an IDX|IDX" "$CNN" eval mnist.cnn --data textidx
+expect 1 "cutboth/train-images.*(truncated|gzip trailer)" "$CNN" train --data cutboth --quiet \
+    --threads 2
+expect 1 "cutboth/train-images.*truncated or not one gzip stream" "$CNN" train --data cutboth \
+    --limit 10 --quiet --threads 2
+expect 1 "cuttest/t10k-images.*truncated" "$CNN" train --data cuttest --limit 10 --quiet
 expect 1 "no such file" "$CNN" predict mnist.cnn no-such.png
 expect 1 "notes.png.*not a png" "$CNN" predict mnist.cnn notes.png
 expect 1 "picture.png" "$CNN" predict mnist.cnn picture.png
