@@ -4,8 +4,10 @@
 # (../shared/bench/torch_ref.py) on 1 and 2 threads, NCHW and channels-last,
 # then inference alone: `cnn bench --infer-only` and ONNX Runtime
 # (bench/ort_ref.js, on the graph `cnn export` writes) taking turns on each
-# thread count; then a table of ratios and the targets, each PASS or
-# FAIL.  Raw JSON lines: bench/results/.
+# thread count; the cnn runs also quantize their trained net to int8
+# (--int8: its accuracy and speed beside the float one's); then a table of
+# ratios and the targets, each PASS or FAIL.  Raw JSON lines:
+# bench/results/.
 #
 #   bench/run.sh [--quick] [--repeat R] [--nets "seed lenet convnet"]
 #                [--threads "2 1"] [--no-torch] [--no-ort] [--train-n N]
@@ -149,6 +151,28 @@ for net in ("seed", "lenet", "convnet") if ort_rows else ():
                    None if rt is None else rt >= want,
                    "%s >= %gx" % ("-" if rt is None else "%.2fx" % rt, want))
     print()
+# int8 (cnn bench --int8): the quantized net against the float one, in the
+# same run of the same trained weights, thread count by thread count
+int8_rows = [r for r in rows if r.get("peer") == "cnn" and "acc_test_int8" in r]
+if int8_rows:
+    print("int8 (cnn quantize on 500 training images) against float, the same process:")
+    print("%-8s %-3s %16s %16s %9s %12s %12s" % ("net", "thr", "accuracy f/int8", "b256 img/s f",
+                                               "int8", "x float", "b1 us int8"))
+for net in ("seed", "lenet", "convnet") if int8_rows else ():
+    rs = [r for r in int8_rows if r["net"] == net]
+    for r in sorted(rs, key=lambda r: r["threads"]):
+        ratio = r["infer_b256_ips_best_int8"] / r["infer_b256_ips_best"]
+        print("%-8s %-3d %7.2f%% %6.2f%% %16s %9s %11.2fx %12.1f" % (
+            net, r["threads"], 100 * r["acc_test"], 100 * r["acc_test_int8"],
+            fmt(r["infer_b256_ips_best"]), fmt(r["infer_b256_ips_best_int8"]), ratio,
+            r["lat_b1_us_median_int8"]))
+    if rs and net != "seed":
+        d = max(abs(r["acc_test_int8"] - r["acc_test"]) for r in rs)
+        target("Q %s int8 accuracy" % net, d <= 0.003, "%.2f points from float (<= 0.3)" % (100 * d))
+        q = max(r["infer_b256_ips_best_int8"] / r["infer_b256_ips_best"] for r in rs)
+        target("Q %s int8 b256 vs float" % net, q >= 2.0, "%.2fx >= 2x" % q)
+if int8_rows:
+    print()
 print("targets:")
 for name, ok, text in results:
     print("  %-4s %-40s %s" % ("-" if ok is None else "PASS" if ok else "FAIL", name, text))
@@ -227,7 +251,7 @@ for r in $(seq "$repeat"); do
     for net in $nets; do
         for t in $threads; do
             echo "cnn bench --net $net --threads $t (load $(load))" >&2
-            "$bin" bench --json --net "$net" --threads "$t" --data "$data_dir" --train-n "$train_n" >>"$out"
+            "$bin" bench --json --int8 --net "$net" --threads "$t" --data "$data_dir" --train-n "$train_n" >>"$out"
         done
         # inference alone, cnn and ORT in turn on each thread count
         for t in $threads; do

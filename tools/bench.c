@@ -37,6 +37,8 @@ static const char HELP[] =
     "  --infer-reps N   timed batch-256 passes over the test set [5]\n"
     "  --no-layers      skip the per-layer profile\n"
     "  --infer-only     no training: batch-256 inference and batch-1 latency\n"
+    "  --int8           then the same net quantized to int8 (cnn quantize, on the\n"
+    "                   first 500 training images): its accuracy and speed too\n"
     "                   alone, on the initial weights (the speed is the same)\n"
     "  --seed N         seed for weights and shuffling [1]\n"
     "  --json           one JSON line per network and thread count\n";
@@ -141,7 +143,7 @@ static int profile_layers(cnn_net *net, const cnn_dataset *test, int n, int with
 
 typedef struct {
     const char *net, *data;
-    int threads, train_n, lat_n, infer_reps, layers, json, infer_only;
+    int threads, train_n, lat_n, infer_reps, layers, json, infer_only, int8;
     uint64_t seed;
 } bench_opts;
 
@@ -153,7 +155,31 @@ typedef struct {
     cnn_train_config cfg;
     profile train_prof, lat_prof;
     int have_prof;
+    /* --int8: the same figures of the quantized network */
+    int have_int8;
+    double acc8, infer8_best, infer8_med, lat8_med, lat8_p90;
 } bench_result;
+
+/* The int8 figures as JSON keys (after a float line's own), or as text. */
+static void print_int8(const bench_result *r, int json, int with_accuracy)
+{
+    if (!r->have_int8)
+        return;
+    if (json) {
+        if (with_accuracy)
+            printf(",\"acc_test_int8\":%.4f", r->acc8);
+        printf(",\"infer_b256_ips_best_int8\":%.1f,\"infer_b256_ips_median_int8\":%.1f,"
+               "\"lat_b1_us_median_int8\":%.2f,\"lat_b1_us_p90_int8\":%.2f",
+               r->infer8_best, r->infer8_med, r->lat8_med, r->lat8_p90);
+        return;
+    }
+    if (with_accuracy)
+        printf("  int8 accuracy  %.2f%% (float %.2f%%)\n", 100 * r->acc8, 100 * r->acc);
+    printf("  int8 b256      best %.0f img/s, median %.0f img/s (%.2fx float)\n"
+           "  int8 b1        median %.1f us, p90 %.1f us\n",
+           r->infer8_best, r->infer8_med, r->infer8_best / r->infer_best, r->lat8_med,
+           r->lat8_p90);
+}
 
 /* conv layers during training: forward + weight gradient + (but for the first
  * layer) input gradient, per the profile at the training batch. */
@@ -183,6 +209,7 @@ static void print_json(const bench_opts *o, const bench_result *r, const cnn_net
            r->cfg.lr, r->train_images, r->train_s, r->train_ips, r->acc, r->infer_best,
            r->infer_med, r->lat_med, r->lat_p90, r->rss_kb, r->rss_all_kb, train_gf, infer_gf, r->peak,
            100 * train_gf / r->peak, 100 * infer_gf / r->peak, r->load1);
+    print_int8(r, 1, 1);
     if (r->have_prof) {
         double conv = conv_train_gflops(&r->train_prof, net);
         printf(",\"conv_train_gflops\":%.3f,\"conv_peak_pct\":%.2f,\"step_us\":%.2f,"
@@ -211,13 +238,18 @@ static void print_infer(const bench_opts *o, const bench_result *r)
                "  latency b1     median %.1f us, p90 %.1f us\n",
                o->net, o->threads, o->threads == 1 ? "" : "s", cnn_simd_path(), r->test_images,
                r->infer_best, r->infer_med, r->lat_med, r->lat_p90);
-    else
+    if (!o->json) {
+        print_int8(r, 0, 0);
+    } else {
         printf("{\"peer\":\"cnn\",\"mode\":\"infer\",\"net\":\"%s\",\"threads\":%d,"
                "\"simd\":\"%s\",\"data\":\"%s\",\"test_images\":%d,\"infer_b256_ips_best\":%.1f,"
                "\"infer_b256_ips_median\":%.1f,\"lat_b1_us_median\":%.2f,"
-               "\"lat_b1_us_p90\":%.2f,\"load1\":%.2f}\n",
+               "\"lat_b1_us_p90\":%.2f,\"load1\":%.2f",
                o->net, o->threads, cnn_simd_path(), o->data, r->test_images, r->infer_best,
                r->infer_med, r->lat_med, r->lat_p90, r->load1);
+        print_int8(r, 1, 0);
+        printf("}\n");
+    }
     fflush(stdout);
 }
 
@@ -237,6 +269,7 @@ static void print_text(const bench_opts *o, const bench_result *r, const cnn_net
     printf("  inference b256 best %.0f img/s, median %.0f img/s  %.2f GFLOP/s = %.1f%% of peak\n",
            r->infer_best, r->infer_med, infer_gf, 100 * infer_gf / r->peak);
     printf("  latency b1     median %.1f us, p90 %.1f us\n", r->lat_med, r->lat_p90);
+    print_int8(r, 0, 1);
     printf("  peak memory    %.1f MiB training (%ld kB), %.1f MiB with batch-256 inference\n",
            r->rss_kb / 1024.0, r->rss_kb, r->rss_all_kb / 1024.0);
     if (!r->have_prof) {
@@ -462,6 +495,33 @@ static int time_layers(bench_run *b, bench_result *r)
     return 0;
 }
 
+/* The network quantized (on the first 500 training images, as cnn quantize
+ * does), then its accuracy (after training) and its inference timed again. */
+static int time_int8(const bench_opts *o, bench_run *b, bench_result *r)
+{
+    cnn_error err;
+    int n = b->train.n < 500 ? b->train.n : 500;
+    float mean, std;
+    cnn_net_normalization(b->net, &mean, &std);
+    float *x = malloc(sizeof(float) * cnn_shape_size(cnn_net_input_shape(b->net)) * (size_t)n);
+    if (!x)
+        return cli_error(EXIT_FAIL, "out of memory");
+    cnn_dataset_batch(&b->train, NULL, 0, n, mean, std, x, NULL);
+    int rc = cnn_net_quantize(b->net, x, n, &err);
+    free(x);
+    cnn_metrics m;
+    if (rc || (!o->infer_only && cnn_evaluate(b->net, &b->test, &m, NULL, &err)))
+        return cli_error(EXIT_FAIL, "int8: %s", err.msg);
+    r->acc8 = o->infer_only ? 0 : m.accuracy;
+    bench_result q = *r;
+    if ((rc = time_inference(o, b, &q)))
+        return rc;
+    r->infer8_best = q.infer_best, r->infer8_med = q.infer_med;
+    r->lat8_med = q.lat_med, r->lat8_p90 = q.lat_p90;
+    r->have_int8 = 1;
+    return 0;
+}
+
 static int run_one(const bench_opts *o)
 {
     bench_result r;
@@ -483,6 +543,8 @@ static int run_one(const bench_opts *o)
         if (o->layers)
             rc = time_layers(&b, &r);
     }
+    if (rc == 0 && o->int8)
+        rc = time_int8(o, &b, &r);
     if (rc == 0 && o->infer_only)
         print_infer(o, &r);
     else if (rc == 0 && o->json)
@@ -567,7 +629,8 @@ static int read_options(const cli_option *opts, int nopts, bench_plan *p)
     p->each = (bench_opts){NULL, data ? data : default_data(p->data, sizeof p->data), 0,
                            (int)train_n, (int)lat_n, (int)infer_reps,
                            !cli_flag(opts, nopts, "no-layers"), cli_flag(opts, nopts, "json"),
-                           cli_flag(opts, nopts, "infer-only"), (uint64_t)seed};
+                           cli_flag(opts, nopts, "infer-only"), cli_flag(opts, nopts, "int8"),
+                           (uint64_t)seed};
     p->child = cli_flag(opts, nopts, "child");
     return 0;
 }
@@ -599,6 +662,8 @@ static int spawn_child(const bench_opts *o)
         args[a++] = "--no-layers";
     if (o->infer_only)
         args[a++] = "--infer-only";
+    if (o->int8)
+        args[a++] = "--int8";
     args[a] = NULL;
     return spawn(args);
 }
@@ -610,6 +675,7 @@ int cmd_bench(int argc, char **argv)
         {"data", 1, NULL},       {"train-n", 1, NULL},  {"lat-n", 1, NULL},
         {"infer-reps", 1, NULL}, {"no-layers", 0, NULL}, {"seed", 1, NULL},
         {"json", 0, NULL},       {"child", 0, NULL},    {"infer-only", 0, NULL},
+        {"int8", 0, NULL},
     };
     int nopts = sizeof opts / sizeof opts[0], npos;
     const char *pos[1];
