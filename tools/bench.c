@@ -535,16 +535,17 @@ static int run_one(const bench_opts *o)
         rc = o->infer_only ? grow_for_inference(o, &b, &r) : time_training(o, &b, &r);
     if (rc == 0)
         rc = time_inference(o, &b, &r);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r.rss_all_kb = ru.ru_maxrss; /* with inference, before int8's and the profile's buffers */
+    /* before the per-layer profile, whose optimiser steps move the weights */
+    if (rc == 0 && o->int8)
+        rc = time_int8(o, &b, &r);
     if (rc == 0 && !o->infer_only) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        r.rss_all_kb = ru.ru_maxrss; /* with inference, before the profile's own buffers */
         r.peak = cnn_fp32_peak_gflops(o->threads);
         if (o->layers)
             rc = time_layers(&b, &r);
     }
-    if (rc == 0 && o->int8)
-        rc = time_int8(o, &b, &r);
     if (rc == 0 && o->infer_only)
         print_infer(o, &r);
     else if (rc == 0 && o->json)
