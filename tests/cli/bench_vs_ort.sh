@@ -18,6 +18,17 @@ assert r["infer_b256_ips_best_int8"] > 0 and r["lat_b1_us_median_int8"] > 0, r
 assert "acc_test_int8" not in r, r  # untrained: no accuracy to speak of
 PY
 
+# a full run with --int8: its int8 accuracy is the trained net's (the
+# profile after it may move the weights; int8 must be measured before)
+"$CNN" bench --int8 --json --net lenet --threads 1 --train-n 2000 --lat-n 20 --infer-reps 1 \
+    --data "$CNN_TEST_DATA" > full.jsonl
+python3 - full.jsonl <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read())
+assert r["acc_test"] > 0.5 and abs(r["acc_test_int8"] - r["acc_test"]) <= 0.01, r
+assert r["infer_b256_ips_best_int8"] > 0 and r["lat_b1_us_median_int8"] > 0, r
+PY
+
 cat > made.jsonl <<'EOF'
 {"peer":"cnn","mode":"infer","net":"lenet","threads":2,"infer_b256_ips_best":200000,"lat_b1_us_median":12,"lat_b1_us_p90":13,"load1":0.1}
 {"peer":"ort","runtime":"onnxruntime-node 1.30.0","net":"lenet","threads":1,"infer_b256_ips_best":100000,"lat_b1_us_median":30,"lat_b1_us_p90":35,"load1":0.1}
