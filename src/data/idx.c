@@ -246,6 +246,18 @@ static int parse(source *si, source *sl, size_t limit, cnn_dataset *out, cnn_err
     return CNN_OK;
 }
 
+/* The pair parsed if both opened (st: how opening them went), then both
+ * closed (an unopened source is all zeros, which closes as nothing). */
+static int parse_and_close(int st, source *si, source *sl, size_t limit, cnn_dataset *out,
+                           cnn_error *err)
+{
+    if (!st)
+        st = parse(si, sl, limit, out, err);
+    source_close(si);
+    source_close(sl);
+    return st;
+}
+
 int cnn_idx_parse(const uint8_t *images, size_t images_len, const uint8_t *labels,
                   size_t labels_len, size_t limit, cnn_dataset *out, cnn_error *err)
 {
@@ -253,17 +265,11 @@ int cnn_idx_parse(const uint8_t *images, size_t images_len, const uint8_t *label
         memset(out, 0, sizeof *out);
     if (!out || (!images && images_len) || (!labels && labels_len))
         return cnn_fail(err, CNN_EINVAL, "cnn_idx_parse: NULL argument");
-    source si, sl;
+    source si = {0}, sl = {0};
     int st = source_memory(&si, "images", images, images_len, err);
     if (!st)
         st = source_memory(&sl, "labels", labels, labels_len, err);
-    else
-        memset(&sl, 0, sizeof sl);
-    if (!st)
-        st = parse(&si, &sl, limit, out, err);
-    source_close(&si);
-    source_close(&sl);
-    return st;
+    return parse_and_close(st, &si, &sl, limit, out, err);
 }
 
 /* The files are read only as far as the dataset needs (source.c), through
@@ -275,17 +281,11 @@ int cnn_idx_load(const char *images_path, const char *labels_path, size_t limit,
         memset(out, 0, sizeof *out);
     if (!images_path || !labels_path || !out)
         return cnn_fail(err, CNN_EINVAL, "cnn_idx_load: NULL argument");
-    source si, sl;
+    source si = {0}, sl = {0};
     int st = source_file(&si, images_path, (size_t)MAX_PIXELS + FILE_SLACK, err);
     if (!st)
         st = source_file(&sl, labels_path, MAX_COUNT + FILE_SLACK, err);
-    else
-        memset(&sl, 0, sizeof sl);
-    if (!st)
-        st = parse(&si, &sl, limit, out, err);
-    source_close(&si);
-    source_close(&sl);
-    return st;
+    return parse_and_close(st, &si, &sl, limit, out, err);
 }
 
 /* The first of dir/<prefix><kind><suffix>[.gz] that exists, or NULL. */
